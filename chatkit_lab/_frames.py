@@ -1,0 +1,357 @@
+"""SSE framing: raw bytes to frames, exactly as a browser's event-stream parser would cut them.
+
+Hand-written because no library keeps what an investigation needs: byte offsets, the chunk each
+frame arrived in, its arrival time, the line-ending style, and whether a browser would dispatch it.
+The rules are the WHATWG HTML "event stream interpretation" rules:
+
+* the stream is UTF-8; one leading BOM is dropped; bad bytes become U+FFFD;
+* lines end with CRLF, LF or CR, in any mix, split across chunks in any way;
+* an empty line dispatches the event being built; ``:`` starts a comment line;
+* ``field: value`` drops one space after the colon; a line without a colon is a field with an
+  empty value; ``event``, ``data``, ``id`` (ignored if it holds NUL) and ``retry`` (ASCII digits
+  only) are known, anything else is ignored;
+* an event with an empty data buffer is not dispatched; a frame cut off by the end of the stream
+  (no final empty line) is discarded.
+
+CR and LF never occur inside a multi-byte UTF-8 sequence, so the parser splits lines on bytes and
+decodes each line on its own: byte offsets stay exact and the result equals decoding first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass
+class Frame:
+    """One SSE frame: the lines between two empty lines, and what a browser makes of them."""
+
+    index: int
+    start: int
+    """Byte offset of the frame's first line in the response body."""
+    end: int
+    """Byte offset just past the frame's terminating empty line (or the end of the body)."""
+    first_chunk: int
+    last_chunk: int
+    """Index of the chunk holding the byte that completed (dispatched) the frame."""
+    arrived_ns: int
+    """Arrival offset of that chunk: when a browser would have dispatched the event."""
+    line_ending: str
+    """``LF``, ``CRLF``, ``CR`` or ``mixed`` over the frame's lines and its terminator."""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    """Every non-comment line as ``(name, value)``, in order, unknown fields included."""
+    comments: list[str] = field(default_factory=list)
+    event: str = "message"
+    """The event type a browser would dispatch (``message`` unless an ``event:`` line said)."""
+    data: str = ""
+    id: str | None = None
+    """The ``id`` this frame set (``None`` if it set none or its id held NUL)."""
+    last_event_id: str = ""
+    """The stream's last event id after this frame."""
+    retry: int | None = None
+    dispatched: bool = False
+    complete: bool = True
+    """``False`` for a trailing frame cut off by the end of the stream."""
+    notes: list[str] = field(default_factory=list)
+    """Why it was not dispatched, ignored fields, BOM, and similar remarks."""
+
+    @property
+    def byte_range(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "first_chunk": self.first_chunk,
+            "last_chunk": self.last_chunk,
+            "arrived_ns": self.arrived_ns,
+            "line_ending": self.line_ending,
+            "fields": [list(pair) for pair in self.fields],
+            "comments": list(self.comments),
+            "event": self.event,
+            "data": self.data,
+            "id": self.id,
+            "last_event_id": self.last_event_id,
+            "retry": self.retry,
+            "dispatched": self.dispatched,
+            "complete": self.complete,
+            "notes": list(self.notes),
+        }
+
+
+class _Building:
+    __slots__ = (
+        "start",
+        "first_chunk",
+        "fields",
+        "comments",
+        "data_lines",
+        "event",
+        "id",
+        "retry",
+        "endings",
+        "notes",
+    )
+
+    def __init__(self, start: int, first_chunk: int) -> None:
+        self.start = start
+        self.first_chunk = first_chunk
+        self.fields: list[tuple[str, str]] = []
+        self.comments: list[str] = []
+        self.data_lines: list[str] = []
+        self.event: str | None = None
+        self.id: str | None = None
+        self.retry: int | None = None
+        self.endings: dict[str, int] = {}
+        self.notes: list[str] = []
+
+
+class FrameParser:
+    """Incremental WHATWG event-stream parser over raw bytes.
+
+    ``feed`` returns the frames completed by that chunk; ``close`` returns the trailing partial
+    frame, if any. Feeding the same bytes in any chunking gives the same frames (offsets, fields,
+    data, dispatch decisions); only chunk indexes and arrival times follow the chunking.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._buffer_offset = 0
+        """Absolute body offset of ``_buffer[0]``."""
+        self._bom_checked = False
+        self._pending_cr = False
+        self._last_event_id = ""
+        self._building: _Building | None = None
+        self._last_frame: Frame | None = None
+        """The most recent frame, while its CR terminator might still be followed by an LF."""
+        self._last_line_building: _Building | None = None
+        self._index = 0
+        self._chunk = 0
+        self._arrived = 0
+        self.frames: list[Frame] = []
+        self.bom_skipped = False
+        self._closed = False
+
+    @property
+    def last_event_id(self) -> str:
+        return self._last_event_id
+
+    def feed(self, data: bytes, chunk_index: int | None = None, arrived_ns: int = 0) -> list[Frame]:
+        """Consume one chunk; return the frames it completed."""
+        if self._closed:
+            raise RuntimeError("FrameParser.feed() called after close()")
+        self._chunk = chunk_index if chunk_index is not None else self._chunk
+        self._arrived = arrived_ns
+        before = len(self.frames)
+        if not data:
+            if chunk_index is None:
+                self._chunk += 1
+            return []
+        buffer = self._buffer + data
+        if not self._bom_checked:
+            if len(buffer) < len(BOM) and BOM.startswith(buffer):
+                self._buffer = buffer
+                if chunk_index is None:
+                    self._chunk += 1
+                return []
+            self._bom_checked = True
+            if buffer.startswith(BOM):
+                buffer = buffer[len(BOM) :]
+                self._buffer_offset += len(BOM)
+                self.bom_skipped = True
+        if self._pending_cr and buffer[:1] == b"\n":
+            self._crlf_after_cr()
+            buffer = buffer[1:]
+            self._buffer_offset += 1
+        self._pending_cr = False
+        self._buffer = buffer
+        self._consume_lines()
+        if chunk_index is None:
+            self._chunk += 1
+        return self.frames[before:]
+
+    def close(self) -> list[Frame]:
+        """End of stream: discard (but record) a frame the stream cut off."""
+        if self._closed:
+            return []
+        self._closed = True
+        before = len(self.frames)
+        if not self._bom_checked and self._buffer:
+            self._bom_checked = True
+        tail = self._buffer
+        building = self._building
+        if tail:
+            if building is None:
+                building = self._start_building(self._buffer_offset)
+            self._process_line(building, tail, None)
+            self._buffer_offset += len(tail)
+            self._buffer = b""
+        if building is not None:
+            frame = self._make_frame(building, self._buffer_offset, complete=False)
+            frame.notes.append(
+                "the stream ended before the empty line that ends this frame: a browser "
+                "discards it"
+            )
+            self.frames.append(frame)
+            self._building = None
+        return self.frames[before:]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _crlf_after_cr(self) -> None:
+        """The LF after a chunk-final CR belongs to the same line ending: widen what it ended."""
+        if self._last_line_building is None:
+            return
+        endings = self._last_line_building.endings
+        endings["CR"] -= 1
+        if not endings["CR"]:
+            del endings["CR"]
+        endings["CRLF"] = endings.get("CRLF", 0) + 1
+        if self._last_frame is not None:
+            self._last_frame.end += 1
+            self._last_frame.line_ending = _ending_style(endings)
+
+    def _start_building(self, start: int) -> _Building:
+        self._building = _Building(start, self._chunk)
+        return self._building
+
+    def _consume_lines(self) -> None:
+        buffer = self._buffer
+        position = 0
+        length = len(buffer)
+        search = _LINE_END.search
+        while position < length:
+            match = search(buffer, position)
+            if match is None:
+                break
+            line = buffer[position : match.start()]
+            terminator = match.group()
+            line_end_offset = self._buffer_offset + match.end()
+            if terminator == b"\r" and match.end() == length:
+                self._pending_cr = True
+            ending = _ENDING_NAMES[terminator]
+            if line:
+                building = self._building or self._start_building(self._buffer_offset + position)
+                building.endings[ending] = building.endings.get(ending, 0) + 1
+                self._process_line(building, line, ending)
+                self._last_line_building = building
+                self._last_frame = None
+            else:
+                self._blank_line(ending, line_end_offset)
+            position = match.end()
+        self._buffer = buffer[position:]
+        self._buffer_offset += position
+
+    def _blank_line(self, ending: str, end_offset: int) -> None:
+        building = self._building
+        if building is None:
+            # An empty line with nothing pending: nothing to dispatch, nothing to record.
+            self._last_frame = None
+            self._last_line_building = None
+            return
+        building.endings[ending] = building.endings.get(ending, 0) + 1
+        self._last_line_building = building
+        frame = self._make_frame(building, end_offset, complete=True)
+        self.frames.append(frame)
+        self._building = None
+        self._last_frame = frame
+
+    def _process_line(self, building: _Building, raw: bytes, ending: str | None) -> None:
+        line = raw.decode("utf-8", errors="replace")
+        if "\ufffd" in line and b"\xef\xbf\xbd" not in raw:
+            building.notes.append("invalid UTF-8 replaced with U+FFFD")
+        if line.startswith(":"):
+            building.comments.append(line[1:])
+            return
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        building.fields.append((name, value))
+        if name == "data":
+            building.data_lines.append(value)
+        elif name == "event":
+            building.event = value
+        elif name == "id":
+            if "\x00" in value:
+                building.notes.append("id field containing NUL ignored")
+            else:
+                building.id = value
+                self._last_event_id = value
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                building.retry = int(value)
+            else:
+                building.notes.append(f"retry field with non-digit value {value!r} ignored")
+        else:
+            building.notes.append(f"unknown field {name!r} ignored")
+
+    def _make_frame(self, building: _Building, end: int, *, complete: bool) -> Frame:
+        line_ending = _ending_style(building.endings)
+        data = "\n".join(building.data_lines)
+        dispatched = complete and bool(building.data_lines)
+        notes = list(building.notes)
+        if complete and not building.data_lines:
+            if building.fields:
+                notes.append("no data field: a browser dispatches nothing for this frame")
+            else:
+                notes.append("comment-only frame: a browser dispatches nothing")
+        frame = Frame(
+            index=self._index,
+            start=building.start,
+            end=end,
+            first_chunk=building.first_chunk,
+            last_chunk=self._chunk,
+            arrived_ns=self._arrived,
+            line_ending=line_ending,
+            fields=building.fields,
+            comments=building.comments,
+            event=building.event or "message",
+            data=data,
+            id=building.id,
+            last_event_id=self._last_event_id,
+            retry=building.retry,
+            dispatched=dispatched,
+            complete=complete,
+            notes=notes,
+        )
+        self._index += 1
+        return frame
+
+
+_ENDING_NAMES = {b"\r\n": "CRLF", b"\r": "CR", b"\n": "LF"}
+
+
+def _ending_style(counts: dict[str, int]) -> str:
+    styles = [name for name, count in counts.items() if count]
+    if not styles:
+        return ""
+    return styles[0] if len(styles) == 1 else "mixed"
+
+
+def parse_frames(chunks: Iterable[Any]) -> list[Frame]:
+    """Frames of a whole body given as chunks.
+
+    Each chunk is either ``bytes`` or an object with ``data``, ``index`` and ``offset_ns``
+    attributes (a :class:`chatkit_lab.Chunk`).
+    """
+    parser = FrameParser()
+    for position, chunk in enumerate(chunks):
+        if isinstance(chunk, bytes | bytearray | memoryview):
+            parser.feed(bytes(chunk), position, 0)
+        else:
+            parser.feed(chunk.data, chunk.index, chunk.offset_ns)
+    parser.close()
+    return parser.frames
+
+
+def parse_bytes(body: bytes) -> list[Frame]:
+    """Frames of a body given in one piece."""
+    return parse_frames([body])
