@@ -56,7 +56,7 @@ class RequestRecord:
 
     @property
     def chatkit_type(self) -> str | None:
-        """The ChatKit request type (``threads.create``, ...) when the body is a ChatKit envelope."""
+        """The ChatKit request type (``threads.create``, ...) of a ChatKit envelope body."""
         payload = self.json
         if isinstance(payload, dict) and isinstance(payload.get("type"), str):
             return payload["type"]

@@ -166,7 +166,7 @@ def finding(
     severity: str | None = None,
     fix: str | None = None,
 ) -> Finding:
-    """Build a finding for a registered check; layer, default severity and fix come from its spec."""
+    """A finding for a registered check; layer, default severity and fix come from its spec."""
     spec = _REGISTRY.get(code)
     if spec is None:
         raise KeyError(f"check code {code!r} is not registered")

@@ -58,7 +58,7 @@ class LocalResponse:
 
 
 Transform = Callable[[ClientRequest], ClientRequest | LocalResponse]
-"""A custom fetch: the request ChatKit would send in, what goes on the wire (or a local reply) out."""
+"""A custom fetch: the request ChatKit would send in; what goes on the wire (or a reply) out."""
 
 
 def identity(request: ClientRequest) -> ClientRequest:
