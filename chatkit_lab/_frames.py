@@ -136,6 +136,8 @@ class FrameParser:
         self._index = 0
         self._chunk = 0
         self._arrived = 0
+        self._chunk_starts: list[tuple[int, int]] = []
+        """``(body offset, chunk index)`` where each chunk still in the buffer began."""
         self.frames: list[Frame] = []
         self.bom_skipped = False
         self._closed = False
@@ -155,6 +157,7 @@ class FrameParser:
             if chunk_index is None:
                 self._chunk += 1
             return []
+        self._chunk_starts.append((self._buffer_offset + len(self._buffer), self._chunk))
         buffer = self._buffer + data
         if not self._bom_checked:
             if len(buffer) < len(BOM) and BOM.startswith(buffer):
@@ -220,8 +223,22 @@ class FrameParser:
             self._last_frame.line_ending = _ending_style(endings)
 
     def _start_building(self, start: int) -> _Building:
-        self._building = _Building(start, self._chunk)
+        self._building = _Building(start, self._chunk_at(start))
         return self._building
+
+    def _chunk_at(self, offset: int) -> int:
+        """Index of the chunk that carried the byte at ``offset`` (still in the buffer)."""
+        found = self._chunk
+        for begins, index in reversed(self._chunk_starts):
+            if begins <= offset:
+                found = index
+                break
+        return found
+
+    def _forget_chunks_before(self, offset: int) -> None:
+        starts = self._chunk_starts
+        while len(starts) > 1 and starts[1][0] <= offset:
+            starts.pop(0)
 
     def _consume_lines(self) -> None:
         buffer = self._buffer
@@ -249,6 +266,7 @@ class FrameParser:
             position = match.end()
         self._buffer = buffer[position:]
         self._buffer_offset += position
+        self._forget_chunks_before(self._buffer_offset)
 
     def _blank_line(self, ending: str, end_offset: int) -> None:
         building = self._building

@@ -69,6 +69,7 @@ def identity(request: ClientRequest) -> ClientRequest:
 _BUILTIN: dict[str, str] = {
     "none": "chatkit_lab._transform:identity",
     "legacy-fetch": "chatkit_lab.backends.transforms:legacy_fetch",
+    "legacy-auth": "chatkit_lab.backends.transforms:legacy_auth",
 }
 
 

@@ -1,0 +1,190 @@
+"""Event-level analysis of one stream: decoding, schema, dialect, ordering, client model, rendering.
+
+:func:`analyze_events` runs every event-level check over decoded events and keeps what the
+checks saw (per-event schema verdicts, dialects, the modelled client state after each event) so a
+notebook can show the evidence next to the findings. The client model is modelled from the
+openai-chatkit server SDK's semantics, not from ChatKit.js source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ._capture import Capture
+from ._client_model import MODEL_NOTE, ClientModel, ClientState, check_rendering
+from ._dialect import DialectVerdict, check_dialect, classify_events, dialect_counts
+from ._events import Event
+from ._findings import LAYERS, Finding, findings_table
+from ._ordering import check_ordering
+from ._schema import SchemaResult, check_decoding, check_schema, validate_event
+
+__all__ = ["EventAnalysis", "analyze_capture", "analyze_events"]
+
+TABLE_COLUMNS = [
+    "index",
+    "time_ms",
+    "type",
+    "dialect",
+    "valid",
+    "errors",
+    "should_be",
+    "item_id",
+    "ui_items_after",
+    "sse_event",
+]
+
+
+@dataclass
+class EventAnalysis:
+    """Everything the event-level checks found in one stream, with the evidence they used."""
+
+    events: list[Event]
+    request_type: str | None = None
+    capture: str | None = None
+    timing: bool = True
+    results: list[SchemaResult] = field(default_factory=list)
+    """The SDK's validation verdict per event."""
+    verdicts: list[DialectVerdict] = field(default_factory=list)
+    """The dialect (and ChatKit equivalent) per event."""
+    states: list[ClientState] = field(default_factory=list)
+    """The modelled client state after each event."""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def final(self) -> ClientState:
+        """The modelled client state after the last event."""
+        return self.states[-1] if self.states else ClientState()
+
+    @property
+    def renders_nothing(self) -> bool:
+        return self.final.renders_nothing
+
+    @property
+    def dialects(self) -> dict[str, int]:
+        """Event count per dialect (only dialects present)."""
+        return dialect_counts(self.verdicts)
+
+    @property
+    def codes(self) -> list[str]:
+        """The finding codes, in order (handy in tests and notebooks)."""
+        return [f.code for f in self.findings]
+
+    def table(self) -> pd.DataFrame:
+        """One row per event: when, what, which dialect, valid or why not, what it should be."""
+        rows = []
+        for event, result, verdict, state in zip(
+            self.events, self.results, self.verdicts, self.states, strict=True
+        ):
+            rows.append(
+                {
+                    "index": event.index,
+                    "time_ms": event.arrived_ns / 1e6 if self.timing else None,
+                    "type": event.type,
+                    "dialect": verdict.dialect,
+                    "valid": result.ok,
+                    "errors": "; ".join(result.messages),
+                    "should_be": verdict.should_be,
+                    "item_id": _item_id(event.payload),
+                    "ui_items_after": len(state.visible_items),
+                    "sse_event": event.sse_event,
+                }
+            )
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+    def findings_table(self) -> pd.DataFrame:
+        return findings_table(self.findings)
+
+    def summary(self) -> str:
+        """A few lines: dialects, findings by layer, and what the client would show."""
+        counts = ", ".join(f"{k}: {v}" for k, v in self.dialects.items()) or "no events"
+        by_layer: dict[str, int] = {}
+        for item in self.findings:
+            by_layer[item.layer] = by_layer.get(item.layer, 0) + 1
+        layers = (
+            ", ".join(f"{layer} {by_layer[layer]}" for layer in LAYERS if layer in by_layer)
+            or "none"
+        )
+        return (
+            f"{len(self.events)} events ({counts}); findings: {layers}; "
+            f"client model: {self.final.message}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<EventAnalysis {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        parts = [f"<p>{html.escape(self.summary())}</p>"]
+        if self.findings:
+            parts.append(self.findings_table().to_html(index=False))
+        parts.append(self.final.to_html())
+        parts.append(f"<p style='font-size:10px;color:#999'>Client {html.escape(MODEL_NOTE)}.</p>")
+        return "".join(parts)
+
+
+def _item_id(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    item = payload.get("item")
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return item["id"]
+    for key in ("item_id", "id"):
+        if isinstance(payload.get(key), str):
+            return payload[key]
+    return None
+
+
+def analyze_events(
+    events: Sequence[Event],
+    request_type: str | None = None,
+    capture: Capture | str | None = None,
+    *,
+    timing: bool = True,
+) -> EventAnalysis:
+    """Run the decoding, schema, dialect, ordering, client-model and rendering checks.
+
+    ``request_type`` is the ChatKit request that produced the stream (``threads.create``, ...);
+    ``None`` skips the checks that depend on it. ``capture`` (a :class:`Capture` or a name) only
+    labels the evidence.
+    """
+    events = list(events)
+    name = capture.name if isinstance(capture, Capture) else capture
+    results = [validate_event(event) for event in events]
+    verdicts = classify_events(events, results)
+    model = ClientModel()
+    states = [
+        model.apply(event, parsed=result.model if result.ok else None)
+        for event, result in zip(events, results, strict=True)
+    ]
+    analysis = EventAnalysis(
+        events=events,
+        request_type=request_type,
+        capture=name,
+        timing=timing,
+        results=results,
+        verdicts=verdicts,
+        states=states,
+    )
+    findings: list[Finding] = []
+    findings += check_decoding(events, name)
+    findings += check_dialect(events, verdicts, name)
+    findings += check_schema(events, results, verdicts, name)
+    findings += check_ordering(events, results, request_type, name)
+    findings += check_rendering(analysis.final, request_type, name)
+    analysis.findings = findings
+    return analysis
+
+
+def analyze_capture(capture: Capture) -> EventAnalysis:
+    """:func:`analyze_events` over a capture's events, request type and timing."""
+    return analyze_events(
+        capture.events,
+        capture.request_type,
+        capture,
+        timing=capture.timing,
+    )

@@ -1,0 +1,507 @@
+"""A model of what the ChatKit client shows after each event.
+
+ChatKit.js is closed source, so this reducer is modelled from the openai-chatkit server SDK's
+semantics, not from ChatKit.js source: the SDK's event types (``chatkit.types``) say which events
+exist, and its server (``ChatKitServer._process_events`` and the pending-item bookkeeping) says
+what each one does to a thread:
+
+* ``thread.created`` / ``thread.updated`` set the thread (and any items in its first page);
+* ``thread.item.added`` shows an item that is still streaming; ``thread.item.done`` shows the
+  finished item; ``thread.item.replaced`` overwrites it; ``thread.item.removed`` deletes it;
+  items are keyed by id, so a repeated id overwrites the earlier item in place;
+* ``thread.item.updated`` applies assistant content-part updates the way the SDK does (a
+  ``text_delta`` for a part that does not exist yet creates it);
+* ``error`` and ``notice`` show a notice; ``progress_update`` shows transient progress;
+* anything that does not validate as a ChatKit event is ignored, which is why a backend that
+  streams another protocol leaves the UI blank.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._capture import Capture
+from ._events import Event
+from ._findings import Evidence, Finding, finding, register_check
+from ._schema import validate_payload
+
+__all__ = [
+    "MODEL_NOTE",
+    "REPLY_REQUEST_TYPES",
+    "STREAMING_REQUEST_TYPES",
+    "VISIBLE_REQUEST_TYPES",
+    "ClientItem",
+    "ClientModel",
+    "ClientState",
+    "check_rendering",
+    "replay",
+]
+
+MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js source"
+NOTHING_RENDERED = "the UI would render nothing"
+
+STREAMING_REQUEST_TYPES: frozenset[str] = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+REPLY_REQUEST_TYPES: frozenset[str] = frozenset(
+    {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
+)
+"""Streaming request types whose stream is expected to carry an assistant reply."""
+VISIBLE_REQUEST_TYPES: frozenset[str] = REPLY_REQUEST_TYPES | {"threads.add_client_tool_output"}
+"""Streaming request types whose stream is expected to put something new on screen."""
+
+_HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context", "end_of_turn"})
+
+register_check(
+    "rendering.nothing_rendered",
+    "rendering",
+    "Replaying the stream through a model of the ChatKit client leaves something on screen.",
+    "A streaming reply makes the client show at least one item (the user message, the "
+    "assistant message). The client model is " + MODEL_NOTE + ".",
+    "Emit ChatKit events: thread.item.done with the user_message item, then thread.item.added/"
+    "updated/done for the assistant_message; the easiest way is to serve ChatKitServer from "
+    "openai-chatkit.",
+)
+register_check(
+    "rendering.no_assistant_text",
+    "rendering",
+    "Replaying the stream through a model of the ChatKit client shows an assistant reply.",
+    "After threads.create / threads.add_user_message / threads.retry_after_item the client "
+    "shows an assistant_message with text (or another reply item such as a widget). The client "
+    "model is " + MODEL_NOTE + ".",
+    "Stream the reply as an assistant_message: thread.item.added (empty content), "
+    "thread.item.updated with assistant_message.content_part.text_delta updates, then "
+    'thread.item.done with content [{"type": "output_text", "text": ..., '
+    '"annotations": []}].',
+)
+
+
+@dataclass
+class ClientItem:
+    """One item as the client would show it."""
+
+    id: str
+    type: str
+    role: str | None
+    """``user`` for user messages, ``assistant`` for assistant-side items, else ``None``."""
+    text: str
+    """The displayed text (assistant: output_text parts; user: input_text/input_tag parts)."""
+    streaming: bool
+    """Added but not done yet (the client shows it as in progress)."""
+    parts: list[str] = field(default_factory=list)
+    """Assistant message content parts' text, by content index."""
+    created_at: str | None = None
+    first_event: int | None = None
+    last_event: int | None = None
+
+    @property
+    def visible(self) -> bool:
+        return self.type not in _HIDDEN_TYPES
+
+    def copy(self) -> ClientItem:
+        return replace(self, parts=list(self.parts))
+
+
+@dataclass
+class ClientState:
+    """The modelled client after some events (a snapshot; later events do not change it)."""
+
+    thread_id: str | None = None
+    title: str | None = None
+    items: dict[str, ClientItem] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+    progress: str | None = None
+    allow_cancel: bool | None = None
+    events_seen: int = 0
+    events_understood: int = 0
+    ignored: tuple[tuple[int | None, str | None, str], ...] = ()
+    """``(event index, event name, why)`` for every event the client could not use."""
+    last_event_index: int | None = None
+
+    @property
+    def visible_items(self) -> list[ClientItem]:
+        return [item for item in self.items.values() if item.visible]
+
+    @property
+    def renders_nothing(self) -> bool:
+        """``True`` when no item would be on screen."""
+        return not self.visible_items
+
+    @property
+    def assistant_text(self) -> str:
+        return "\n".join(
+            item.text
+            for item in self.visible_items
+            if item.type == "assistant_message" and item.text
+        )
+
+    @property
+    def has_assistant_text(self) -> bool:
+        return bool(self.assistant_text)
+
+    @property
+    def has_reply(self) -> bool:
+        """Assistant text, or any other assistant-side visible item (widget, workflow, ...)."""
+        return self.has_assistant_text or any(
+            item.type not in ("user_message", "assistant_message") for item in self.visible_items
+        )
+
+    @property
+    def streaming_items(self) -> list[ClientItem]:
+        return [item for item in self.items.values() if item.streaming]
+
+    @property
+    def message(self) -> str:
+        """One sentence on what the UI would show."""
+        if self.renders_nothing:
+            return (
+                f"{NOTHING_RENDERED}: {self.events_seen} events received, "
+                f"{self.events_understood} understood"
+            )
+        streaming = len(self.streaming_items)
+        return (
+            f"the UI would show {len(self.visible_items)} item(s)"
+            + (f", {streaming} still streaming" if streaming else "")
+            + f" ({self.events_seen} events received, {self.events_understood} understood)"
+        )
+
+    def transcript(self) -> str:
+        """The thread as plain text, one block per item (or why nothing would be shown)."""
+        lines: list[str] = []
+        for item in self.visible_items:
+            who = item.role or item.type
+            marker = " (streaming…)" if item.streaming else ""
+            label = who if item.type in ("user_message", "assistant_message") else item.type
+            lines.append(f"[{label}]{marker} {item.text}".rstrip())
+        for notice in self.notices:
+            lines.append(f"[notice] {notice}")
+        if self.renders_nothing:
+            lines.append(f"({self.message})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ClientState thread={self.thread_id!r} items={len(self.visible_items)} "
+            f"streaming={len(self.streaming_items)} events={self.events_seen} "
+            f"understood={self.events_understood}"
+            + (f" — {NOTHING_RENDERED}" if self.renders_nothing else "")
+            + f"; {MODEL_NOTE}>"
+        )
+
+    def to_html(self) -> str:
+        """A small self-contained HTML rendering of the thread (bubbles, streaming markers)."""
+        esc = html.escape
+        out = [
+            '<div class="chatkit-lab-thread" style="font-family:system-ui,sans-serif;'
+            'max-width:640px;border:1px solid #ddd;border-radius:8px;padding:8px;">',
+            '<div style="font-size:11px;color:#666;margin-bottom:6px;">'
+            f"thread {esc(str(self.thread_id or '(none)'))}"
+            + (f" · {esc(self.title)}" if self.title else "")
+            + f" · {self.events_seen} events, {self.events_understood} understood"
+            + "</div>",
+        ]
+        if self.renders_nothing:
+            out.append(
+                '<div style="padding:16px;text-align:center;color:#a00;font-weight:600;">'
+                f"{esc(self.message)}</div>"
+            )
+        for item in self.visible_items:
+            user = item.type == "user_message"
+            align = "flex-end" if user else "flex-start"
+            background = "#e8f0fe" if user else "#f4f4f4"
+            label = item.role or item.type
+            marker = (
+                ' <span style="color:#c60;font-size:11px;">▍ streaming</span>'
+                if item.streaming
+                else ""
+            )
+            text = esc(item.text) if item.text else '<span style="color:#999;">(empty)</span>'
+            out.append(
+                f'<div style="display:flex;justify-content:{align};margin:4px 0;">'
+                f'<div style="background:{background};border-radius:12px;padding:6px 10px;'
+                f'max-width:80%;white-space:pre-wrap;">'
+                f'<div style="font-size:10px;color:#888;">{esc(label)} · {esc(item.id)}'
+                f"{marker}</div>{text}</div></div>"
+            )
+        for notice in self.notices:
+            out.append(
+                '<div style="background:#fff4e5;border:1px solid #f0c36d;border-radius:6px;'
+                f'padding:4px 8px;margin:4px 0;">{esc(notice)}</div>'
+            )
+        out.append(
+            f'<div style="font-size:10px;color:#999;margin-top:6px;">Client {MODEL_NOTE}.'
+            "</div></div>"
+        )
+        return "".join(out)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def snapshot(self) -> ClientState:
+        return replace(self, items={key: item.copy() for key, item in self.items.items()})
+
+
+def _item_from_model(item: BaseModel, index: int | None, streaming: bool) -> ClientItem:
+    data = item.model_dump(mode="json")
+    item_type = str(data.get("type"))
+    role: str | None = None
+    parts: list[str] = []
+    text = ""
+    if item_type == "user_message":
+        role = "user"
+        text = "".join(
+            str(part.get("text", "")) for part in data.get("content", []) if isinstance(part, dict)
+        )
+    elif item_type == "assistant_message":
+        role = "assistant"
+        parts = [str(part.get("text", "")) for part in data.get("content", [])]
+        text = "".join(parts)
+    else:
+        role = "assistant" if item_type not in _HIDDEN_TYPES else None
+        text = _describe_other(item_type, data)
+    return ClientItem(
+        id=str(data.get("id")),
+        type=item_type,
+        role=role,
+        text=text,
+        streaming=streaming,
+        parts=parts,
+        created_at=data.get("created_at"),
+        first_event=index,
+        last_event=index,
+    )
+
+
+def _describe_other(item_type: str, data: dict[str, Any]) -> str:
+    if item_type == "widget":
+        return str(data.get("copy_text") or "[widget]")
+    if item_type == "client_tool_call":
+        return f"[client tool call {data.get('name')} ({data.get('status')})]"
+    if item_type == "generated_image":
+        return "[generated image]"
+    if item_type == "workflow":
+        tasks = (data.get("workflow") or {}).get("tasks") or []
+        return f"[workflow, {len(tasks)} task(s)]"
+    if item_type == "task":
+        task = data.get("task") or {}
+        return f"[task] {task.get('title') or task.get('content') or ''}".rstrip()
+    if item_type == "structured_input":
+        questions = [str(i.get("question", "")) for i in data.get("inputs") or []]
+        return "[structured input] " + " / ".join(questions)
+    return ""
+
+
+def _event_name(event: Any) -> str | None:
+    if isinstance(event, Event):
+        return event.type or (event.sse_event if event.sse_event != "message" else None)
+    if isinstance(event, Mapping):
+        value = event.get("type")
+        return value if isinstance(value, str) else None
+    return getattr(event, "type", None)
+
+
+class ClientModel:
+    """Reducer: apply events one by one, read the modelled client state after each.
+
+    The client is modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js
+    source (ChatKit.js is closed); see the module docstring for the rules.
+    """
+
+    def __init__(self) -> None:
+        self._state = ClientState()
+
+    @property
+    def state(self) -> ClientState:
+        """The current state (a snapshot)."""
+        return self._state.snapshot()
+
+    def reset(self) -> None:
+        self._state = ClientState()
+
+    def apply(
+        self, event: Event | Mapping[str, Any] | BaseModel, *, parsed: BaseModel | None = None
+    ) -> ClientState:
+        """Apply one event and return the state after it.
+
+        ``event`` is a decoded :class:`Event`, a payload dict or an SDK event model; ``parsed``
+        is the already-validated SDK model for it (skips validating again).
+        """
+        state = self._state
+        state.events_seen += 1
+        index = event.index if isinstance(event, Event) else state.events_seen - 1
+        state.last_event_index = index
+        model = parsed
+        if model is None:
+            model, why = self._parse(event)
+            if model is None:
+                state.ignored = (*state.ignored, (index, _event_name(event), why))
+                return state.snapshot()
+        understood = self._reduce(model, index)
+        if understood is None:
+            state.events_understood += 1
+        else:
+            state.ignored = (*state.ignored, (index, _event_name(event), understood))
+        return state.snapshot()
+
+    def replay(self, events: Iterable[Event | Mapping[str, Any] | BaseModel]) -> list[ClientState]:
+        """Apply every event; the state after each one."""
+        return [self.apply(event) for event in events]
+
+    # -- internals -------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse(event: Any) -> tuple[BaseModel | None, str]:
+        if isinstance(event, BaseModel):
+            return event, ""
+        if isinstance(event, Event):
+            if event.decode_error is not None:
+                return None, f"not decodable: {event.decode_error}"
+            payload: Any = event.payload
+        else:
+            payload = dict(event)
+        result = validate_payload(payload)
+        if result.ok:
+            return result.model, ""
+        if not result.known_type:
+            return None, "not a ChatKit event type"
+        return None, "invalid ChatKit event: " + "; ".join(result.messages[:3])
+
+    def _reduce(self, event_model: BaseModel, index: int | None) -> str | None:
+        """Apply a valid SDK event; return why it had no effect, or ``None`` when applied."""
+        state = self._state
+        model: Any = event_model
+        kind = getattr(model, "type", None)
+        if kind in ("thread.created", "thread.updated"):
+            thread = model.thread
+            state.thread_id = thread.id
+            state.title = thread.title
+            for item in thread.items.data:
+                state.items[item.id] = _item_from_model(item, index, streaming=False)
+            return None
+        if kind in ("thread.item.added", "thread.item.done", "thread.item.replaced"):
+            item = model.item
+            previous = state.items.get(item.id)
+            streaming = kind == "thread.item.added"
+            new = _item_from_model(item, index, streaming=streaming)
+            if previous is not None:
+                new.first_event = previous.first_event
+            state.items[item.id] = new
+            return None
+        if kind == "thread.item.removed":
+            item_id = model.item_id
+            if state.items.pop(item_id, None) is None:
+                return f"removes unknown item {item_id!r}"
+            return None
+        if kind == "thread.item.updated":
+            return self._update(model, index)
+        if kind == "stream_options":
+            state.allow_cancel = model.stream_options.allow_cancel
+            return None
+        if kind == "progress_update":
+            state.progress = model.text
+            return None
+        if kind == "error":
+            code = getattr(model.code, "value", model.code)
+            message = model.message or f"error ({code})"
+            state.notices = (*state.notices, f"error: {message}")
+            return None
+        if kind == "notice":
+            level = model.level
+            state.notices = (*state.notices, f"{level}: {model.message}")
+            return None
+        if kind == "client_effect":
+            return None
+        return f"unhandled event {kind!r}"
+
+    def _update(self, model: Any, index: int | None) -> str | None:
+        state = self._state
+        item_id = model.item_id
+        update = model.update
+        item = state.items.get(item_id)
+        if item is None:
+            return f"update for unknown item {item_id!r}"
+        item.last_event = index
+        update_type = update.type
+        if not update_type.startswith("assistant_message."):
+            return None
+        if item.type != "assistant_message":
+            return f"assistant content update for a {item.type} item"
+        content_index = update.content_index
+        if content_index < 0:
+            return f"negative content_index {content_index}"
+        while len(item.parts) <= content_index:
+            item.parts.append("")
+        if update_type.endswith(".text_delta"):
+            item.parts[content_index] += update.delta
+        elif update_type.endswith((".content_part.added", ".content_part.done")):
+            item.parts[content_index] = update.content.text
+        item.text = "".join(item.parts)
+        return None
+
+
+def replay(events: Iterable[Event | Mapping[str, Any] | BaseModel]) -> list[ClientState]:
+    """The modelled client state after each event (a fresh :class:`ClientModel`)."""
+    return ClientModel().replay(events)
+
+
+def check_rendering(
+    final: ClientState,
+    request_type: str | None = None,
+    capture: Capture | str | None = None,
+) -> list[Finding]:
+    """Findings when a streamed reply would leave the client showing nothing, or no reply.
+
+    Only for streaming request types that are expected to show something new
+    (:data:`VISIBLE_REQUEST_TYPES`; ``request_type=None`` counts as one when events came): a
+    custom action or a structured-input answer may legitimately change nothing on screen, and
+    the model only sees this stream, not the thread the client already shows.
+    """
+    if request_type is not None and request_type not in VISIBLE_REQUEST_TYPES:
+        return []
+    if final.events_seen == 0:
+        return []
+    name = capture.name if isinstance(capture, Capture) else capture
+    ignored_names = sorted({str(n) for _, n, _ in final.ignored if n})
+    detail: dict[str, Any] = {
+        "events": final.events_seen,
+        "understood": final.events_understood,
+        "ignored": final.events_seen - final.events_understood,
+    }
+    if ignored_names:
+        detail["ignored_types"] = ignored_names[:12]
+    detail["client_model"] = MODEL_NOTE
+    if final.renders_nothing:
+        return [
+            finding(
+                "rendering.nothing_rendered",
+                f"{NOTHING_RENDERED}: of {final.events_seen} events the client model understood "
+                f"{final.events_understood}, and none of them leaves an item on screen",
+                Evidence(capture=name, event_index=final.last_event_index, detail=detail),
+            )
+        ]
+    if request_type is not None and request_type not in REPLY_REQUEST_TYPES:
+        return []
+    if final.has_reply or final.notices:
+        return []
+    detail["items"] = [f"{item.type} {item.id}" for item in final.visible_items]
+    return [
+        finding(
+            "rendering.no_assistant_text",
+            "the UI would show no assistant reply: "
+            f"{len(final.visible_items)} item(s) on screen, none of them assistant text "
+            f"({final.events_seen} events, {final.events_understood} understood)",
+            Evidence(capture=name, event_index=final.last_event_index, detail=detail),
+        )
+    ]

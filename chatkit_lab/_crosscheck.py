@@ -1,0 +1,239 @@
+"""Second opinion on framing: the same bytes through ``httpx-sse``, compared with our frames.
+
+``httpx-sse`` is what a Python client of a ChatKit backend would typically use. It is not a
+browser: it drops comments, keeps no offsets or timing, decodes with the response charset (so a
+leading BOM is kept and spoils the first field name), yields a block that set only ``retry``,
+``event`` or ``id`` as an event with empty data where a browser dispatches nothing, and accepts
+``retry`` values that ``int()`` accepts. Every disagreement is listed with the reason, never hidden.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pandas as pd
+from httpx_sse import EventSource, ServerSentEvent
+
+from ._capture import Capture
+from ._frames import BOM, Frame, parse_frames
+
+COLUMNS = [
+    "row",
+    "kind",
+    "browser_event",
+    "httpx_sse_event",
+    "frame",
+    "bytes",
+    "browser",
+    "httpx_sse",
+    "why",
+]
+
+
+@dataclass
+class CrosscheckResult:
+    """What a browser dispatches versus what ``httpx-sse`` yields for the same bytes."""
+
+    browser: list[Frame]
+    """The frames a browser dispatches, in order."""
+    httpx_sse: list[ServerSentEvent]
+    """The events ``httpx-sse`` yields, in order."""
+    table: pd.DataFrame
+    """One row per disagreement (empty when both agree); columns are :data:`COLUMNS`."""
+    notes: list[str] = field(default_factory=list)
+    """Differences that change no dispatched event (dropped comments, refused content type)."""
+
+    @property
+    def agree(self) -> bool:
+        """Whether both dispatch the same events (name, data, last event id, retry)."""
+        return self.table.empty
+
+    def __repr__(self) -> str:
+        verdict = "agree" if self.agree else f"{len(self.table)} disagreement(s)"
+        return (
+            f"CrosscheckResult({verdict}: browser {len(self.browser)} events, "
+            f"httpx-sse {len(self.httpx_sse)} events)"
+        )
+
+
+def _chunks_of(source: Capture | bytes | bytearray | Sequence[bytes]) -> tuple[list[bytes], str]:
+    if isinstance(source, Capture):
+        return [chunk.data for chunk in source.chunks], source.header("content-type") or ""
+    if isinstance(source, bytes | bytearray):
+        return [bytes(source)], ""
+    return [bytes(piece) for piece in source], ""
+
+
+def _httpx_sse_events(chunks: list[bytes], content_type: str) -> list[ServerSentEvent]:
+    """Run the chunks through httpx's text decoding and httpx-sse's line and event decoders."""
+    response = httpx.Response(200, headers={"content-type": content_type}, content=_iterate(chunks))
+    return list(EventSource(response).iter_sse())
+
+
+def _iterate(chunks: list[bytes]) -> Iterable[bytes]:
+    yield from chunks
+
+
+def _describe_frame(frame: Frame) -> str:
+    parts = [f"event={frame.event!r}", f"data={_short(frame.data)}"]
+    if frame.last_event_id:
+        parts.append(f"id={frame.last_event_id!r}")
+    if frame.retry is not None:
+        parts.append(f"retry={frame.retry}")
+    return " ".join(parts)
+
+
+def _describe_sse(sse: ServerSentEvent) -> str:
+    parts = [f"event={sse.event!r}", f"data={_short(sse.data)}"]
+    if sse.id:
+        parts.append(f"id={sse.id!r}")
+    if sse.retry is not None:
+        parts.append(f"retry={sse.retry}")
+    return " ".join(parts)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 2] + "…'"
+
+
+def _key_frame(frame: Frame) -> tuple[str, str, str]:
+    return (frame.event, frame.data, frame.last_event_id)
+
+
+def _key_sse(sse: ServerSentEvent) -> tuple[str, str, str]:
+    return (sse.event, sse.data, sse.id)
+
+
+def _why_extra(sse: ServerSentEvent) -> str:
+    if sse.data == "":
+        if sse.retry is not None:
+            return (
+                "a block that set only 'retry': httpx-sse yields it, a browser dispatches "
+                "nothing (empty data buffer)"
+            )
+        if sse.event != "message":
+            return (
+                "a block with an 'event' name but no 'data': httpx-sse yields it, a browser "
+                "dispatches nothing (empty data buffer)"
+            )
+        if sse.id:
+            return (
+                "a block without 'data' after an id was set (or an id-only block): httpx-sse "
+                "yields it, a browser dispatches nothing (empty data buffer)"
+            )
+    return "httpx-sse yields an event the browser rules do not dispatch"
+
+
+def _why_missing(frame: Frame, bom: bool) -> str:
+    if bom and frame.index == 0:
+        return (
+            "leading BOM: a browser drops it, httpx decodes with the response charset and keeps "
+            "U+FEFF, so the first field name is not 'data' and httpx-sse ignores it"
+        )
+    return "the browser rules dispatch this frame; httpx-sse yields nothing for it"
+
+
+def _why_differs(frame: Frame, sse: ServerSentEvent, bom: bool) -> str:
+    reasons = []
+    if frame.event != sse.event:
+        reasons.append(f"event name {frame.event!r} vs {sse.event!r}")
+    if frame.data != sse.data:
+        reasons.append("data differs")
+    if frame.last_event_id != sse.id:
+        reasons.append(f"last event id {frame.last_event_id!r} vs {sse.id!r}")
+    if frame.retry != sse.retry:
+        reasons.append(
+            f"retry {frame.retry} vs {sse.retry}: a browser accepts ASCII digits only, "
+            "httpx-sse accepts anything int() parses"
+        )
+    if bom and frame.index == 0:
+        reasons.append("the leading BOM, kept by httpx's decoder, changed the first field name")
+    return "; ".join(reasons) or "differs"
+
+
+def crosscheck_httpx_sse(
+    source: Capture | bytes | bytearray | Sequence[bytes],
+) -> CrosscheckResult:
+    """Compare our browser-rule frames with what ``httpx-sse`` yields for the same bytes.
+
+    ``source`` is a capture, a whole body, or a list of body chunks (fed in that chunking).
+    Retry values are compared per event too: httpx-sse attaches ``retry`` to the event.
+    """
+    chunks, content_type = _chunks_of(source)
+    notes: list[str] = []
+    media = content_type.split(";")[0].strip().lower()
+    if content_type and media != "text/event-stream":
+        notes.append(
+            f"httpx-sse refuses this response (content type {media!r} is not "
+            "text/event-stream); compared as if it were an event stream"
+        )
+        content_type = "text/event-stream"
+    if not content_type:
+        content_type = "text/event-stream"
+    if isinstance(source, Capture) and source.header("content-encoding"):
+        notes.append(
+            f"body is {source.header('content-encoding')}-encoded: both sides read the raw "
+            "bytes here, while httpx-sse on a live response would decompress first"
+        )
+    frames = parse_frames(chunks)
+    body = b"".join(chunks)
+    bom = body.startswith(BOM)
+    browser = [frame for frame in frames if frame.dispatched]
+    yielded = _httpx_sse_events(chunks, content_type)
+
+    comments = sum(len(frame.comments) for frame in frames)
+    if comments:
+        notes.append(f"{comments} comment line(s): a browser ignores them, httpx-sse drops them")
+    partial = [frame for frame in frames if not frame.complete]
+    if partial and partial[0].fields:
+        notes.append("the stream ends mid-frame: both discard the unfinished frame")
+
+    rows: list[dict[str, Any]] = []
+    matcher = difflib.SequenceMatcher(
+        a=[_key_frame(f) for f in browser], b=[_key_sse(s) for s in yielded], autojunk=False
+    )
+
+    def add(kind: str, i: int | None, j: int | None, why: str) -> None:
+        frame = browser[i] if i is not None else None
+        sse = yielded[j] if j is not None else None
+        rows.append(
+            {
+                "row": len(rows),
+                "kind": kind,
+                "browser_event": i,
+                "httpx_sse_event": j,
+                "frame": frame.index if frame else None,
+                "bytes": f"{frame.start}..{frame.end}" if frame else None,
+                "browser": _describe_frame(frame) if frame else "(nothing dispatched)",
+                "httpx_sse": _describe_sse(sse) if sse else "(nothing yielded)",
+                "why": why,
+            }
+        )
+
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
+                if browser[i].retry != yielded[j].retry:
+                    add("differs", i, j, _why_differs(browser[i], yielded[j], bom))
+            continue
+        # Inside a differing stretch, pair events only when their data agree.
+        unpaired = list(range(b0, b1))
+        for i in range(a0, a1):
+            j = next((j for j in unpaired if yielded[j].data == browser[i].data), None)
+            if j is None:
+                add("browser only", i, None, _why_missing(browser[i], bom))
+            else:
+                unpaired.remove(j)
+                add("differs", i, j, _why_differs(browser[i], yielded[j], bom))
+        for j in unpaired:
+            add("httpx-sse only", None, j, _why_extra(yielded[j]))
+
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("browser_event", "httpx_sse_event", "frame"):
+        table[column] = table[column].astype("Int64")
+    return CrosscheckResult(browser=browser, httpx_sse=yielded, table=table, notes=notes)

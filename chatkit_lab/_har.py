@@ -1,0 +1,819 @@
+"""HAR import: a browser DevTools export (HAR 1.2, Chrome or Firefox) to :class:`Capture` objects.
+
+A HAR is what a user can hand over without installing anything: DevTools -> Network -> "Save all
+as HAR". It holds each request and response with their headers and (usually) bodies, but it keeps
+no per-chunk arrival times, so every imported capture has its whole body in one chunk and
+``timing = False``: timing checks skip it.
+
+What can go wrong with a HAR, and what this module does about it:
+
+* the whole file is unusable (not JSON, not a HAR, truncated before any complete entry): raise
+  :class:`HarFormatError` with the file name and, for JSON errors, the line and column;
+* the file is cut off mid-way (a crashed export, a size-limited upload): keep every entry that was
+  complete before the cut and report the cut as a problem;
+* one entry is damaged (no response body, bad base64, missing fields): import what is there and
+  report a :class:`HarProblem` for it; the rest of the file imports normally.
+
+Nothing else is raised: any unexpected failure inside one entry becomes a problem for that entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pandas as pd
+
+from ._capture import Capture, Ending, RequestRecord, save_captures
+from ._errors import HarFormatError
+
+NO_TIMING_NOTE = "HAR keeps no per-chunk timing: timing checks are skipped"
+MISSING_BODY_MESSAGE = (
+    "response body not saved in the HAR (DevTools often drops event-stream bodies); "
+    "re-export or use the recording proxy"
+)
+EMPTY_STREAM_MESSAGE = (
+    "event-stream body is empty in the HAR: either the server sent nothing or DevTools did not "
+    "save the stream; re-export or use the recording proxy to tell which"
+)
+KEPT_RESOURCE_TYPES: frozenset[str] = frozenset({"fetch", "xhr", "eventsource", "preflight"})
+"""Chrome ``_resourceType`` values kept by default (API traffic and its CORS preflights)."""
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_TEXT_NAME = "<HAR text>"
+_DICT_NAME = "<HAR object>"
+
+
+@dataclass
+class HarProblem:
+    """Something wrong with one entry (or, with ``entry=None``, with the file as a whole)."""
+
+    entry: int | None
+    """0-based position in ``log.entries``; ``None`` for a file-level problem."""
+    url: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "file" if self.entry is None else f"entry {self.entry}"
+        return f"{where}{' ' + self.url if self.url else ''}: {self.message}"
+
+
+@dataclass
+class HarSkip:
+    """An entry left out by a filter (not a problem: it was not wanted)."""
+
+    entry: int
+    url: str
+    reason: str
+
+
+@dataclass
+class HarImport:
+    """The result of :func:`load_har`: captures, per-entry problems and skipped entries."""
+
+    source: str
+    captures: list[Capture] = field(default_factory=list)
+    problems: list[HarProblem] = field(default_factory=list)
+    skipped: list[HarSkip] = field(default_factory=list)
+    creator: str = ""
+    """``log.creator`` as ``name version`` (``WebInspector 537.36`` for Chrome)."""
+    browser: str = ""
+    """``log.browser`` as ``name version`` (Firefox writes it, Chrome does not)."""
+    entries: int = 0
+    """How many entries the file held (or, when truncated, how many were read)."""
+    truncated: bool = False
+    """``True`` when the file was cut off and only the entries before the cut were imported."""
+
+    def __len__(self) -> int:
+        return len(self.captures)
+
+    def problems_for(self, entry: int) -> list[HarProblem]:
+        return [problem for problem in self.problems if problem.entry == entry]
+
+    def capture_for(self, entry: int) -> Capture | None:
+        """The capture imported from HAR entry ``entry`` (``None`` if skipped or unusable)."""
+        for capture in self.captures:
+            if capture.meta.get("har", {}).get("entry") == entry:
+                return capture
+        return None
+
+    def table(self) -> pd.DataFrame:
+        """One row per HAR entry: what it was, and whether it was imported, skipped or failed."""
+        rows: dict[int, dict[str, Any]] = {}
+        for capture in self.captures:
+            index = capture.meta["har"]["entry"]
+            rows[index] = {
+                "entry": index,
+                "started": capture.started_at,
+                "method": capture.request.method,
+                "url": capture.request.url,
+                "status": capture.status,
+                "content_type": capture.content_type,
+                "request": capture.request_type or "",
+                "bytes": capture.size,
+                "events": len(capture.events) if capture.is_event_stream else None,
+                "capture": capture.id,
+                "outcome": "imported",
+                "problems": "",
+            }
+        for skip in self.skipped:
+            rows.setdefault(skip.entry, _blank_row(skip.entry, skip.url))
+            rows[skip.entry]["outcome"] = f"skipped: {skip.reason}"
+        for problem in self.problems:
+            if problem.entry is None:
+                continue
+            row = rows.setdefault(problem.entry, _blank_row(problem.entry, problem.url))
+            row["problems"] = "; ".join(filter(None, [row["problems"], problem.message]))
+        columns = [
+            "entry",
+            "started",
+            "method",
+            "url",
+            "status",
+            "content_type",
+            "request",
+            "bytes",
+            "events",
+            "capture",
+            "outcome",
+            "problems",
+        ]
+        frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=columns)
+        for column in ("entry", "status", "bytes", "events"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
+
+    def problems_df(self) -> pd.DataFrame:
+        """One row per problem (file-level problems have no entry number)."""
+        rows = [{"entry": p.entry, "url": p.url, "message": p.message} for p in self.problems]
+        return pd.DataFrame(rows, columns=["entry", "url", "message"])
+
+    def save(self, path: str | Path, *, redact: bool = True) -> Path:
+        """Write the imported captures to one capture file (secrets redacted by default)."""
+        return save_captures(self.captures, path, redact=redact)
+
+
+def _blank_row(entry: int, url: str) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "started": "",
+        "method": "",
+        "url": url,
+        "status": None,
+        "content_type": "",
+        "request": "",
+        "bytes": None,
+        "events": None,
+        "capture": "",
+        "outcome": "not imported",
+        "problems": "",
+    }
+
+
+# -- reading the file ----------------------------------------------------------------------------
+
+
+def load_har(
+    source: str | os.PathLike[str] | bytes | Mapping[str, Any],
+    *,
+    only_chatkit: bool = False,
+    url_contains: str | None = None,
+    keep_static: bool = False,
+) -> HarImport:
+    """Import a HAR file (a path, the HAR text or bytes, or the already parsed object).
+
+    Filters, applied in this order to every entry:
+
+    * ``keep_static=False``: when an entry has Chrome's ``_resourceType`` field, keep it only if
+      it is ``fetch``, ``xhr``, ``eventsource`` or ``preflight``; entries without the field
+      (Firefox) are always kept;
+    * ``url_contains``: keep entries whose URL contains this text (e.g. ``"/chat"``);
+    * ``only_chatkit=True``: keep entries that look like ChatKit traffic: a request body that is a
+      ChatKit envelope (``{"type": ..., "params": ...}``) or a ``text/event-stream`` response (a
+      custom fetch may have rewritten the envelope into another shape).
+
+    Raises :class:`HarFormatError` only when the file as a whole is unusable; damaged entries
+    become :attr:`HarImport.problems`.
+    """
+    name, har = _read_source(source)
+    result = HarImport(source=name)
+    if isinstance(har, _Salvaged):
+        result.truncated = True
+        result.problems.append(HarProblem(None, "", har.message))
+        har = har.har
+    log = _check_har(har, name)
+    result.creator = _name_version(log.get("creator"))
+    result.browser = _name_version(log.get("browser"))
+    entries = log["entries"]
+    result.entries = len(entries)
+    if not entries:
+        result.problems.append(HarProblem(None, "", "the HAR holds no entries"))
+    for index, entry in enumerate(entries):
+        if isinstance(entry, _Broken):
+            result.problems.append(HarProblem(index, "", entry.message))
+            continue
+        if not isinstance(entry, dict):
+            result.problems.append(
+                HarProblem(index, "", f"entry is {_json_kind(entry)}, not an object")
+            )
+            continue
+        url = _entry_url(entry)
+        reason = _skip_reason(entry, only_chatkit, url_contains, keep_static)
+        if reason:
+            result.skipped.append(HarSkip(index, url, reason))
+            continue
+        problems: list[str] = []
+        try:
+            capture = _entry_to_capture(entry, index, result, problems)
+        except Exception as exc:  # noqa: BLE001 - one bad entry must not sink the file
+            capture = None
+            problems.append(f"could not import this entry ({type(exc).__name__}: {exc})")
+        result.problems.extend(HarProblem(index, url, message) for message in problems)
+        if capture is not None:
+            result.captures.append(capture)
+    return result
+
+
+@dataclass
+class _Salvaged:
+    har: dict[str, Any]
+    message: str
+
+
+@dataclass
+class _Broken:
+    message: str
+
+
+def _read_source(
+    source: str | os.PathLike[str] | bytes | Mapping[str, Any],
+) -> tuple[str, dict[str, Any] | _Salvaged]:
+    if isinstance(source, Mapping):
+        return _DICT_NAME, dict(source)
+    if isinstance(source, bytes | bytearray):
+        return _TEXT_NAME, _parse_text(_decode(bytes(source), _TEXT_NAME), _TEXT_NAME)
+    if isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+        return _TEXT_NAME, _parse_text(source.lstrip("\ufeff"), _TEXT_NAME)
+    if not isinstance(source, str | os.PathLike):
+        raise HarFormatError(
+            f"cannot read a HAR from a {type(source).__name__}: "
+            "pass a path, the HAR text or the parsed HAR object"
+        )
+    path = Path(source)
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise HarFormatError(f"{name}: no such HAR file") from None
+    except IsADirectoryError:
+        raise HarFormatError(f"{name}: is a directory, not a HAR file") from None
+    except OSError as exc:
+        raise HarFormatError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return name, _parse_text(_decode(data, name), name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise HarFormatError(f"{name}: not a HAR file (undecodable UTF-16 text)") from None
+    if data.startswith(b"\x1f\x8b"):
+        raise HarFormatError(f"{name}: is gzip-compressed; decompress it first (gunzip)")
+    if data.startswith(b"PK\x03\x04"):
+        raise HarFormatError(f"{name}: is a zip archive; extract the .har file from it first")
+    # Bytes that are not UTF-8 are kept as surrogate escapes, so one bad body does not sink the
+    # file; the entry that holds them is reported when its body is converted back to bytes.
+    return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+
+
+def _parse_text(text: str, name: str) -> dict[str, Any] | _Salvaged:
+    if not text.strip():
+        raise HarFormatError(f"{name}: the file is empty, not a HAR")
+    try:
+        har = json.loads(text)
+    except RecursionError:
+        raise HarFormatError(f"{name}: not a HAR file (JSON nested too deeply)") from None
+    except json.JSONDecodeError as exc:
+        return _after_json_error(text, name, exc)
+    if not isinstance(har, dict):
+        raise HarFormatError(
+            f"{name}: not a HAR file (the JSON is {_json_kind(har)}; a HAR is an object "
+            "with a 'log' key)"
+        )
+    return har
+
+
+def _after_json_error(text: str, name: str, exc: json.JSONDecodeError) -> _Salvaged:
+    where = f"line {exc.lineno} column {exc.colno}"
+    if exc.msg == "Extra data":
+        first = text.lstrip().split("\n", 1)[0]
+        try:
+            record = json.loads(first)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "record" in record:
+            raise HarFormatError(
+                f"{name}: this is a chatkit-lab capture file (JSON Lines), not a HAR; "
+                "read it with load_captures()"
+            ) from None
+        raise HarFormatError(
+            f"{name}: not a HAR file (more than one JSON value; extra data at {where})"
+        ) from None
+    scan = _scan(text)
+    if not scan.truncated:
+        raise HarFormatError(f"{name}: not valid JSON at {where}: {exc.msg}") from None
+    ends = f"line {text.count(chr(10)) + 1} column {len(text) - text.rfind(chr(10))}"
+    cut = f"{name}: the file is truncated (it ends at {ends} before its JSON is complete)"
+    if not scan.in_log:
+        raise HarFormatError(f"{cut}; nothing of a HAR 'log' was read before the cut") from None
+    entries: list[Any] = []
+    for start, end in scan.entry_spans:
+        try:
+            entries.append(json.loads(text[start:end]))
+        except (json.JSONDecodeError, RecursionError):
+            entries.append(_Broken("entry is not valid JSON (damaged before the cut)"))
+    if not entries:
+        raise HarFormatError(f"{cut}; no complete entry came before the cut") from None
+    log: dict[str, Any] = {"entries": entries}
+    for key, (start, end) in scan.log_spans.items():
+        try:
+            log[key] = json.loads(text[start:end])
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    lost = scan.entries_started - len(entries)
+    message = (
+        f"the file is truncated (it ends at {ends}); imported the {len(entries)} "
+        "complete entries before the cut"
+        + (f", entry {len(entries)} was cut off and is lost" if lost else "")
+        + "; any later entries are missing"
+    )
+    return _Salvaged({"log": log}, message)
+
+
+_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]]|"')
+_COLON = re.compile(r"\s*:")
+
+
+@dataclass
+class _Scan:
+    truncated: bool = False
+    in_log: bool = False
+    entries_started: int = 0
+    entry_spans: list[tuple[int, int]] = field(default_factory=list)
+    log_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _scan(text: str) -> _Scan:
+    """Walk the JSON structure of ``text`` (strings and brackets only) to tell a truncated file
+    from a malformed one and to find the spans of the complete ``log.entries`` items."""
+    scan = _Scan()
+    stack: list[tuple[str, str | None, int]] = []  # (bracket, key it is the value of, start)
+    key: str | None = None
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == '"':  # a string with no closing quote: it runs to the end of the text
+            scan.truncated = True
+            return scan
+        if token[0] == '"':
+            if _COLON.match(text, match.end()) and stack and stack[-1][0] == "{":
+                try:
+                    key = json.loads(token)
+                except ValueError:
+                    key = None
+            continue
+        if token in "{[":
+            stack.append((token, key, match.start()))
+            key = None
+            depth = len(stack)
+            if depth == 2 and stack[1][1] == "log" and token == "{":
+                scan.in_log = True
+            if depth == 4 and _in_entries(stack):
+                scan.entries_started += 1
+            continue
+        if not stack or {"}": "{", "]": "["}[token] != stack[-1][0]:
+            return scan  # mismatched bracket: malformed, not truncated
+        opener, opened_key, start = stack.pop()
+        key = None
+        depth = len(stack) + 1
+        if depth == 4 and _in_entries(stack):
+            scan.entry_spans.append((start, match.end()))
+        elif depth == 3 and stack[-1][1] == "log" and opened_key in ("creator", "browser"):
+            scan.log_spans[opened_key] = (start, match.end())
+    scan.truncated = bool(stack)
+    return scan
+
+
+def _in_entries(stack: list[tuple[str, str | None, int]]) -> bool:
+    return (
+        len(stack) >= 3 and stack[1][1] == "log" and stack[2][0] == "[" and stack[2][1] == "entries"
+    )
+
+
+def _check_har(har: dict[str, Any], name: str) -> dict[str, Any]:
+    log = har.get("log")
+    if log is None:
+        keys = ", ".join(repr(k) for k in list(har)[:6]) or "none"
+        hint = ""
+        if har.get("record") == "capture" or har.get("format") == "chatkit-lab.capture":
+            hint = "; it looks like a chatkit-lab capture: read it with load_captures()"
+        raise HarFormatError(
+            f"{name}: not a HAR file (no 'log' object at the top level; its keys: {keys}){hint}"
+        )
+    if not isinstance(log, dict):
+        raise HarFormatError(
+            f"{name}: not a HAR file ('log' is {_json_kind(log)}, expected an object)"
+        )
+    entries = log.get("entries")
+    if entries is None:
+        raise HarFormatError(f"{name}: the HAR 'log' has no 'entries' list")
+    if not isinstance(entries, list):
+        raise HarFormatError(
+            f"{name}: the HAR 'log.entries' is {_json_kind(entries)}, expected a list"
+        )
+    return log
+
+
+def _json_kind(value: Any) -> str:
+    """``an object``, ``a list``, ... for messages."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _name_version(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    parts = [value.get("name"), value.get("version")]
+    return " ".join(str(part) for part in parts if isinstance(part, str | int | float) and part)
+
+
+# -- filtering -----------------------------------------------------------------------------------
+
+
+def _entry_url(entry: dict[str, Any]) -> str:
+    request = entry.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    return url if isinstance(url, str) else ""
+
+
+def _skip_reason(
+    entry: dict[str, Any], only_chatkit: bool, url_contains: str | None, keep_static: bool
+) -> str | None:
+    resource_type = entry.get("_resourceType")
+    if not keep_static and isinstance(resource_type, str):
+        if resource_type.lower() not in KEPT_RESOURCE_TYPES:
+            return f"resource type {resource_type!r} (not fetch/xhr)"
+    url = _entry_url(entry)
+    if url_contains is not None and url_contains not in url:
+        return f"URL does not contain {url_contains!r}"
+    if only_chatkit and not _looks_like_chatkit(entry):
+        return "not ChatKit traffic (no ChatKit envelope body, no event-stream response)"
+    return None
+
+
+def _looks_like_chatkit(entry: dict[str, Any]) -> bool:
+    request = entry.get("request")
+    post = request.get("postData") if isinstance(request, dict) else None
+    text = post.get("text") if isinstance(post, dict) else None
+    if isinstance(text, str) and _chatkit_envelope_type(text):
+        return True
+    response = entry.get("response")
+    if not isinstance(response, dict):
+        return False
+    content = response.get("content")
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    values = [mime] + [
+        h.get("value")
+        for h in response.get("headers") or []
+        if isinstance(h, dict) and str(h.get("name", "")).lower() == "content-type"
+    ]
+    return any(
+        isinstance(v, str) and v.split(";")[0].strip().lower() == "text/event-stream"
+        for v in values
+    )
+
+
+def _chatkit_envelope_type(text: str) -> str | None:
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("params"), dict):
+        kind = payload.get("type")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+# -- one entry -----------------------------------------------------------------------------------
+
+
+def _entry_to_capture(
+    entry: dict[str, Any], index: int, result: HarImport, problems: list[str]
+) -> Capture | None:
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        problems.append("entry has no 'request' object; skipped")
+        return None
+    method = request.get("method")
+    url = request.get("url")
+    if not isinstance(url, str) or not url:
+        problems.append("request has no URL; skipped")
+        return None
+    if not isinstance(method, str) or not method:
+        problems.append("request has no method; assumed GET")
+        method = "GET"
+    method = method.upper()
+    headers, pseudo = _headers(request.get("headers"), "request", problems)
+    body = _request_body(request, method, problems)
+    record = RequestRecord(method=method, url=url, headers=headers, body=body)
+
+    notes = [NO_TIMING_NOTE]
+    har_meta: dict[str, Any] = {
+        "entry": index,
+        "startedDateTime": entry.get("startedDateTime"),
+        "creator": result.creator,
+        "browser": result.browser,
+    }
+    if pseudo:
+        har_meta["request_pseudo_headers"] = [list(pair) for pair in pseudo]
+    for key, meta_key in (
+        ("_resourceType", "resource_type"),
+        ("serverIPAddress", "server_ip"),
+        ("time", "time_ms"),
+        ("pageref", "pageref"),
+    ):
+        if entry.get(key) is not None:
+            har_meta[meta_key] = entry[key]
+    initiator = entry.get("_initiator")
+    if isinstance(initiator, dict) and isinstance(initiator.get("type"), str):
+        har_meta["initiator"] = initiator["type"]
+    if isinstance(request.get("httpVersion"), str):
+        har_meta["http_version"] = request["httpVersion"]
+
+    capture = Capture(
+        request=record,
+        label=_label(record),
+        target=_origin(url),
+        transport="har",
+        timing=False,
+        id=_entry_id(entry, index),
+        started_at=_started(entry.get("startedDateTime"), problems),
+        notes=notes,
+        meta={"source": "har", "har": har_meta},
+    )
+    headers_ns, end_ns = _timings(entry.get("timings"))
+    har_meta["timings"] = entry.get("timings") if isinstance(entry.get("timings"), dict) else None
+
+    response = entry.get("response")
+    if not isinstance(response, dict):
+        problems.append("entry has no 'response' object; imported the request only")
+        capture.ending = Ending("error", "the HAR holds no response for this request")
+        return capture
+    status = response.get("status")
+    response_headers, response_pseudo = _headers(response.get("headers"), "response", problems)
+    if response_pseudo:
+        har_meta["response_pseudo_headers"] = [list(pair) for pair in response_pseudo]
+    capture.response_headers = response_headers
+    error = response.get("_error")
+    if not isinstance(status, int) or isinstance(status, bool) or status <= 0:
+        reason = error if isinstance(error, str) and error else "no error recorded"
+        capture.status = None
+        capture.ending = Ending(
+            "error",
+            f"no response in the HAR (status {status!r}: blocked, aborted or failed; {reason})",
+        )
+        notes.append(
+            "the browser recorded no response: a CORS failure, an aborted request or "
+            "a network error; the console tells which"
+        )
+        return capture
+    capture.status = status
+    capture.headers_ns = headers_ns
+    no_body = status in (101, 204, 304) or method == "HEAD"
+    data, missing = _response_body(response, capture.is_event_stream, no_body, problems)
+    if data:
+        capture.add_chunk(data, end_ns if end_ns is not None else (headers_ns or 0))
+    if missing:
+        notes.append(MISSING_BODY_MESSAGE)
+        har_meta["body_missing"] = True
+        capture.ending = Ending("error", MISSING_BODY_MESSAGE, at_ns=end_ns)
+    else:
+        capture.ending = Ending("complete", at_ns=end_ns)
+    if isinstance(error, str) and error:
+        notes.append(f"the browser recorded an error for this response: {error}")
+    return capture
+
+
+def _headers(
+    raw: Any, which: str, problems: list[str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    headers: list[tuple[str, str]] = []
+    pseudo: list[tuple[str, str]] = []
+    if raw is None:
+        problems.append(f"{which} has no 'headers' list")
+        return headers, pseudo
+    if not isinstance(raw, list):
+        problems.append(f"{which} 'headers' is {_json_kind(raw)}, not a list; ignored")
+        return headers, pseudo
+    bad = 0
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            bad += 1
+            continue
+        name = item["name"]
+        value = item.get("value")
+        value = "" if value is None else value if isinstance(value, str) else str(value)
+        (pseudo if name.startswith(":") else headers).append((name, value))
+    if bad:
+        problems.append(f"{bad} malformed {which} header(s) (no name) ignored")
+    return headers, pseudo
+
+
+def _request_body(request: dict[str, Any], method: str, problems: list[str]) -> bytes:
+    post = request.get("postData")
+    size = request.get("bodySize")
+    if post is None:
+        if method in _BODY_METHODS and not (isinstance(size, int) and size == 0):
+            problems.append(
+                f"request body not saved in the HAR ({method} without postData); "
+                "the request type cannot be told"
+            )
+        return b""
+    if not isinstance(post, dict):
+        problems.append(f"request 'postData' is {_json_kind(post)}, not an object; ignored")
+        return b""
+    text = post.get("text")
+    if isinstance(text, str):
+        if post.get("encoding") == "base64":
+            return _b64(text, "request body", problems)
+        return _encode(text, "request body", problems)
+    params = post.get("params")
+    if isinstance(params, list) and params:
+        pairs = [
+            (str(p.get("name", "")), str(p.get("value", ""))) for p in params if isinstance(p, dict)
+        ]
+        problems.append(
+            "request body rebuilt from postData.params (the HAR kept no raw text); "
+            "it may differ from what was sent"
+        )
+        return urlencode(pairs).encode("ascii")
+    if not (isinstance(size, int) and size == 0):
+        problems.append("request body not saved in the HAR (postData has no text)")
+    return b""
+
+
+def _response_body(
+    response: dict[str, Any], event_stream: bool, no_body: bool, problems: list[str]
+) -> tuple[bytes, bool]:
+    """The body bytes, and whether the body is missing from the HAR.
+
+    ``no_body``: the response has no body by definition (HEAD, 101, 204, 304).
+    """
+    content = response.get("content")
+    if not isinstance(content, dict):
+        problems.append("response has no 'content' object")
+        return b"", True
+    text = content.get("text")
+    size = content.get("size")
+    known_size = isinstance(size, int) and not isinstance(size, bool) and size >= 0
+    if not isinstance(text, str) or (text == "" and known_size and size > 0):
+        if text is not None and not isinstance(text, str):
+            problems.append(f"response content.text is {_json_kind(text)}, not a string")
+            return b"", True
+        if not no_body and (event_stream or not known_size or size > 0):
+            problems.append(MISSING_BODY_MESSAGE)
+            return b"", True
+        return b"", False
+    if text == "" and event_stream:
+        problems.append(EMPTY_STREAM_MESSAGE)
+    encoding = content.get("encoding")
+    if encoding == "base64":
+        data = _b64(text, "response body", problems)
+    elif encoding:
+        problems.append(f"unknown content.encoding {encoding!r}; body read as plain text")
+        data = _encode(text, "response body", problems)
+    else:
+        data = _encode(text, "response body", problems)
+    if known_size and 0 < len(data) < size and not content.get("compression"):
+        problems.append(
+            f"response body holds {len(data)} bytes but content.size says {size}: "
+            "the HAR may have cut it short"
+        )
+    return data, False
+
+
+def _b64(text: str, what: str, problems: list[str]) -> bytes:
+    compact = "".join(text.split())
+    try:
+        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    if _URLSAFE_B64.fullmatch(compact):
+        try:
+            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+        except (binascii.Error, ValueError):
+            pass
+    problems.append(f"{what} is marked base64 but is not valid base64; left empty")
+    return b""
+
+
+def _encode(text: str, what: str, problems: list[str]) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    try:
+        data = text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        problems.append(
+            f"{what} holds invalid Unicode (lone surrogate escapes); those characters were "
+            "replaced with '?'"
+        )
+        return text.encode("utf-8", errors="replace")
+    problems.append(
+        f"{what} is not valid UTF-8 in the HAR file; its raw bytes were kept as they are"
+    )
+    return data
+
+
+def _timings(raw: Any) -> tuple[int | None, int | None]:
+    """``(headers_ns, end_ns)`` from HAR timings, measured from when the request was sent."""
+    if not isinstance(raw, dict):
+        return None, None
+
+    def ms(name: str) -> float | None:
+        value = raw.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if math.isfinite(value) and 0 <= value < 1e12:
+                return float(value)
+        return None
+
+    wait = ms("wait")
+    receive = ms("receive")
+    headers_ns = round(wait * 1e6) if wait is not None else None
+    if headers_ns is None:
+        return None, None
+    end_ns = headers_ns + (round(receive * 1e6) if receive is not None else 0)
+    return headers_ns, end_ns
+
+
+def _started(value: Any, problems: list[str]) -> str:
+    if not isinstance(value, str) or not value:
+        problems.append("entry has no startedDateTime")
+        return ""
+    try:
+        return datetime.fromisoformat(value).isoformat(timespec="milliseconds")
+    except ValueError:
+        problems.append(f"startedDateTime {value!r} is not an ISO 8601 time; kept as text")
+        return value
+
+
+def _label(request: RequestRecord) -> str:
+    kind = _chatkit_envelope_type(request.body.decode("utf-8", errors="replace"))
+    if kind:
+        return kind
+    path = urlsplit(request.url).path or "/"
+    return f"{request.method} {path}"
+
+
+def _origin(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.hostname:
+        return ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _entry_id(entry: dict[str, Any], index: int) -> str:
+    """A stable id: re-importing the same HAR gives the same capture ids."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(str(index).encode())
+    try:
+        text = json.dumps(entry, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):  # a parsed object with odd keys
+        text = repr(entry)
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return "har" + digest.hexdigest()[:9]
