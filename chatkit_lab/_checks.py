@@ -70,6 +70,15 @@ register_check(
     "protocol on the backend (ChatKitServer.process) instead of translating requests.",
 )
 register_check(
+    "request.not_chatkit",
+    "request",
+    "A request that got a chat stream back is not a ChatKit envelope {type, params}.",
+    "What ChatKit sends reaches the backend unchanged: {type, params, metadata}.",
+    "If a custom fetch rewrites ChatKit's body, make it add headers only; serve the ChatKit "
+    "protocol on the backend (ChatKitServer.process) instead of a bespoke chat API.",
+    severity="warning",
+)
+register_check(
     "request.answered_locally",
     "request",
     "A client transform answered a ChatKit request itself; the backend never saw it.",
@@ -237,6 +246,20 @@ def check_request(capture: Capture, client_body: bytes | None = None) -> list[Fi
                     ),
                 )
             )
+    elif (
+        capture.request.method == "POST"
+        and capture.request_type is None
+        and capture.request.body
+        and capture.is_event_stream
+    ):
+        found.append(
+            finding(
+                "request.not_chatkit",
+                f"{capture.request.method} {_path(capture.request.url)} sent "
+                f"{_body_keys(capture.request.body)}, not a ChatKit envelope",
+                Evidence(capture=name, excerpt=_excerpt(capture.request.body)),
+            )
+        )
     status = capture.status
     if status is not None and 300 <= status < 400:
         found.append(
@@ -262,6 +285,16 @@ def check_request(capture: Capture, client_body: bytes | None = None) -> list[Fi
     return found
 
 
+def _body_keys(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "a non-JSON body"
+    if isinstance(payload, dict):
+        return "{" + ", ".join(str(key) for key in payload) + "}"
+    return f"a JSON {type(payload).__name__}"
+
+
 def _path(url: str) -> str:
     from urllib.parse import urlsplit
 
@@ -280,6 +313,12 @@ def check_transport(capture: Capture, expects: str | None) -> tuple[list[Finding
     found: list[Finding] = []
     skipped: list[str] = []
     name = capture.name
+    if capture.meta.get("har", {}).get("body_missing"):
+        skipped.append(
+            "transport: the HAR file did not save this response body; nothing above the "
+            "response head can be checked"
+        )
+        return found, skipped
     if capture.status is None:
         found.append(
             finding(

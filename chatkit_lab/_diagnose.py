@@ -145,6 +145,8 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
         diagnosis.skipped.extend(f"{capture.name}: {reason}" for reason in skipped)
         if capture.status is None or capture.status >= 300:
             continue
+        if capture.meta.get("har", {}).get("body_missing"):
+            continue
         if reply_kind(capture) != "stream" or step.expects == "json":
             continue
         evaluated.update(("framing", "decoding", "schema", "ordering", "rendering"))

@@ -209,10 +209,11 @@ class RecordingProxy:
         path = _raw_path(scope)
         query = bytes(scope.get("query_string") or b"").decode("latin-1")
         url = self.upstream + path + (f"?{query}" if query else "")
+        skip = _request_skip(scope)
         headers = [
             (_latin1(k), _latin1(v))
             for k, v in scope.get("headers", [])
-            if _latin1(k).lower() not in _request_skip(scope)
+            if _latin1(k).lower() not in skip
         ]
         capture = Capture(
             request=RequestRecord(method, url, headers, body),
@@ -398,7 +399,6 @@ class RecordingProxy:
 
     async def _finish(self, capture: Capture) -> None:
         number = next(self._numbers)
-        self.captures.append(capture)
         path: Path | None = None
         if self.out_dir is not None:
             path = self.out_dir / capture_file_name(capture, number)
@@ -409,6 +409,7 @@ class RecordingProxy:
                 path = None
             else:
                 self.saved.append(path)
+        self.captures.append(capture)  # after saving: a listed capture's file already exists
         if self.on_capture is not None:
             try:
                 self.on_capture(capture, path)

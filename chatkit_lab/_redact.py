@@ -222,7 +222,7 @@ _PLAIN_STRING = {
 _ASSIGN = re.compile(
     r"(?:(?P<lead>[?&#;]|\\u0026|%26|%3[Ff]|%23)|(?<![A-Za-z0-9_.%\\-]))"
     r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?:=|%3[Dd])[\"']?"
-    r"(?P<value>(?:(?!%26|%23|\\u0026)[^&\s#\"'<>\\;,()\[\]{}|^`])+)"
+    r"(?=(?P<value>(?:(?!%26|%23|\\u0026)[^&\s#\"'<>\\;,()\[\]{}|^`])+))"
 )
 _USERINFO = re.compile(
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,15}://"
@@ -385,14 +385,17 @@ def _cookie_spans(value: str, offset: int, set_cookie: bool, in_text: bool) -> l
     masked = value
     for start, end in _protected(value):  # an ``alg=`` inside a marker is not a cookie
         masked = masked[:start] + "#" * (end - start) + masked[end:]
+    lead = len(masked) - len(masked.lstrip())
+    # Set-Cookie: only the pair it opens with is the cookie; the rest are attributes.
+    pairs = [pattern.match(masked, lead)] if set_cookie else pattern.finditer(masked)
     spans = []
-    for pair in pattern.finditer(masked):
+    for pair in pairs:
+        if pair is None:
+            continue
         secret = value[pair.start("value") : pair.end("value")].rstrip()
         if secret and not _already_redacted(secret):
             start = offset + pair.start("value")
             spans.append(_Span(start, start + len(secret), "cookie", "text"))
-        if set_cookie:
-            break
     return spans
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "check_decoding",
     "check_schema",
     "excerpt",
+    "format_path",
+    "translate_errors",
     "validate_event",
     "validate_item",
     "validate_payload",

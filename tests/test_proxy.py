@@ -47,6 +47,7 @@ class Backend:
             routes=[
                 Route("/chatkit", self.stream, methods=["POST"]),
                 Route("/hang", self.hang, methods=["POST"]),
+                Route("/break", self.breaks, methods=["POST"]),
                 Route("/json", self.json, methods=["POST"]),
                 Route("/gzip", self.gzipped, methods=["GET"]),
                 Route("/echo", self.echo, methods=["GET", "POST"]),
@@ -81,6 +82,14 @@ class Backend:
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
+    async def breaks(self, request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield self.event(0)
+            await asyncio.sleep(0.05)
+            raise RuntimeError("backend crashed mid-stream")
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
     async def json(self, request: Request) -> Response:
         payload = await request.json()
         return JSONResponse({"id": "thr_1", "echo": payload.get("type"), "items": {"data": []}})
@@ -94,9 +103,7 @@ class Backend:
         )
 
     async def echo(self, request: Request) -> Response:
-        return JSONResponse(
-            {"headers": dict(request.headers), "query": str(request.query_params)}
-        )
+        return JSONResponse({"headers": dict(request.headers), "query": str(request.query_params)})
 
 
 def unused_port() -> int:
@@ -156,7 +163,10 @@ async def test_the_proxy_delivers_each_event_before_the_server_sends_the_next(
         assert piece == Backend.event(number)
     for number in range(EVENTS - 1):
         assert received[number][0] < state.sent_ns[number + 1], f"event {number} held back"
-    gaps_ms = [(later[0] - earlier[0]) / 1e6 for earlier, later in zip(received, received[1:])]
+    gaps_ms = [
+        (later[0] - earlier[0]) / 1e6
+        for earlier, later in zip(received, received[1:], strict=False)
+    ]
     for gap in gaps_ms:
         assert abs(gap - PAUSE_S * 1000) < 60, gaps_ms
 
@@ -174,7 +184,10 @@ async def test_the_proxy_delivers_each_event_before_the_server_sends_the_next(
     assert len(sends) == len(capture.chunks)
     for chunk, sent in zip(capture.chunks, sends, strict=True):
         assert chunk.offset_ns <= sent
-    arrival_gaps = [(b.offset_ns - a.offset_ns) / 1e6 for a, b in zip(capture.chunks, capture.chunks[1:])]
+    chunks = capture.chunks
+    arrival_gaps = [
+        (b.offset_ns - a.offset_ns) / 1e6 for a, b in zip(chunks, chunks[1:], strict=False)
+    ]
     for gap in arrival_gaps:
         assert abs(gap - PAUSE_S * 1000) < 60, arrival_gaps
 
@@ -221,6 +234,24 @@ async def test_a_client_that_leaves_mid_stream_still_leaves_a_reset_capture_behi
     while not state.abandoned_flag:
         assert time.monotonic() < deadline, "the proxy kept reading the upstream"
         await asyncio.sleep(0.02)
+
+
+async def test_an_upstream_that_breaks_off_mid_stream_breaks_the_client_stream_too(
+    proxied: tuple[RecordingProxy, LoopbackServer],
+) -> None:
+    proxy, server = proxied
+    pieces: list[bytes] = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            async with client.stream("POST", "/break", json=ENVELOPE) as response:
+                async for piece in response.aiter_raw():
+                    pieces.append(piece)
+    await wait_for_captures(proxy, 1)
+    capture = proxy.captures[0]
+    assert pieces == [Backend.event(0)]
+    assert capture.ending.state == "reset", capture.ending
+    assert "client disconnected" not in capture.ending.message
+    assert [chunk.data for chunk in capture.chunks] == pieces
 
 
 async def test_saved_captures_never_hold_the_bearer_token(
