@@ -44,6 +44,7 @@ from ._frames import Frame, FrameParser, parse_bytes, parse_frames
 from ._har import HarImport, HarProblem, HarSkip, load_har
 from ._lifecycle import Lifecycle, LifecycleRunner, Step
 from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
+from ._proxy import PROXY_LIMITS, RecordingProxy, serve_proxy
 from ._redact import (
     Redactor,
     redact_capture,
@@ -67,6 +68,9 @@ from ._transports import (
 )
 
 __all__ = [
+    "PROXY_LIMITS",
+    "RecordingProxy",
+    "serve_proxy",
     "BUILTIN_TARGETS",
     "CAPTURE_FORMAT",
     "CAPTURE_VERSION",

@@ -264,9 +264,14 @@ class RecordingProxy:
         ) as client:
             exchange.started = time.monotonic_ns()
             pump = asyncio.ensure_future(self._pump(client, request, exchange))
-            done, _ = await asyncio.wait(
-                {pump, watcher}, timeout=limits.total_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                done, _ = await asyncio.wait(
+                    {pump, watcher}, timeout=limits.total_s, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:  # the server is shutting down: stop relaying
+                pump.cancel()
+                capture.ending = Ending("reset", "the proxy was stopped", exchange.now_ns())
+                raise
             if pump not in done and exchange.delivered:
                 # The reply was delivered whole; the server then reports the exchange as over,
                 # which the watcher sees before the pump has finished closing the upstream.
