@@ -23,7 +23,15 @@ from ._checks import (
     reply_kind,
 )
 from ._errors import TargetError
-from ._findings import LAYERS, Finding, findings_table, first_failure, layer_states
+from ._findings import (
+    LAYERS,
+    Evidence,
+    Finding,
+    finding,
+    findings_table,
+    first_failure,
+    layer_states,
+)
 from ._lifecycle import Lifecycle, LifecycleRunner, Step
 from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
 from ._targets import Target, open_target
@@ -157,6 +165,23 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
     return found, evaluated
 
 
+def _no_thread_id(life: Lifecycle) -> Finding | None:
+    """A finding when threads.create got a 2xx stream that carried no thread id at all."""
+    create = life.step("send: threads.create")
+    if create is None or create.answered_locally or life.thread_id is not None:
+        return None
+    capture = create.capture
+    if capture.status is None or capture.status >= 300 or reply_kind(capture) != "stream":
+        return None
+    return finding(
+        "persistence.no_thread_id",
+        f"the threads.create stream ({len(capture.events)} events) has no valid thread.created "
+        "and no thread id in any payload: the client has no thread to load, so nothing "
+        "survives a reload",
+        Evidence(capture=capture.name, detail={"events": len(capture.events)}),
+    )
+
+
 def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
     """Run every layer's checks over a finished lifecycle."""
     diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
@@ -168,7 +193,12 @@ def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -
         for reload in diagnosis.reloads:
             found.extend(reload.findings)
     else:
-        diagnosis.skipped.append("persistence: the thread was never loaded (no thread id)")
+        missing = _no_thread_id(life)
+        if missing is not None:
+            evaluated.add("persistence")
+            found.append(missing)
+        else:
+            diagnosis.skipped.append("persistence: the thread was never loaded (no thread id)")
     diagnosis.findings = _merge_repeated(found)
     diagnosis.layers = layer_states(diagnosis.findings, evaluated)
     return diagnosis
@@ -233,8 +263,14 @@ async def diagnose(
         )
 
 
+def _client_type(capture: Capture) -> str | None:
+    """What the client asked for: the type before a custom fetch rewrote it, when recorded."""
+    client_type = capture.meta.get("client_type")
+    return client_type if isinstance(client_type, str) else capture.request_type
+
+
 def _expects(capture: Capture) -> str | None:
-    kind = capture.request_type
+    kind = _client_type(capture)
     if kind in STREAMING_TYPES:
         return "stream"
     if kind in NON_STREAMING_TYPES:
@@ -263,7 +299,7 @@ def diagnose_captures(captures: list[Capture], target: str = "captures") -> Diag
         steps.append(
             Step(
                 capture.name,
-                capture.request_type or "",
+                _client_type(capture) or "",
                 expects or "json",
                 request,
                 capture,
@@ -276,7 +312,7 @@ def diagnose_captures(captures: list[Capture], target: str = "captures") -> Diag
     for step in steps:
         if step.expects == "stream" and reply_kind(step.capture) == "stream":
             streams.append(step.capture)
-        elif step.capture.request_type == "threads.get_by_id" and streams:
+        elif step.client_type == "threads.get_by_id" and streams:
             reload = diff_reload(step.name, streamed_items(streams), step, None, [])
             diagnosis.reloads.append(reload)
             found.extend(reload.findings)

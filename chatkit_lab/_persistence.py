@@ -33,6 +33,13 @@ register_check(
     "Answer items.list from the store's load_thread_items with data/has_more/after.",
 )
 register_check(
+    "persistence.items_list_differs",
+    "persistence",
+    "items.list (oldest first, all items) disagrees with the items threads.get_by_id returned.",
+    "Both replies come from the same store and list the same items in the same order.",
+    "Serve threads.get_by_id and items.list from the same load_thread_items, honouring order.",
+)
+register_check(
     "persistence.missing_item",
     "persistence",
     "An item that was streamed as done is missing when the thread is reloaded.",
@@ -83,6 +90,16 @@ register_check(
     "Pages follow each other: no id twice, none skipped, has_more false on the last page.",
     "Implement load_thread_items pagination: items strictly after the `after` id, in order, "
     "has_more true only when more remain.",
+)
+
+register_check(
+    "persistence.no_thread_id",
+    "persistence",
+    "The threads.create stream gave the client no thread id, so there is no thread to reload.",
+    "threads.create streams a valid thread.created first; its thread.id is what the client "
+    "loads (threads.get_by_id) and sends the next message to.",
+    "Send thread.created with a full ChatKit Thread (id, created_at, status, items) as the "
+    "first event of threads.create (ChatKitServer does this).",
 )
 
 _THREAD = None
@@ -213,6 +230,10 @@ def _validate(step: Step, adapter: TypeAdapter[Any]) -> tuple[Any, str | None]:
     if payload is None:
         kind = "an event stream" if capture.is_event_stream else "a non-JSON body"
         return None, f"{kind} (Content-Type {capture.content_type or 'none'})"
+    if adapter is _PAGE and (not isinstance(payload, dict) or "data" not in payload):
+        # Every field of chatkit.types.Page has a default, so {} or {"items": [...]} would
+        # validate as an empty page; ChatKit's server always sends `data`.
+        return payload, "JSON that is not a ChatKit reply (data: Field required)"
     try:
         adapter.validate_python(payload)
     except ValidationError as exc:
@@ -232,8 +253,10 @@ def diff_reload(
     """Compare the streamed items with one load point's replies."""
     reload = Reload(name, streamed)
     found = reload.findings
+    get_payload: Any = None
     if get_step is not None:
         payload, problem = _validate(get_step, _thread_adapter())
+        get_payload = payload
         if problem:
             found.append(
                 finding(
@@ -264,6 +287,21 @@ def diff_reload(
             )
         else:
             reload.listed_items = _views(payload.get("data", []))
+            thread_page = get_payload.get("items", {}) if isinstance(get_payload, dict) else {}
+            listed_ids = [view.id for view in reload.listed_items]
+            thread_ids = [view.id for view in reload.thread_items]
+            if not thread_page.get("has_more") and listed_ids != thread_ids:
+                found.append(
+                    finding(
+                        "persistence.items_list_differs",
+                        f"{name}: items.list gives {len(listed_ids)} items, threads.get_by_id "
+                        f"{len(thread_ids)}, or in another order",
+                        Evidence(
+                            capture=list_step.capture.name,
+                            detail={"items_list": listed_ids, "get_by_id": thread_ids},
+                        ),
+                    )
+                )
     if page_steps and reload.listed_items is not None:
         found.extend(_check_pages(name, reload, page_steps))
     return reload
@@ -401,9 +439,13 @@ def _check_pages(name: str, reload: Reload, page_steps: list[Step]) -> list[Find
     if len(ids) != len(set(ids)):
         problems.append("an id appears on more than one page")
     if ids != expected and not problems:
-        problems.append(f"pages give {len(ids)} items, the full list {len(expected)}")
-    if isinstance(last, dict) and last.get("has_more") and len(page_steps) >= 50:
-        problems.append("has_more never became false")
+        if sorted(ids) == sorted(expected):
+            problems.append("pages give the same items as the full list in a different order")
+        else:
+            problems.append(f"pages give {len(ids)} items, the full list {len(expected)}")
+    if isinstance(last, dict) and last.get("has_more"):
+        # The walk stops early when a page gives no usable or no new `after` cursor.
+        problems.append(f"has_more never became false (still true after {len(page_steps)} page(s))")
     if problems:
         found.append(
             finding(

@@ -38,6 +38,8 @@ class Target:
     store: Any = None
     """The recording store of a built-in reference backend (``None`` for remote targets)."""
     builtin: bool = False
+    """``True`` for apps the kit runs itself (built-ins, any app given to ``open_app_target``):
+    threads created there are not deleted afterwards. Remote URLs are ``False``."""
 
 
 def _transform_name(spec: str | Transform | None, default: str) -> tuple[Transform, str]:
@@ -72,12 +74,19 @@ async def open_app_target(
         with LoopbackServer(app) as server:
             sender = HTTPTransport(limits=limits)
             yield Target(
-                name, server.url + path, sender, chosen, chosen_name, dict(headers or {}), app
+                name,
+                server.url + path,
+                sender,
+                chosen,
+                chosen_name,
+                dict(headers or {}),
+                app,
+                builtin=True,
             )
     else:
         sender = InProcessTransport(app)
         url = sender.base_url.rstrip("/") + path
-        yield Target(name, url, sender, chosen, chosen_name, dict(headers or {}), app)
+        yield Target(name, url, sender, chosen, chosen_name, dict(headers or {}), app, builtin=True)
 
 
 @asynccontextmanager
