@@ -47,12 +47,16 @@ from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
 from ._proxy import PROXY_LIMITS, RecordingProxy, serve_proxy
 from ._redact import (
     Redactor,
+    clear_registered_secrets,
+    redact_bytes,
     redact_capture,
+    redact_chunks,
     redact_dataframe,
     redact_headers,
     redact_obj,
     redact_text,
     redact_url,
+    register_secrets,
     secrets_from_env,
 )
 from ._report import layers_matrix, report_markdown
@@ -68,6 +72,10 @@ from ._transports import (
 )
 
 __all__ = [
+    "clear_registered_secrets",
+    "redact_bytes",
+    "redact_chunks",
+    "register_secrets",
     "PROXY_LIMITS",
     "RecordingProxy",
     "serve_proxy",

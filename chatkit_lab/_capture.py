@@ -128,13 +128,18 @@ class Capture:
         self._derived_key: tuple[int, int] | None = None
         self._frames: list[Frame] = []
         self._events: list[Event] = []
+        self._size_memo: tuple[list[Chunk], int, Chunk | None, int] | None = None
+        """``(chunks list, its length, its last chunk, total bytes)`` when ``size`` was known."""
 
     # -- recording -----------------------------------------------------------------------
 
     def add_chunk(self, data: bytes, offset_ns: int) -> Chunk:
         """Append a received chunk (used by transports while the body streams in)."""
-        chunk = Chunk(index=len(self.chunks), offset_ns=offset_ns, data=bytes(data))
-        self.chunks.append(chunk)
+        size = self.size
+        chunks = self.chunks
+        chunk = Chunk(index=len(chunks), offset_ns=offset_ns, data=bytes(data))
+        chunks.append(chunk)
+        self._size_memo = (chunks, len(chunks), chunk, size + len(chunk.data))
         return chunk
 
     # -- derived views -------------------------------------------------------------------
@@ -149,7 +154,24 @@ class Capture:
 
     @property
     def size(self) -> int:
-        return sum(len(chunk.data) for chunk in self.chunks)
+        """Body bytes received so far.
+
+        Kept up to date by :meth:`add_chunk` (transports ask for it after every piece, so
+        summing each time made recording quadratic); summed afresh whenever ``chunks`` was
+        replaced, grown or shrunk, or its last chunk swapped, by other means.
+        """
+        chunks = self.chunks
+        memo = self._size_memo
+        if (
+            memo is not None
+            and memo[0] is chunks
+            and memo[1] == len(chunks)
+            and (memo[2] is (chunks[-1] if chunks else None))
+        ):
+            return memo[3]
+        total = sum(len(chunk.data) for chunk in chunks)
+        self._size_memo = (chunks, len(chunks), chunks[-1] if chunks else None, total)
+        return total
 
     def header(self, name: str) -> str | None:
         """A response header by case-insensitive name."""
@@ -337,9 +359,11 @@ class Capture:
             yield {"record": "event", "capture": self.id, **event.to_dict()}
         yield {"record": "end", "capture": self.id, "chunks": len(self.chunks), "bytes": self.size}
 
-    def save(self, path: str | Path, *, redact: bool = True) -> Path:
+    def save(
+        self, path: str | Path, *, redact: bool = True, extra_secrets: Iterable[str] = ()
+    ) -> Path:
         """Write this capture alone to ``path`` (JSON Lines). Secrets are redacted by default."""
-        return save_captures([self], path, redact=redact)
+        return save_captures([self], path, redact=redact, extra_secrets=extra_secrets)
 
     @classmethod
     def load(cls, path: str | Path) -> Capture:
@@ -388,17 +412,27 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def save_captures(
-    captures: Iterable[Capture], path: str | Path, *, redact: bool = True
+    captures: Iterable[Capture],
+    path: str | Path,
+    *,
+    redact: bool = True,
+    extra_secrets: Iterable[str] = (),
 ) -> Path:
-    """Write captures to one JSON Lines file, redacting secrets unless ``redact=False``."""
+    """Write captures to one JSON Lines file, redacting secrets unless ``redact=False``.
+
+    ``extra_secrets`` are literal values (a staging token from the environment, say) scrubbed
+    too, wherever they appear, on top of the token shapes redaction always recognises.
+    """
     from ._redact import redact_capture
+
+    extra = list(extra_secrets)
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
     with tmp.open("w", encoding="utf-8") as handle:
         for capture in captures:
-            saved = redact_capture(capture) if redact else capture
+            saved = redact_capture(capture, extra=extra) if redact else capture
             for record in saved.to_records():
                 handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
                 handle.write("\n")
@@ -423,7 +457,9 @@ def load_captures(path: str | Path) -> list[Capture]:
         raise CaptureFormatError(f"{source}: cannot read ({exc.strerror})") from None
     captures: list[Capture] = []
     current: Capture | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Records end with "\n" only: str.splitlines() would also cut at U+2028, U+0085 and other
+    # separators that json.dumps(ensure_ascii=False) leaves raw inside a record's strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{source}:{number}"

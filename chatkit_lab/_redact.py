@@ -16,9 +16,11 @@ What is redacted, wherever text is saved or exported:
 * literal secrets the user names (:class:`Redactor` ``extra=``, :func:`register_secrets`).
 
 A redacted value keeps what tells tokens apart and nothing else: its last four characters (for
-values of twelve characters or more) and, for a JWT, the header's ``alg``. In text the marker reads
-``[REDACTED jwt alg=HS256 …abcd]``; inside URLs it stays a valid query value:
-``?token=REDACTED-jwt-HS256-abcd``. Redaction is idempotent: markers are never redacted again.
+values of twelve characters or more, never for passwords) and, for a JWT, the header's ``alg``. In
+text the marker reads ``[REDACTED jwt alg=HS256 …abcd]``; inside URLs it stays a valid query value:
+``?token=REDACTED-jwt-HS256-abcd``. Placeholders that are findings in themselves (``Bearer
+undefined``, ``"token": "null"``) are kept. Redaction is idempotent: markers are never redacted
+again, and a text is re-scanned until no secret is left.
 
 Bodies are redacted as a whole: :func:`redact_capture` joins a response's chunks, redacts the
 joined body (so a token split across two chunks is still found) and cuts it again at the original
@@ -54,6 +56,7 @@ MIN_EXTRA_LENGTH = 6
 _TAIL_LENGTH = 4
 _TAIL_MIN_SECRET = 12
 _SURROGATE = "surrogateescape"
+_MAX_PASSES = 4
 
 # -- names ----------------------------------------------------------------------------------
 
@@ -139,6 +142,9 @@ _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
 _URL_HEADERS = frozenset({"location", "content-location", "referer", "referrer", "origin"})
+_PLACEHOLDERS = frozenset(
+    {"undefined", "null", "none", "nil", "nan", "true", "false", "[object object]", '""', "''"}
+)
 _AUTH_SCHEMES = frozenset(
     {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "apikey", "key", "dpop", "hmac"}
 )
@@ -191,48 +197,50 @@ def is_secret_header(name: str) -> bool:
 _TEXT_MARK = re.compile(r"\[REDACTED(?: [^\[\]\r\n]{0,80})?\]")
 _URL_MARK = re.compile(r"REDACTED(?:-[A-Za-z0-9._~%-]*)?")
 
-_JWT = re.compile(r"(?<![A-Za-z0-9_-])e[wy][A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,4}")
+# Look-behinds sit after a literal first character so the scan can skip ahead quickly.
+_JWT = re.compile(r"e[wy](?<![A-Za-z0-9_-]e[wy])[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){1,4}")
 _JWT_HEADER_STARTS = (b'{"', b"{ ", b"{\n", b"{\r", b"{\t")
-_SK = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}")
+_SK = re.compile(r"sk-(?<![A-Za-z0-9_-]sk-)[A-Za-z0-9_-]{16,}")
 _PREFIXED = re.compile(
-    r"(?<![A-Za-z0-9_+/-])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})"
+    r"(?:gh(?<![A-Za-z0-9_+/-]gh)(?:[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{30,})"
+    r"|xox(?<![A-Za-z0-9_+/-]xox)[abposr]-[A-Za-z0-9-]{10,}"
+    r"|AKIA(?<![A-Za-z0-9_+/-]AKIA)[0-9A-Z]{16}|AIza(?<![A-Za-z0-9_+/-]AIza)[0-9A-Za-z_-]{35})"
     r"(?![A-Za-z0-9_+/-])"
 )
-_BEARER = re.compile(
-    r"(?<![A-Za-z0-9_-])(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+"
-    r"(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"
+_BEARER_LOWER = re.compile(r"(?:bearer|basic)(?<![a-z0-9_-]bearer)(?<![a-z0-9_-]basic)[ \t]+")
+"""Run on the ASCII-lowered text: ``Bearer``, ``bearer``, ``BEARER``, ``Basic``..."""
+_CREDENTIAL = re.compile(r"[A-Za-z0-9._~+/-]{8,}=*")
+_SECRET_WORD = re.compile(
+    r"auth|key|token|secret|pass|pwd|session|sig|cookie|credential|jwt|csrf|xsrf"
+    r"|code|sid|otp|ticket"
 )
-_SECRET_WORDS = r"(?i:auth|key|token|secret|pass|pwd|session|sig|cookie|credential|jwt|csrf|xsrf)"
-_HEADER_IN_TEXT = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<name>(?=[A-Za-z0-9-]*?"
-    + _SECRET_WORDS
-    + r")[A-Za-z][A-Za-z0-9-]{1,63})"
-    r"[ \t]*:[ \t]*(?=(?P<value>[^\r\n\"'\\]*))"
+"""Every secret-looking name holds one of these: names are found from them (a fast scan)."""
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_HEADER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_NAME_RUN = re.compile(r"[A-Za-z0-9_.-]*")
+_HEADER_RUN = re.compile(r"[A-Za-z0-9-]*")
+_MAX_NAME = 64
+_FIELD_TAIL = re.compile(r"[ \t]*[:=][ \t]*(?P<vq>\\*[\"'])")
+_HEADER_TAIL = re.compile(r"[ \t]*:[ \t]*(?P<value>[^\r\n\"'\\]*)")
+_ASSIGN_TAIL = re.compile(
+    r"(?:=|%3[Dd])[\"']?(?P<value>(?:(?!%26|%23|\\u0026)[^&\s#\"'<>\\;,()\[\]{}|^`])+)"
 )
-_FIELD = re.compile(
-    r"(?P<kq>\\*[\"']?)(?<![A-Za-z0-9_.-])"
-    r"(?P<name>(?=[A-Za-z0-9_.-]*?" + _SECRET_WORDS + r")[A-Za-z_][A-Za-z0-9_.-]{0,63})"
-    r"(?P=kq)[ \t]*[:=][ \t]*(?=(?P<vq>\\*[\"']))"
-)
+_ENCODED_LEAD = re.compile(r"(?:u0026|26|3[Ff]|23)")
 _PLAIN_STRING = {
     '"': re.compile(r'(?:[^"\\\r\n]|\\.){0,4096}'),
     "'": re.compile(r"(?:[^'\\\r\n]|\\.){0,4096}"),
 }
-_ASSIGN = re.compile(
-    r"(?:(?P<lead>[?&#;]|\\u0026|%26|%3[Ff]|%23)|(?<![A-Za-z0-9_.%\\-]))"
-    r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?:=|%3[Dd])[\"']?"
-    r"(?=(?P<value>(?:(?!%26|%23|\\u0026)[^&\s#\"'<>\\;,()\[\]{}|^`])+))"
-)
 _USERINFO = re.compile(
-    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,15}://"
-    r"(?P<user>[^\s:/?#@\[\]\"'<>]*):(?P<secret>[^\s/?#@\"'<>\[\]]+)@"
+    r"://(?<=[A-Za-z]://)(?P<user>[^\s:/?#@\[\]\"'<>]*):(?P<secret>[^\s/?#@\"'<>\[\]]+)@"
 )
-_CURL_USER = re.compile(r"(?<!\S)(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:(?P<secret>[^\s\"']+)")
+_CURL_USER = re.compile(r"-(?<!\S-)(?:u|-user)[ \t]+[\"']?[^\s:\"']+:(?P<secret>[^\s\"']+)")
+_ASCII_LOWER = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+)  # keeps every position, unlike str.lower()
 _COOKIE_PAIR_HEADER = re.compile(r"(?P<name>[^=;\s]+)[ \t]*=[ \t]*(?P<value>[^;]*)")
 _COOKIE_PAIR_TEXT = re.compile(r"(?P<name>[^=;\s]+)=(?P<value>[^;\s]*)")
 _SCHEME_VALUE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?P<rest>\S.*)", re.S)
-_FIRST_WORD = re.compile(r"[^\s,;]+")
+_FIRST_WORD = re.compile(r"\[object [A-Za-z]+\]|[^\s,;]+")  # JS: `Bearer ${obj}`
 _URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _ALG = re.compile(rb'"alg"\s*:\s*"([A-Za-z0-9+_.-]{1,20})"')
 _SAFE_ALG = re.compile(r"[A-Za-z0-9+_.-]{1,20}")
@@ -293,6 +301,11 @@ def _tokenish(value: str) -> bool:
 
 def _already_redacted(value: str) -> bool:
     return bool(_TEXT_MARK.search(value) or _URL_MARK.search(value))
+
+
+def _not_a_secret(value: str) -> bool:
+    """Empty, a placeholder worth seeing (``Bearer undefined`` is a finding) or already a marker."""
+    return not value or value.lower() in _PLACEHOLDERS or _already_redacted(value)
 
 
 def _tail(secret: str) -> str:
@@ -360,7 +373,7 @@ def _value_spans(value: str, offset: int, kind: str, style: Style, whole: bool) 
     ``whole=False`` (a header quoted in text) takes one word only, so the prose after it stays.
     """
     stripped = value.strip()
-    if not stripped or _already_redacted(stripped):
+    if _not_a_secret(stripped) or stripped.lower() in _AUTH_SCHEMES:
         return []
     lead = len(value) - len(value.lstrip())
     start = offset + lead
@@ -370,12 +383,13 @@ def _value_spans(value: str, offset: int, kind: str, style: Style, whole: bool) 
         stripped = scheme.group("rest")
         kind = "token"
     if whole:
-        return [_Span(start, start + len(stripped), kind, style)]
-    word = _FIRST_WORD.match(stripped)
-    if not word:
+        end = len(stripped)
+    else:
+        word = _FIRST_WORD.match(stripped)
+        end = _strip_trailing(stripped, 0, word.end()) if word else 0
+    if _not_a_secret(stripped[:end]):
         return []
-    end = _strip_trailing(stripped, 0, word.end())
-    return [_Span(start, start + end, kind, style)] if end else []
+    return [_Span(start, start + end, kind, style)]
 
 
 def _cookie_spans(value: str, offset: int, set_cookie: bool, in_text: bool) -> list[_Span]:
@@ -393,7 +407,7 @@ def _cookie_spans(value: str, offset: int, set_cookie: bool, in_text: bool) -> l
         if pair is None:
             continue
         secret = value[pair.start("value") : pair.end("value")].rstrip()
-        if secret and not _already_redacted(secret):
+        if not _not_a_secret(secret):
             start = offset + pair.start("value")
             spans.append(_Span(start, start + len(secret), "cookie", "text"))
     return spans
@@ -404,6 +418,54 @@ def _header_value_spans(name: str, value: str, offset: int, in_text: bool) -> li
     if lowered in ("cookie", "set-cookie"):
         return _cookie_spans(value, offset, lowered == "set-cookie", in_text)
     return _value_spans(value, offset, "secret", "text", whole=not in_text)
+
+
+def _names(
+    text: str, lowered: str, chars: frozenset[str], run: re.Pattern[str]
+) -> list[tuple[int, int]]:
+    """``(start, end)`` of each maximal name (made of ``chars``) holding a secret word."""
+    found: list[tuple[int, int]] = []
+    last_end = -1
+    for hit in _SECRET_WORD.finditer(lowered):
+        if hit.start() < last_end:
+            continue
+        start = hit.start()
+        stop = max(0, start - _MAX_NAME)
+        while start > stop and text[start - 1] in chars:
+            start -= 1
+        end = run.match(text, hit.end()).end()
+        last_end = end
+        if (start == stop and start and text[start - 1] in chars) or end - start > _MAX_NAME:
+            continue  # too long to be a name
+        found.append((start, end))
+    return found
+
+
+def _assign_spans(text: str, start: int, end: int) -> list[_Span]:
+    """The value of ``name=value`` (a query or fragment parameter, a form field, an env line).
+
+    Names like ``code`` or ``sig`` count only as URL parameters (after ``?``, ``&``, ``#``, ``;``
+    or their encoded forms); clearly secret names (``password``, ``api_key``) count anywhere.
+    """
+    tail = _ASSIGN_TAIL.match(text, end)
+    if tail is None:
+        return []
+    before = text[start - 1] if start else ""
+    if before in ("%", "\\"):
+        encoded = _ENCODED_LEAD.match(text, start)
+        if encoded is None or not (before == "\\") == text.startswith("u", start):
+            return []
+        start, lead = encoded.end(), True
+    else:
+        lead = before in ("?", "&", "#", ";")
+    name = text[start:end]
+    if not name or not (name[0].isalpha() or name[0] == "_"):
+        return []
+    secret = is_secret_field(name) or (lead and is_secret_param(name))
+    value = tail.group("value")
+    if not secret or _already_redacted(name) or _already_redacted(value):
+        return []
+    return [_Span(tail.start("value"), tail.end("value"), "secret", "url")]
 
 
 def _protected(text: str) -> list[tuple[int, int]]:
@@ -484,36 +546,41 @@ class Redactor:
         def add(spans: Iterable[_Span], order: int) -> None:
             found.extend((span, order) for span in spans)
 
-        for match in _FIELD.finditer(text):
-            name = match.group("name")
-            if is_secret_field(name) and not _already_redacted(name):
-                add(self._field_spans(text, match, style), 0)
-        for match in _HEADER_IN_TEXT.finditer(text):
-            name = match.group("name")
+        lowered = text.translate(_ASCII_LOWER)
+        for start, end in _names(text, lowered, _NAME_CHARS, _NAME_RUN):
+            name = text[start:end]
+            if name[0].isdigit() or name[0] in ".-" or _already_redacted(name):
+                continue
+            if is_secret_field(name):
+                add(self._field_spans(text, start, end, style), 0)
+            add(_assign_spans(text, start, end), 2)
+        for start, end in _names(text, lowered, _HEADER_CHARS, _HEADER_RUN):
+            name = text[start:end]
             lowered = name.lower()
-            value = match.group("value")
+            tail = _HEADER_TAIL.match(text, end)
             if (
-                ("-" in lowered or lowered in ("authorization", "cookie"))
+                tail
+                and name[0].isalpha()
+                and len(name) >= 2
+                and (start == 0 or text[start - 1] != "_")
+                and ("-" in lowered or lowered in ("authorization", "cookie"))
                 and not _already_redacted(name)
-                and not value.startswith("//")
+                and not tail.group("value").startswith("//")
                 and is_secret_header(name)
             ):
-                add(_header_value_spans(name, value, match.start("value"), True), 1)
-        for match in _ASSIGN.finditer(text):
-            name, value = match.group("name"), match.group("value")
-            secret = is_secret_field(name) or (match.group("lead") and is_secret_param(name))
-            secret = secret and not _already_redacted(name)
-            if secret and not _already_redacted(value):
-                add([_Span(match.start("value"), match.end("value"), "secret", "url")], 2)
+                add(_header_value_spans(name, tail.group("value"), tail.start("value"), True), 1)
         for pattern, kind in ((_USERINFO, "password"), (_CURL_USER, "password")):
             for match in pattern.finditer(text):
                 if not _already_redacted(match.group("secret")):
                     add([_Span(match.start("secret"), match.end("secret"), kind, "url")], 3)
-        for match in _BEARER.finditer(text):
-            end = _strip_trailing(text, match.start("secret"), match.end("secret"))
-            secret = text[match.start("secret") : end]
+        for scheme in _BEARER_LOWER.finditer(lowered):
+            credential = _CREDENTIAL.match(text, scheme.end())
+            if credential is None:
+                continue
+            end = _strip_trailing(text, credential.start(), credential.end())
+            secret = text[credential.start() : end]
             if _tokenish(secret) and not _already_redacted(secret):
-                add([_Span(match.start("secret"), end, "token", style)], 4)
+                add([_Span(credential.start(), end, "token", style)], 4)
         for match in _JWT.finditer(text):
             end = match.end()
             while text[end - 1] == ".":
@@ -530,23 +597,39 @@ class Redactor:
                 add([_Span(match.start(), match.end(), "secret", style)], 8)
         return found
 
-    def _field_spans(self, text: str, match: re.Match[str], style: Style) -> list[_Span]:
-        quote_mark = match.group("vq")
-        start = match.end("vq")
+    def _field_spans(self, text: str, start: int, end: int, style: Style) -> list[_Span]:
+        """The value of ``"name": "value"`` (any quotes, escaped quotes, ``:`` or ``=``)."""
+        name = text[start:end]
+        opening = ""
+        if start and text[start - 1] in "\"'":
+            first = start - 1
+            while first and text[first - 1] == "\\":
+                first -= 1
+            opening = text[first:start]
+        tail = None
+        if opening and text.startswith(opening, end):
+            tail = _FIELD_TAIL.match(text, end + len(opening))
+        if tail is None:
+            tail = _FIELD_TAIL.match(text, end)
+        if tail is None:
+            return []
+        quote_mark = tail.group("vq")
+        value_start = tail.end()
         if len(quote_mark) == 1:
-            value = _PLAIN_STRING[quote_mark].match(text, start)
-            end = value.end() if value else start
-            if not text.startswith(quote_mark, end):
+            value = _PLAIN_STRING[quote_mark].match(text, value_start)
+            value_end = value.end() if value else value_start
+            if not text.startswith(quote_mark, value_end):
                 return []
         else:
-            end = text.find(quote_mark, start, start + 4096)
-            if end < 0 or "\n" in text[start:end]:
+            value_end = text.find(quote_mark, value_start, value_start + 4096)
+            if value_end < 0 or "\n" in text[value_start:value_end]:
                 return []
-        name = match.group("name")
+        value_text = text[value_start:value_end]
+        lowered = name.lower()
+        if lowered in ("cookie", "set-cookie"):
+            return _cookie_spans(value_text, value_start, lowered == "set-cookie", False)
         kind = "password" if any("pass" in part for part in _name_parts(name)) else "secret"
-        if name.lower() in ("cookie", "set-cookie"):
-            return _cookie_spans(text[start:end], start, name.lower() == "set-cookie", False)
-        return _value_spans(text[start:end], start, kind, style, whole=True)
+        return _value_spans(value_text, value_start, kind, style, whole=True)
 
     def _spans(self, text: str, style: Style) -> list[_Span]:
         if not text:
@@ -554,9 +637,14 @@ class Redactor:
         return _merge(self._candidates(text, style), _protected(text))
 
     def _redact_header_parts(self, name: str, value: str) -> str:
-        spans = _header_value_spans(name, value, 0, False)
-        value = self._apply(value, _merge([(span, 0) for span in spans], _protected(value)))
-        return self.redact_text(value)
+        for _ in range(_MAX_PASSES):
+            spans = _header_value_spans(name, value, 0, False)
+            merged = _merge([(span, 0) for span in spans], _protected(value))
+            redacted = self.redact_text(self._apply(value, merged))
+            if redacted == value:
+                break
+            value = redacted
+        return value
 
     @staticmethod
     def _apply(text: str, spans: Sequence[_Span]) -> str:
@@ -571,9 +659,19 @@ class Redactor:
 
     # -- text, bytes, urls --------------------------------------------------------------
 
+    def _redact(self, text: str, style: Style) -> str:
+        # A replacement can expose a secret its neighbour hid (a URL glued to a token): repeat
+        # until nothing is left, which also makes redacting twice the same as redacting once.
+        for _ in range(_MAX_PASSES):
+            spans = self._spans(text, style)
+            if not spans:
+                break
+            text = self._apply(text, spans)
+        return text
+
     def redact_text(self, text: str) -> str:
         """``text`` with every secret replaced by a marker."""
-        return self._apply(text, self._spans(text, "text"))
+        return self._redact(text, "text")
 
     def redact_url(self, url: str) -> str:
         """A URL with its userinfo password, secret parameters and tokens replaced.
@@ -581,7 +679,7 @@ class Redactor:
         The rest of the URL is left byte for byte (nothing is re-encoded) and markers use the
         URL form (``?token=REDACTED-abcd``), so the result stays a usable URL.
         """
-        return self._apply(url, self._spans(url, "url"))
+        return self._redact(url, "url")
 
     def redact_chunks(self, chunks: Sequence[bytes]) -> list[bytes]:
         """Redact a body received in pieces as one text, then cut it at the same boundaries.
@@ -591,13 +689,21 @@ class Redactor:
         nothing). Bytes that are not UTF-8 are kept as they are.
         """
         parts = [bytes(chunk) for chunk in chunks]
+        for _ in range(_MAX_PASSES):
+            redacted = self._redact_chunks_once(parts)
+            if redacted is None:
+                break
+            parts = redacted
+        return parts
+
+    def _redact_chunks_once(self, parts: list[bytes]) -> list[bytes] | None:
         joined = b"".join(parts)
         if not joined:
-            return parts
+            return None
         text = joined.decode("utf-8", errors=_SURROGATE)
         spans = self._spans(text, "text")
         if not spans:
-            return parts
+            return None
         out = bytearray()
         starts: list[int] = []
         ends: list[tuple[int, int]] = []  # (old end, new end) of each replacement

@@ -163,7 +163,8 @@ def test_secret_query_parameters_are_redacted_and_the_url_stays_readable(name: s
     url = f"https://staging.example/chatkit?thread=thr_abc123&{name}=Secret0123456789mnop&n=2"
     assert is_secret_param(name)
     assert (
-        redact_url(url) == f"https://staging.example/chatkit?thread=thr_abc123&{name}=REDACTED-mnop&n=2"
+        redact_url(url)
+        == f"https://staging.example/chatkit?thread=thr_abc123&{name}=REDACTED-mnop&n=2"
     )
 
 
@@ -198,9 +199,7 @@ def test_a_query_secret_inside_a_json_escaped_url_is_redacted() -> None:
 
 
 def test_a_jwt_in_text_is_redacted_keeping_its_alg_and_last_four_characters() -> None:
-    assert redact_text(f"token was {JWT}.") == (
-        f"token was [REDACTED jwt alg=HS256 …{JWT_TAIL}]."
-    )
+    assert redact_text(f"token was {JWT}.") == (f"token was [REDACTED jwt alg=HS256 …{JWT_TAIL}].")
 
 
 def test_a_jwt_with_only_two_parts_is_redacted() -> None:
@@ -219,9 +218,7 @@ def test_a_jwt_with_only_two_parts_is_redacted() -> None:
 )
 def test_a_jwt_with_an_unusual_header_is_redacted(header: dict) -> None:
     token = f"{_b64(header)}.{_b64({'sub': 'user_1', 'scope': 'chat'})}.c2lnbmF0dXJlLWJ5dGVz"
-    assert redact_text(f"jwt: {token}") == f"jwt: [REDACTED jwt alg={header['alg']} …ZXMz]".replace(
-        "ZXMz", token[-4:]
-    )
+    assert redact_text(f"jwt: {token}") == f"jwt: [REDACTED jwt alg={header['alg']} …{token[-4:]}]"
 
 
 def test_a_jwt_whose_header_json_has_spaces_is_redacted() -> None:
@@ -321,6 +318,16 @@ def test_short_secrets_keep_no_tail() -> None:
     assert redact_token("0123456789abcdef") == "[REDACTED secret …cdef]"
     assert redact_token(JWT) == f"[REDACTED jwt alg=HS256 …{JWT_TAIL}]"
     assert redact_token(SK_PROJ, style="url") == f"REDACTED-sk-key-{SK_PROJ[-4:]}"
+
+
+@pytest.mark.parametrize(
+    "value", ["Bearer undefined", "Bearer null", "Bearer", "Bearer [object Object]"]
+)
+def test_placeholder_credentials_stay_visible_because_they_are_findings(value: str) -> None:
+    assert redact_headers([("Authorization", value)]) == [("Authorization", value)]
+    assert redact_text(f'{{"token": "null", "log": "Authorization: {value}"}}') == (
+        f'{{"token": "null", "log": "Authorization: {value}"}}'
+    )
 
 
 # -- idempotence ----------------------------------------------------------------------------
@@ -446,11 +453,16 @@ def test_a_request_body_url_and_headers_are_redacted() -> None:
         "POST",
         f"https://staging.example/chatkit?api_key={BEARER}",
         [("Authorization", f"Bearer {JWT}"), ("Content-Type", "application/json")],
-        json.dumps({"type": "threads.create", "metadata": {"password": "hunter2-staging"}}).encode(),
+        json.dumps(
+            {"type": "threads.create", "metadata": {"password": "hunter2-staging"}}
+        ).encode(),
     )
     saved = redact_capture(_capture([b"data: {}\n\n"], request=request))
     assert saved.request.url == f"https://staging.example/chatkit?api_key=REDACTED-{BEARER[-4:]}"
-    assert saved.request.headers[0] == ("Authorization", f"Bearer [REDACTED jwt alg=HS256 …{JWT_TAIL}]")
+    assert saved.request.headers[0] == (
+        "Authorization",
+        f"Bearer [REDACTED jwt alg=HS256 …{JWT_TAIL}]",
+    )
     assert saved.request.headers[1] == ("Content-Type", "application/json")
     assert b"hunter2" not in saved.request.body
     assert saved.request.chatkit_type == "threads.create"
@@ -515,7 +527,10 @@ def _body(secrets: dict[str, str]) -> bytes:
         {"type": "progress_update", "text": f"bare jwt {secrets['jwt2']} seen"},
         {"type": "progress_update", "text": f"key {secrets['sk']} leaked"},
         {"type": "error", "message": f"401 Authorization: Bearer {secrets['bearer']}"},
-        {"type": "widget", "config": {"api_key": secrets["api_key"], "password": secrets["password"]}},
+        {
+            "type": "widget",
+            "config": {"api_key": secrets["api_key"], "password": secrets["password"]},
+        },
         {"type": "link", "url": f"https://files.example/x?a=1&access_token={secrets['query']}"},
         {"type": "note", "text": f"staging password is {secrets['extra']}"},
     ]
@@ -529,7 +544,9 @@ def _leaks(secret: str, text: str) -> list[str]:
     return [piece for piece in pieces | {secret} if piece in text]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32), cuts=st.lists(st.floats(0, 1), max_size=12))
 def test_for_any_chunking_no_planted_secret_or_piece_of_one_reaches_the_saved_file(
     tmp_path: Path, seed: int, cuts: list[float]
@@ -599,9 +616,10 @@ def test_redact_dataframe_redacts_every_string_cell() -> None:
     out = redact_dataframe(df)
     assert list(out.columns) == list(df.columns)
     assert out["capture"].tolist() == ["thr_abc123", "msg_1"]
-    assert out["data"].tolist() == [f'{{"token": "[REDACTED token …{BEARER[-4:]}]"}}'.replace(
-        "token …", "secret …"
-    ), "plain text"]
+    assert out["data"].tolist() == [
+        f'{{"token": "[REDACTED secret …{BEARER[-4:]}]"}}',
+        "plain text",
+    ]
     assert out["password"].tolist()[0] == "[REDACTED secret]"
     assert pd.isna(out["password"].tolist()[1])
     assert out["bytes"].tolist() == [10, 20]
@@ -624,8 +642,8 @@ def test_an_extra_literal_secret_is_scrubbed_everywhere() -> None:
     )
     assert redactor.redact_url("https://h/?p=my-staging-password") == "https://h/?p=REDACTED-word"
     assert redact_text("x my%2Fslash%3Dpass y", extra=["my/slash=pass"]) == (
-        "x [REDACTED secret …3Dpass]".replace("3Dpass", "pass") + " y"
-    ).replace("…pass", "…pass")
+        "x [REDACTED secret …pass] y"
+    )
     assert "my-staging-password" not in json.dumps(
         redactor.redact_obj({"note": "pw my-staging-password"})
     )
@@ -644,7 +662,7 @@ def test_secrets_from_env_returns_the_values_that_are_set(monkeypatch: pytest.Mo
 
 
 def test_registered_secrets_reach_saved_captures(tmp_path: Path) -> None:
-    capture = _capture([b"data: {\"text\": \"plain-staging-secret\"}\n\n"])
+    capture = _capture([b'data: {"text": "plain-staging-secret"}\n\n'])
     register_secrets(["plain-staging-secret"])
     text = capture.save(tmp_path / "c.jsonl").read_text(encoding="utf-8")
     assert "plain-staging-secret" not in text
