@@ -60,6 +60,18 @@ def _emit(diagnoses: list, as_json: bool, out: Path | None, title: str) -> int:
     return 1 if any(d.failed for d in diagnoses) else 0
 
 
+def _register_header_secrets(headers: dict[str, str]) -> None:
+    """Scrub credential header values given on the command line from everything written."""
+    from ._redact import is_secret_header, register_secrets
+
+    values = []
+    for name, value in headers.items():
+        if is_secret_header(name):
+            values.append(value)
+            values.append(value.partition(" ")[2])
+    register_secrets(v for v in values if v)
+
+
 @app.command()
 def diagnose(
     target: Annotated[
@@ -98,6 +110,7 @@ def diagnose(
     from ._transports import Limits
 
     headers = _parse_headers(header or [])
+    _register_header_secrets(headers)
     limits = Limits(total_s=timeout)
     try:
         diagnosis = asyncio.run(
