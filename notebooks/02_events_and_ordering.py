@@ -1,0 +1,197 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Events and ordering: does the client understand what arrives?
+#
+# Notebook 01 showed that every frame arrives and is dispatched. The next question is what the
+# client makes of each event. ChatKit keys every event on the JSON `type` field and validates it
+# against its own event types (`chatkit.types.ThreadStreamEvent` in the server SDK). The report
+# tried three formats borrowed from other OpenAI APIs; here we put each event next to the
+# ChatKit event it should have been, check the order of the events that are valid, and step
+# through what the client would render after each one.
+#
+# The client model used below follows the openai-chatkit server SDK's semantics and the protocol
+# notes, not ChatKit.js source (which is closed).
+
+# %%
+# ruff: noqa: F704  (top-level await is how a notebook drives async code)
+import ipywidgets as widgets
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+from chatkit_lab import analyze_events, decode_events, diagnose, parse_bytes
+
+pd.set_option("display.max_colwidth", 60)
+STREAM = "send: threads.create"
+
+# %% [markdown]
+# ## One conversation per backend
+#
+# `diagnose` plays the ChatKit client against each backend (the legacy attempts behind the
+# report's custom fetch) and keeps an event analysis for every stream it received. We use the
+# first stream of each: the reply to `threads.create`.
+
+# %%
+names = ["reference", "legacy:attempt1", "legacy:attempt2", "legacy:attempt3"]
+diagnoses = {name: await diagnose(name) for name in names}
+analyses = {name: d.analyses[STREAM] for name, d in diagnoses.items()}
+for name, analysis in analyses.items():
+    print(f"{name:16} {analysis.summary()}")
+
+# %% [markdown]
+# ## Dialects: whose protocol is each stream speaking?
+#
+# Each event is classified: `chatkit` (valid), `chatkit-invalid` (a ChatKit name with wrong
+# fields), `assistants` (Assistants API `thread.message.*`), `responses` (Responses API
+# `response.*`, `conversation.item.*`) or `invented` (a name nobody defines). Only the reference
+# server speaks ChatKit.
+
+# %%
+dialects = pd.DataFrame({name: a.dialects for name, a in analyses.items()}).fillna(0)
+display(dialects.astype(int))
+
+# %% [markdown]
+# ## Schema, side by side: the report's attempt 3 against the reference
+#
+# Left: what attempt 3 sends, whether it validates, and the ChatKit event it should have been.
+# Right: what the reference `ChatKitServer` sends for the same request. `ui_items_after` is the
+# number of messages the client would show after that event.
+
+# %%
+COLUMNS = ["index", "type", "dialect", "valid", "should_be", "ui_items_after"]
+
+
+def side_by_side(left: str, right: str) -> HTML:
+    """Two event tables next to each other."""
+    blocks = []
+    for name in (left, right):
+        table = analyses[name].table()[COLUMNS].fillna("")
+        blocks.append(
+            f"<div style='flex:1;min-width:0'><h4>{name}</h4>{table.to_html(index=False)}</div>"
+        )
+    return HTML(
+        "<div style='display:flex;gap:16px;align-items:flex-start'>" + "".join(blocks) + "</div>"
+    )
+
+
+display(side_by_side("legacy:attempt3", "reference"))
+
+# %% [markdown]
+# Why the other two attempts fail, event by event: attempt 1 invents `thread.item.*_message`
+# event names, attempt 2 puts the name in the SSE `event:` line and leaves `type` out of the
+# JSON, which the client never reads.
+
+# %%
+for name in ("legacy:attempt1", "legacy:attempt2"):
+    display(Markdown(f"**{name}**"))
+    display(analyses[name].table()[["index", "sse_event", "type", "errors", "should_be"]])
+
+# %% [markdown]
+# ## Ordering
+#
+# The ordering check follows the item lifecycle the SDK uses: thread first, the user message as
+# a finished item, then per item `added` → `updated`* → `done`, unique ids, nothing left open.
+# It only judges valid ChatKit events (the schema layer already reports the rest), so it has
+# nothing to say about the legacy streams, and the reference stream is in order:
+
+# %%
+ordering = pd.DataFrame(
+    [
+        {
+            "stream": name,
+            "valid ChatKit events": int(analysis.table()["valid"].sum()),
+            "ordering findings": sum(f.layer == "ordering" for f in analysis.findings),
+        }
+        for name, analysis in analyses.items()
+    ]
+)
+display(ordering)
+
+# %% [markdown]
+# To see what an ordering fault looks like, we scramble the reference stream: the user message
+# before `thread.created`, and the assistant message's final `thread.item.done` dropped. The
+# events stay valid one by one, but the order is wrong.
+
+# %%
+reference_events = analyses["reference"].events
+first_user = next(e for e in reference_events if e.type == "thread.item.done")
+last_done = [e for e in reference_events if e.type == "thread.item.done"][-1]
+scrambled = [first_user] + [
+    e for e in reference_events if e.index not in (first_user.index, last_done.index)
+]
+body = b"".join(f"data: {e.data}\n\n".encode() for e in scrambled)
+scrambled_analysis = analyze_events(
+    decode_events(parse_bytes(body)), "threads.create", "scrambled reference"
+)
+display(scrambled_analysis.findings_table().query("layer == 'ordering'")[["code", "summary"]])
+
+# %% [markdown]
+# ## Step through what the client would show
+#
+# Move the slider to replay a stream event by event; the panel shows the modelled client state
+# after that event. With the reference stream the user message appears at the first
+# `thread.item.done` and the reply grows with each `thread.item.updated`; with any legacy
+# attempt the panel stays empty to the end. (The slider needs a live kernel; the final states
+# are also shown below it.)
+
+# %%
+choice = widgets.Dropdown(options=names, value="legacy:attempt3", description="stream")
+step = widgets.IntSlider(min=0, max=0, description="event")
+caption = widgets.HTML()
+panel = widgets.HTML()
+
+
+def show(_change: object = None) -> None:
+    analysis = analyses[choice.value]
+    step.max = max(len(analysis.states) - 1, 0)
+    index = min(step.value, step.max)
+    event = analysis.events[index] if analysis.events else None
+    kind = (event.type or f"(no type; SSE event {event.sse_event})") if event else "(none)"
+    caption.value = f"<b>event {index}</b>: <code>{kind}</code>"
+    panel.value = analysis.states[index].to_html() if analysis.states else ""
+
+
+choice.observe(show, names="value")
+step.observe(show, names="value")
+show()
+display(widgets.VBox([choice, step, caption, panel]))
+
+# %% [markdown]
+# ## Final state after each stream
+#
+# The same panel after the last event, for the report's setup and the reference.
+
+# %%
+for name in ("legacy:attempt3", "reference"):
+    display(Markdown(f"**{name}**"))
+    display(HTML(analyses[name].final.to_html()))
+
+# %% [markdown]
+# ## Conclusion on events
+
+# %%
+blank = [name for name, a in analyses.items() if a.renders_nothing]
+foreign = {name: a.table()["valid"].eq(False).sum() for name, a in analyses.items()}
+display(
+    Markdown(
+        f"The client would render nothing for {', '.join(blank)}: "
+        + ", ".join(f"{foreign[n]} of {len(analyses[n].events)} events invalid" for n in blank)
+        + ". The reference stream is valid and in order, and renders "
+        f"{len(analyses['reference'].final.visible_items)} messages. Whatever the formats were "
+        "modelled on, none of the three attempts sends ChatKit events."
+    )
+)

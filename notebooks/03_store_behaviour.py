@@ -1,0 +1,166 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Store behaviour: do the messages survive a reload?
+#
+# The report's second symptom is that messages "disappear after streaming completes". In ChatKit
+# what stays on screen after a stream is what the backend returns when the client (re)loads the
+# thread: `threads.get_by_id` and `items.list`, answered from the server's store. This notebook
+# watches the store of the reference backend during a conversation, diffs each reload against
+# what was streamed, breaks the store on purpose to see how that shows up, and then looks at
+# what the report's custom fetch does to those reload requests.
+
+# %%
+# ruff: noqa: F704  (top-level await is how a notebook drives async code)
+import json
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from chatkit_lab import diagnose, diagnose_target, open_app_target, redact_headers
+from chatkit_lab.backends import reference_app
+from chatkit_lab.backends.faults import DropAssistantStore, RenamingStore, ReversedOrderStore
+
+pd.set_option("display.max_colwidth", 60)
+
+# %% [markdown]
+# ## The store's call log during one conversation
+#
+# The reference backend wraps its SQLite store in a `RecordingStore` that logs every call. We
+# run the client's lifecycle against it: `threads.list` on mount, `threads.create` (first
+# message), load the thread, `threads.add_user_message` (second message), reload.
+
+# %%
+app = reference_app()
+async with open_app_target(app, "/chatkit", name="reference") as target:
+    reference = await diagnose_target(target, keep_threads=True)
+
+display(reference.lifecycle.table()[["step", "name", "on_the_wire", "status", "content_type"]])
+
+# %% [markdown]
+# And the store calls those requests caused. Items enter the store only through
+# `add_thread_item` (on `thread.item.done`). The client's loads read them back with
+# `load_thread_items`, oldest first (`order=asc`); the `order=desc` reads are the server
+# fetching recent history for the model before it answers.
+
+# %%
+calls = app.state.store.table()
+display(calls[["call", "method", "thread_id", "item_ids", "params", "result"]])
+display(calls["method"].value_counts().rename("calls").to_frame())
+
+# %% [markdown]
+# ## Reload versus stream
+#
+# For each load, every streamed item is looked up in what the reload returned: same id, same
+# position, same text. With a correct store the `same` column is true on every row.
+
+# %%
+for reload in reference.reloads:
+    display(Markdown(f"**{reload.name}**"))
+    display(reload.table())
+print(reference.headline())
+
+# %% [markdown]
+# ## A faulty store
+#
+# Three wrappers each break one rule the client relies on: returning items newest first,
+# never persisting assistant messages, and handing back items under new ids. The streams stay
+# perfect, so only the persistence layer can catch them. This is what "messages disappear after
+# streaming" looks like when the cause is the store.
+
+# %%
+faulty = {}
+for store in (ReversedOrderStore(), DropAssistantStore(), RenamingStore()):
+    name = type(store).__name__
+    async with open_app_target(reference_app(store=store), "/chatkit", name=name) as target:
+        faulty[name] = await diagnose_target(target)
+
+display(
+    pd.DataFrame(
+        [
+            {
+                "store": name,
+                "stream layers": "pass"
+                if all(d.layers[layer] == "pass" for layer in ("schema", "ordering", "rendering"))
+                else "fail",
+                "persistence": d.layers["persistence"],
+                "verdict": d.verdict.code if d.verdict else "",
+                "summary": d.verdict.summary if d.verdict else "",
+            }
+            for name, d in faulty.items()
+        ]
+    )
+)
+
+# %% [markdown]
+# The first reload of each faulty store, diffed against the stream:
+
+# %%
+for name, d in faulty.items():
+    display(Markdown(f"**{name}**"))
+    display(d.reloads[0].table())
+
+# %% [markdown]
+# ## What the report's custom fetch does to a reload
+#
+# Now the report's setup: backend attempt 3 behind the custom fetch. The fetch answers
+# `threads.list` itself and rewrites every other request, whatever its type, into
+# `POST /user-1/chat` with `{message, conversation_id}`. The lifecycle table shows what the
+# client asked for and what went on the wire.
+
+# %%
+legacy = await diagnose("legacy:attempt3", transform="legacy-fetch")
+display(legacy.lifecycle.table()[["step", "client_sends", "on_the_wire", "status", "content_type"]])
+
+# %% [markdown]
+# The reload in detail: ChatKit asks for the thread, the fetch sends an empty chat message, and
+# the backend answers with a new event stream instead of the thread's items. (Headers go through
+# `redact_headers`: the JWT the fetch adds is never shown.)
+
+# %%
+load = legacy.lifecycle.step("load: threads.get_by_id")
+print("client sends:  ", load.client_request.body.decode())
+print("on the wire:   ", load.capture.request.method, load.capture.request.url)
+print("wire body:     ", load.capture.request.body.decode())
+print("wire headers:  ", json.dumps(dict(redact_headers(load.capture.request.headers))))
+print("reply:         ", load.capture.status, load.capture.content_type)
+print("reply events:  ", [event.type for event in load.capture.events][:5], "…")
+
+# %% [markdown]
+# ## Conclusion on persistence
+
+# %%
+rewritten = [
+    step.name
+    for step in legacy.lifecycle.steps
+    if step.client_type in ("threads.get_by_id", "items.list")
+    and not step.answered_locally
+    and step.capture.request_type is None
+]
+persistence = legacy.findings_table().query("layer == 'persistence'")
+display(
+    Markdown(
+        f"The reference store keeps every streamed item (persistence: "
+        f"**{reference.layers['persistence']}**); a faulty store is caught at the persistence "
+        f"layer ({', '.join(d.verdict.code for d in faulty.values())}). In the report's setup "
+        f"the store never gets a chance: all {len(rewritten)} thread loads "
+        f"({', '.join(rewritten[:2])}, …) leave the browser as chat messages, so ChatKit gets "
+        f"an event stream where it needs the thread's items "
+        f"(persistence: **{legacy.layers['persistence']}**, "
+        f"{', '.join(sorted(set(persistence['code'])))})."
+    )
+)

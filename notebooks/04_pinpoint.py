@@ -1,0 +1,156 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Pinpoint: the first broken layer, and the smallest fix
+#
+# The earlier notebooks looked at one layer each. Here the whole diagnosis runs for every
+# built-in backend: each layer gets `pass`, `warn`, `fail` or `skip`, and the verdict is the first
+# layer that fails, in the order a request travels (request, transport, framing, decoding,
+# schema, ordering, rendering, persistence). Then we take the report's setup and apply the fixes
+# one at a time to find the smallest set of changes that makes the client render and keep the
+# messages.
+
+# %%
+# ruff: noqa: F704  (top-level await is how a notebook drives async code)
+import pandas as pd
+from IPython.display import Markdown, display
+
+from chatkit_lab import layers_matrix
+from chatkit_lab._investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
+
+pd.set_option("display.max_colwidth", 90)
+STREAM = "send: threads.create"
+
+# %% [markdown]
+# ## Every built-in backend, every layer
+#
+# The reference `ChatKitServer` without a custom fetch, and the report's three attempts behind
+# the report's fetch. One row per target; the last column is the verdict.
+
+# %%
+builtins = await run_all(BUILTIN_RUNS, progress=False)
+matrix = layers_matrix(builtins)
+
+
+def colour(value: object) -> str:
+    palette = {"pass": "#c8e6c9", "warn": "#ffe082", "fail": "#ef9a9a", "skip": "#e0e0e0"}
+    return f"background-color: {palette.get(str(value), 'white')}"
+
+
+display(matrix.style.map(colour).hide(axis="index"))
+
+# %% [markdown]
+# Framing and decoding pass everywhere (notebook 01). The legacy attempts fail at schema and
+# rendering (notebook 02) and at persistence (notebook 03), but the first red cell is further
+# left: the request layer.
+#
+# ## The verdict for the report's setup
+#
+# Attempt 3 (the report's current backend) behind its custom fetch. The verdict comes with the
+# evidence it rests on (the capture and the payload excerpt) and the fix.
+
+# %%
+setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.target == REPORT_SETUP)
+verdict = setup.verdict
+display(
+    Markdown(
+        f"**{setup.headline()}**\n\n"
+        f"- layer: `{verdict.layer}`, check: `{verdict.code}`\n"
+        f"- evidence: {verdict.evidence.describe()}\n"
+        f"- fix: {verdict.fix}"
+    )
+)
+display(setup.layers_table())
+
+# %% [markdown]
+# All findings of that run, one row per check (a fault repeated on every event is counted, not
+# listed fourteen times):
+
+# %%
+display(setup.summary_by_code())
+
+# %% [markdown]
+# ## The fix ladder
+#
+# Two changes are on the table:
+#
+# 1. **the custom fetch** adds the JWT and rewrites nothing (`legacy-auth` instead of
+#    `legacy-fetch`), so every ChatKit request keeps its type and envelope;
+# 2. **the backend** serves the ChatKit protocol (`ChatKitServer.process` behind one endpoint,
+#    the reference backend) instead of the Responses-style chat endpoint.
+#
+# We run the report's setup, each fix alone, and both together.
+
+# %%
+ladder = await run_all(FIX_LADDER, progress=False)
+rows = []
+for run, d in zip(FIX_LADDER, ladder, strict=True):
+    analysis = d.analyses.get(STREAM)
+    rows.append(
+        {
+            "setup": run.caption,
+            "backend": run.target,
+            "fetch": run.transform,
+            "first broken layer": d.verdict.layer if d.verdict else "none",
+            "verdict": d.verdict.code if d.verdict else "all pass",
+            "messages shown after the first send": (
+                len(analysis.final.visible_items) if analysis else 0
+            ),
+            "streamed items unchanged on the last reload": (
+                int(d.reloads[-1].table()["same"].sum())
+                if d.reloads and not d.reloads[-1].table().empty
+                else 0
+            ),
+        }
+    )
+ladder_table = pd.DataFrame(rows)
+display(ladder_table)
+
+# %% [markdown]
+# Layer by layer, the same four runs:
+
+# %%
+steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
+display(steps.style.map(colour).hide(axis="index"))
+
+# %% [markdown]
+# What the client would render after the first send, in the last run (both fixes):
+
+# %%
+both = ladder[-1]
+print(both.analyses[STREAM].final.transcript())
+
+# %% [markdown]
+# ## Conclusion
+
+# %%
+passing = [run.caption for run, d in zip(FIX_LADDER, ladder, strict=True) if d.verdict is None]
+lines = [
+    f"The report's setup breaks first at the **{verdict.layer}** layer (`{verdict.code}`).",
+    "",
+]
+for run, d in zip(FIX_LADDER[1:3], ladder[1:3], strict=True):
+    lines.append(f"- {run.caption}: still broken, {d.headline().split(': ', 1)[1]}")
+if passing:
+    lines += [
+        "",
+        f"Only **{passing[0]}** passes every layer: the client renders "
+        f"{len(both.analyses[STREAM].final.visible_items)} messages after the first send and "
+        f"the reload returns all {len(both.reloads[-1].table())} streamed items unchanged. "
+        "Neither change alone is enough; both together are the smallest fix.",
+    ]
+display(Markdown("\n".join(lines)))

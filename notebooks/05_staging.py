@@ -1,0 +1,166 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Staging: the same diagnosis against a real endpoint
+#
+# Everything so far ran against re-creations of the backends. This notebook runs the whole
+# capture and diagnosis against any ChatKit endpoint URL, for example the team's staging server
+# once the fixes are in, and saves the captures as evidence.
+#
+# It is meant to be run with papermill, which overrides the parameters below:
+#
+# ```bash
+# CHATKIT_TOKEN=… papermill notebooks/05_staging.ipynb out.ipynb \
+#     -p target_url https://staging.example.com/chatkit -p transform none
+# ```
+#
+# With `target_url` left empty it starts a built-in backend on 127.0.0.1 and diagnoses that, so
+# the notebook always runs. The token is read from the environment variable named by
+# `token_env`, never from a parameter, and only redacted values are ever printed or saved.
+
+# %%
+# ruff: noqa: F704  (top-level await is how a notebook drives async code)
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from chatkit_lab import (
+    LoopbackServer,
+    TargetError,
+    diagnose,
+    load_captures,
+    redact_capture,
+    redact_dataframe,
+    redact_headers,
+    redact_obj,
+    redact_text,
+    redact_url,
+    save_captures,
+    secrets_from_env,
+)
+from chatkit_lab.backends import make_backend
+
+pd.set_option("display.max_colwidth", 80)
+ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
+
+# %% tags=["parameters"]
+target_url = ""  # ChatKit endpoint URL; empty: start `builtin` on 127.0.0.1
+token_env = "CHATKIT_TOKEN"  # name of the environment variable holding the bearer token
+transform = "none"  # client transform (custom fetch): none, legacy-auth, legacy-fetch, module:fn
+message = "Hello from chatkit-lab! Please answer with one short sentence."
+keep_threads = False  # keep the threads this run creates in the target (deleted by default)
+out_dir = "data/captures/staging"  # where captures are saved (relative to the repository root)
+builtin = "reference"  # the built-in backend used when target_url is empty
+
+# %% [markdown]
+# ## Credentials and target
+#
+# The token goes into an `Authorization: Bearer` header, the way the frontend's fetch adds it.
+# Its value also joins the redaction list, so it is scrubbed wherever it might show up (headers,
+# bodies, error messages), not only in the header it was put in.
+
+# %%
+secrets = secrets_from_env(token_env)
+headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
+print(f"{token_env}: {'set' if secrets else 'not set (requests go without Authorization)'}")
+print("headers sent:", json.dumps(dict(redact_headers(headers, extra=secrets))))
+
+out = Path(out_dir).expanduser()
+out = out if out.is_absolute() else ROOT / out
+
+# %% [markdown]
+# ## Run the client's lifecycle and diagnose it
+#
+# The same session as in the other notebooks: `threads.list`, `threads.create`, load the thread,
+# a second message, reload. Threads created in a remote target are deleted at the end unless
+# `keep_threads` is set.
+
+# %%
+server = None
+url = target_url.strip()
+if not url:
+    backend = make_backend(builtin)
+    server = LoopbackServer(backend.app).start()
+    url = server.url + backend.path
+    print(f"no target_url given: diagnosing the built-in {builtin!r} backend on loopback")
+print("target:", redact_url(url, extra=secrets), "| transform:", transform)
+
+try:
+    diagnosis = await diagnose(
+        url, headers=headers, transform=transform, message=message, keep_threads=keep_threads
+    )
+except TargetError as exc:
+    raise TargetError(redact_text(str(exc), extra=secrets)) from None
+finally:
+    if server is not None:
+        server.stop()
+
+display(Markdown(f"**{redact_text(diagnosis.headline(), extra=secrets)}**"))
+display(diagnosis.layers_table())
+
+# %% [markdown]
+# ## What the client did
+#
+# One row per request: what ChatKit sent, what went on the wire, and what came back. Every
+# table is passed through `redact_dataframe` before it is shown.
+
+# %%
+display(redact_dataframe(diagnosis.lifecycle.table(), extra=secrets))
+for note in diagnosis.lifecycle.notes:
+    print("-", redact_text(note, extra=secrets))
+
+# %% [markdown]
+# ## Findings
+#
+# Grouped by check; empty when every layer passes.
+
+# %%
+display(redact_dataframe(diagnosis.summary_by_code(), extra=secrets))
+for reload in diagnosis.reloads:
+    display(Markdown(f"**stream vs {reload.name}**"))
+    display(redact_dataframe(reload.table(), extra=secrets))
+
+# %% [markdown]
+# ## Save the evidence
+#
+# All captures of the session go to one JSON Lines file under `out_dir`, redacted (the saved
+# copy keeps chunk boundaries and arrival times), with the diagnosis beside it. Reading the file
+# back proves the token is not in it.
+
+# %%
+stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+captures_path = save_captures(
+    [redact_capture(capture, extra=secrets) for capture in diagnosis.captures],
+    out / f"{stamp}_captures.jsonl",
+)
+diagnosis_path = out / f"{stamp}_diagnosis.json"
+diagnosis_path.write_text(
+    json.dumps(redact_obj(diagnosis.to_json(), extra=secrets), indent=2), encoding="utf-8"
+)
+
+saved_text = captures_path.read_text(encoding="utf-8") + diagnosis_path.read_text("utf-8")
+leaked = [s for s in secrets if s in saved_text]
+reloaded = load_captures(captures_path)
+first = next((c for c in reloaded if c.transport != "local"), reloaded[0])
+print(f"saved {len(reloaded)} captures ({captures_path.stat().st_size} bytes)")
+for path in (captures_path, diagnosis_path):
+    print("  ", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name)
+print("request headers as saved:", json.dumps(dict(first.request.headers)))
+print("token found in the saved files:", "YES, do not share them" if leaked else "no")
