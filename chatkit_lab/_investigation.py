@@ -81,3 +81,56 @@ async def run_investigation(out: str | Path, *, loopback: bool = False) -> Path:
         + "\n\nThe last four sections are the fix ladder: the report's setup, then each fix "
         "alone, then both together.",
     )
+
+
+NOTEBOOKS: tuple[str, ...] = (
+    "01_framing",
+    "02_events_and_ordering",
+    "03_store_behaviour",
+    "04_pinpoint",
+    "05_staging",
+    "06_export",
+)
+
+
+def run_notebooks(
+    notebooks_dir: str | Path, out: str | Path, executed_dir: str | Path
+) -> list[Path]:
+    """Execute every notebook headless (papermill), top to bottom; 06 writes the report to ``out``.
+
+    The executed copies (with outputs, already redacted by the notebooks) go to ``executed_dir``;
+    05 saves its captures under ``executed_dir/captures``. Raises ``ChatKitLabError`` naming the
+    notebook and cell that failed.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from ._errors import ChatKitLabError
+
+    source = Path(notebooks_dir).resolve()
+    target = Path(executed_dir).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    parameters = {
+        "05_staging": {"out_dir": str(target / "captures")},
+        "06_export": {"report_path": str(Path(out).resolve())},
+    }
+    written = []
+    for name in tqdm(NOTEBOOKS, desc="notebooks", leave=False):
+        executed = target / f"{name}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(source / f"{name}.ipynb"),
+                str(executed),
+                parameters=parameters.get(name, {}),
+                cwd=str(source),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+        except PapermillExecutionError as exc:
+            raise ChatKitLabError(
+                f"notebook {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+            ) from None
+        except FileNotFoundError as exc:
+            raise ChatKitLabError(f"notebook {name} not found ({exc})") from None
+        written.append(executed)
+    return written

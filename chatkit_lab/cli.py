@@ -138,12 +138,25 @@ def investigate(
     loopback: Annotated[
         bool, typer.Option(help="Run the built-in backends on 127.0.0.1 under uvicorn.")
     ] = False,
+    notebooks: Annotated[
+        bool,
+        typer.Option(
+            help="Execute the six notebooks headless instead (executed copies go to "
+            "reports/notebooks/; notebook 06 writes the report)."
+        ),
+    ] = False,
 ) -> None:
     """The main job: diagnose every built-in backend and write the findings report."""
-    from ._investigation import run_investigation
+    from ._investigation import run_investigation, run_notebooks
 
     try:
-        path = asyncio.run(run_investigation(out, loopback=loopback))
+        if notebooks:
+            here = Path(__file__).resolve().parent.parent / "notebooks"
+            executed = run_notebooks(here, out, out.parent / "notebooks")
+            typer.echo(f"executed notebooks written to {executed[0].parent}")
+            path = out
+        else:
+            path = asyncio.run(run_investigation(out, loopback=loopback))
     except ChatKitLabError as exc:
         _fail_usage(str(exc))
         return
