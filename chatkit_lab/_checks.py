@@ -120,6 +120,15 @@ register_check(
     "sending every request to the chat stream.",
 )
 register_check(
+    "transport.expected_json_got_other",
+    "transport",
+    "A non-streaming request type got a reply that is not JSON (empty, HTML or plain text).",
+    "threads.get_by_id, items.list, threads.list ... are answered with a JSON body.",
+    "Answer non-streaming request types with NonStreamingResult.json as application/json; an "
+    "HTML page with status 200 usually means the request reached a frontend route or a login "
+    "page instead of the ChatKit endpoint.",
+)
+register_check(
     "transport.content_type",
     "transport",
     "The Content-Type header does not match the body.",
@@ -261,6 +270,9 @@ def check_request(capture: Capture, client_body: bytes | None = None) -> list[Fi
             )
         )
     status = capture.status
+    hops = capture.meta.get("redirects")
+    if isinstance(hops, list) and hops:
+        found.append(_followed_redirects(capture, hops))
     if status is not None and 300 <= status < 400:
         found.append(
             finding(
@@ -293,6 +305,34 @@ def _body_keys(body: bytes) -> str:
     if isinstance(payload, dict):
         return "{" + ", ".join(str(key) for key in payload) + "}"
     return f"a JSON {type(payload).__name__}"
+
+
+def _followed_redirects(capture: Capture, hops: list[Any]) -> Finding:
+    """A warning for redirects the transport followed, saying what each hop lost."""
+    first = hops[0] if isinstance(hops[0], dict) else {}
+    steps = " -> ".join(
+        f"{hop.get('status')} {hop.get('location')}" for hop in hops if isinstance(hop, dict)
+    )
+    lost = [note for note in capture.notes if "credentials not forwarded" in note]
+    if any(hop.get("status") in (301, 302, 303) for hop in hops if isinstance(hop, dict)):
+        lost.append(f"the request arrived as {capture.request.method} without its body")
+    tail = f"; {'; '.join(lost)}" if lost else ""
+    return finding(
+        "request.redirect",
+        f"HTTP {first.get('status')} redirect followed ({steps}){tail}",
+        Evidence(capture=capture.name, detail={"redirects": len(hops)}),
+        severity="warning",
+    )
+
+
+def _asked_for_json(capture: Capture) -> bool:
+    """Whether the client sent a ChatKit request type whose reply is JSON."""
+    asked = capture.meta.get("client_type") or capture.request_type
+    return asked in NON_STREAMING_TYPES
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _path(url: str) -> str:
@@ -352,7 +392,7 @@ def check_transport(capture: Capture, expects: str | None) -> tuple[list[Finding
         found.append(
             finding(
                 "transport.expected_stream_got_json",
-                f"{capture.request_type or 'streaming request'} got a {kind} reply "
+                f"{capture.request_type or 'streaming request'} got {_a(kind)} reply "
                 f"(Content-Type {content_type})",
                 Evidence(capture=name, excerpt=_excerpt(capture.body)),
             )
@@ -367,6 +407,19 @@ def check_transport(capture: Capture, expects: str | None) -> tuple[list[Finding
                     capture=name,
                     excerpt=_excerpt(capture.body),
                     detail={"content_type": content_type},
+                ),
+            )
+        )
+    elif expects == "json" and kind != "json" and _asked_for_json(capture):
+        found.append(
+            finding(
+                "transport.expected_json_got_other",
+                f"{capture.meta.get('client_type') or capture.request_type or 'request'} "
+                f"expected JSON but got {_a(kind)} reply (Content-Type {content_type})",
+                Evidence(
+                    capture=name,
+                    excerpt=_excerpt(capture.body),
+                    detail={"content_type": content_type, "bytes": capture.size},
                 ),
             )
         )
@@ -451,10 +504,17 @@ def check_framing(capture: Capture) -> list[Finding]:
     name = capture.name
     frames = capture.frames
     if not any(frame.dispatched for frame in frames):
+        encoding = (capture.header("content-encoding") or "").strip().lower()
+        why = (
+            f" (the body is {encoding}-compressed: the stream's bytes are not SSE text until "
+            "decompressed)"
+            if encoding and encoding != "identity"
+            else ""
+        )
         found.append(
             finding(
                 "framing.no_events",
-                f"{len(frames)} frame(s) in {capture.size} bytes, none dispatchable",
+                f"{len(frames)} frame(s) in {capture.size} bytes, none dispatchable{why}",
                 Evidence(
                     capture=name, byte_range=(0, capture.size), excerpt=_excerpt(capture.body)
                 ),

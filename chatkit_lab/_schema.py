@@ -521,7 +521,8 @@ def check_decoding(events: list[Event], capture: Capture | str | None = None) ->
             findings.append(
                 finding(
                     "decoding.not_json",
-                    f"event #{event.index} is not JSON: {event.decode_error}{hint}",
+                    f"event #{event.index} is not JSON: "
+                    f"{event.decode_error.removeprefix('not JSON: ')}{hint}",
                     _evidence(event, capture, error=event.decode_error),
                 )
             )

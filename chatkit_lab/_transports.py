@@ -287,7 +287,14 @@ class InProcessTransport(_SendRequestMixin):
             transport=self.name,
         )
         scheme = parts.scheme or "http"
-        port = parts.port or (443 if scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+            raw_headers = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in sent_headers
+            ]
+        except (UnicodeEncodeError, ValueError) as exc:
+            capture.ending = Ending("error", _unsendable(exc, full_url), 0)
+            return capture
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -298,9 +305,7 @@ class InProcessTransport(_SendRequestMixin):
             "raw_path": (parts.path or "/").encode("ascii", "replace"),
             "query_string": parts.query.encode("ascii", "replace"),
             "root_path": "",
-            "headers": [
-                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in sent_headers
-            ],
+            "headers": raw_headers,
             "client": ("127.0.0.1", 50000),
             "server": (parts.hostname or "localhost", port),
             "state": {},
@@ -380,6 +385,18 @@ class InProcessTransport(_SendRequestMixin):
             exchange.capture.notes.append(
                 f"the app raised after the response ended: {type(exc).__name__}: {exc}"
             )
+
+
+def _unsendable(exc: Exception, url: str) -> str:
+    """Why a request could not be put on the wire (a header value the encoding cannot carry)."""
+    if isinstance(exc, UnicodeEncodeError):
+        bad = exc.object[exc.start : exc.end]
+        if exc.encoding.replace("-", "") == "latin1":
+            why = "not a single-byte (ISO-8859-1) character; a browser's fetch refuses it too"
+        else:
+            why = f"not {exc.encoding} text, which header values must be on this transport"
+        return f"cannot send to {url!r}: a request header holds {bad!r}, {why}"
+    return f"cannot send to {url!r}: {exc}"
 
 
 def _app_ending(exchange: _AsgiExchange, task: asyncio.Task[Any]) -> Ending:
@@ -473,6 +490,9 @@ class HTTPTransport(_SendRequestMixin):
                 follow_redirects=False,
                 trust_env=self.trust_env,
             ) as client:
+                # Building the client (TLS context, certificate store) takes tens of ms: the
+                # clock starts when the request is about to go out, not before.
+                started = time.monotonic_ns()
                 async with asyncio.timeout(limits.total_s):
                     await self._exchange(client, capture, method, full_url, data, limits, started)
         except TimeoutError:
@@ -584,10 +604,27 @@ def _redirected(
     return method, data, headers
 
 
+def _underlying(exc: BaseException) -> str:
+    """The first informative message down an exception's cause chain.
+
+    httpx reports a reset as an empty ``ReadError`` whose root cause is the OS error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        if current is not exc and str(current):
+            return f"{type(current).__name__}: {current}"
+        current = current.__cause__ or current.__context__
+    return ""
+
+
 def _http_ending(exc: BaseException, capture: Capture, limits: Limits, at: int) -> Ending:
     url = capture.request.url
     where = _origin(url)
-    text = str(exc) or type(exc).__name__
+    text = str(exc) or _underlying(exc) or type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, httpx.ConnectTimeout):
         return Ending(
@@ -615,8 +652,10 @@ def _http_ending(exc: BaseException, capture: Capture, limits: Limits, at: int) 
             at,
         )
     if isinstance(exc, httpx.RemoteProtocolError):
-        if capture.status is None:
+        if capture.status is None and ("disconnect" in lowered or "closed" in lowered):
             return Ending("reset", f"{where} closed the connection without a response: {text}", at)
+        if capture.status is None:
+            return Ending("error", f"{where} did not answer with HTTP: {text}", at)
         if "incomplete" in lowered or "peer closed" in lowered or "closed" in lowered:
             return Ending("reset", f"connection closed before the response ended: {text}", at)
         return Ending("error", f"HTTP protocol error: {text}", at)
@@ -624,6 +663,8 @@ def _http_ending(exc: BaseException, capture: Capture, limits: Limits, at: int) 
         return Ending("reset", f"connection to {where} broken: {text}", at)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return Ending("error", f"cannot send to {url!r}: {text}", at)
+    if isinstance(exc, UnicodeEncodeError) and capture.status is None:
+        return Ending("error", _unsendable(exc, url), at)
     return Ending("error", f"{type(exc).__name__}: {text}", at)
 
 
