@@ -34,6 +34,7 @@ from ._findings import (
 )
 from ._lifecycle import Lifecycle, LifecycleRunner, Step
 from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
+from ._redact import redact_dataframe, redact_obj
 from ._targets import Target, open_target
 from ._transform import ClientRequest, Transform
 
@@ -62,10 +63,10 @@ class Diagnosis:
     def failed(self) -> bool:
         return self.verdict is not None
 
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's ``--json`` object."""
+    def to_json(self, *, redact: bool = True) -> dict[str, Any]:
+        """The CLI's ``--json`` object (secrets redacted unless ``redact=False``)."""
         verdict = self.verdict
-        return {
+        payload = {
             "target": self.target,
             "verdict": (
                 {"layer": verdict.layer, "code": verdict.code, "summary": verdict.summary}
@@ -75,6 +76,7 @@ class Diagnosis:
             "layers": dict(self.layers),
             "findings": [f.to_dict() for f in self.findings],
         }
+        return redact_obj(payload) if redact else payload
 
     def layers_table(self) -> pd.DataFrame:
         """One row per layer: state, number of findings, the first finding's code."""
@@ -93,7 +95,8 @@ class Diagnosis:
         return pd.DataFrame(rows)
 
     def findings_table(self) -> pd.DataFrame:
-        return findings_table(self.findings)
+        """Every finding, one row each, in layer order (secrets redacted)."""
+        return redact_dataframe(findings_table(self.findings))
 
     def summary_by_code(self) -> pd.DataFrame:
         """Findings grouped by code (count, first summary): readable when events repeat a fault."""

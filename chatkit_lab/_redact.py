@@ -556,14 +556,14 @@ class Redactor:
             add(_assign_spans(text, start, end), 2)
         for start, end in _names(text, lowered, _HEADER_CHARS, _HEADER_RUN):
             name = text[start:end]
-            lowered = name.lower()
+            name_lower = name.lower()
             tail = _HEADER_TAIL.match(text, end)
             if (
                 tail
                 and name[0].isalpha()
                 and len(name) >= 2
                 and (start == 0 or text[start - 1] != "_")
-                and ("-" in lowered or lowered in ("authorization", "cookie"))
+                and ("-" in name_lower or name_lower in ("authorization", "cookie"))
                 and not _already_redacted(name)
                 and not tail.group("value").startswith("//")
                 and is_secret_header(name)

@@ -66,7 +66,7 @@ def plot_layers(diagnoses: Sequence[Diagnosis], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(diagnoses) + 1.4))
     ax.imshow(grid, cmap=ListedColormap(colours), vmin=0, vmax=3, aspect="auto")
     ax.set_xticks(range(len(LAYERS)), LAYERS, rotation=30, ha="right")
-    ax.set_yticks(range(len(diagnoses)), [d.target for d in diagnoses])
+    ax.set_yticks(range(len(diagnoses)), [redact_text(d.target) for d in diagnoses])
     for y, row in enumerate(grid):
         for x, value in enumerate(row):
             ax.text(x, y, states[value], ha="center", va="center", fontsize=8)
@@ -98,14 +98,14 @@ def plot_timeline(diagnosis: Diagnosis, path: Path) -> Path | None:
                 valid = list(table["valid"])
         xs = [event.arrived_ns / 1e6 for event in capture.events]
         ys = list(range(len(xs)))
-        ax.step(xs, ys, where="post", label=capture.name, alpha=0.6)
+        ax.step(xs, ys, where="post", label=redact_text(capture.name), alpha=0.6)
         if valid is not None and len(valid) == len(xs):
             bad = [(x, y) for x, y, ok in zip(xs, ys, valid, strict=True) if not ok]
             if bad:
                 ax.scatter(*zip(*bad, strict=True), marker="x", color="#e53935", zorder=3)
     ax.set_xlabel("arrival (ms since request)")
     ax.set_ylabel("event #")
-    ax.set_title(f"{diagnosis.target}: event arrivals (x = invalid ChatKit event)")
+    ax.set_title(f"{redact_text(diagnosis.target)}: event arrivals (x = invalid ChatKit event)")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,9 @@ def plot_timeline(diagnosis: Diagnosis, path: Path) -> Path | None:
 
 
 def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_") or "target"
+    safe = redact_text(name).replace("REDACTED", "")
+    slug = "".join(ch if ch.isalnum() else "_" for ch in safe).strip("_") or "target"
+    return slug[:80]
 
 
 def diagnosis_markdown(diagnosis: Diagnosis, plots_dir: Path | None, base: Path) -> str:
