@@ -8,7 +8,9 @@ openai-chatkit server SDK's semantics, not from ChatKit.js source.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +141,26 @@ def _item_id(payload: Any) -> str | None:
     return None
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a stream's per-event objects are built.
+
+    Analysis allocates several container objects per event and frees none of them, so a long
+    stream makes the collector run full collections over an ever larger heap without finding
+    anything: on a 100,000-event stream that was more than half the analysis time. Nothing built
+    here forms reference cycles; the collector is switched back on (if it was on) on the way
+    out, and catches up then.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def analyze_events(
     events: Sequence[Event],
     request_type: str | None = None,
@@ -152,7 +174,17 @@ def analyze_events(
     ``None`` skips the checks that depend on it. ``capture`` (a :class:`Capture` or a name) only
     labels the evidence.
     """
-    events = list(events)
+    with _gc_paused():
+        return _analyze_events(list(events), request_type, capture, timing=timing)
+
+
+def _analyze_events(
+    events: list[Event],
+    request_type: str | None,
+    capture: Capture | str | None,
+    *,
+    timing: bool,
+) -> EventAnalysis:
     name = capture.name if isinstance(capture, Capture) else capture
     results = [validate_event(event) for event in events]
     verdicts = classify_events(events, results)
@@ -182,9 +214,6 @@ def analyze_events(
 
 def analyze_capture(capture: Capture) -> EventAnalysis:
     """:func:`analyze_events` over a capture's events, request type and timing."""
-    return analyze_events(
-        capture.events,
-        capture.request_type,
-        capture,
-        timing=capture.timing,
-    )
+    with _gc_paused():
+        events = capture.events  # framing and decoding, under the same pause
+        return _analyze_events(list(events), capture.request_type, capture, timing=capture.timing)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -105,13 +105,101 @@ class ClientItem:
     created_at: str | None = None
     first_event: int | None = None
     last_event: int | None = None
+    # ``text`` and ``parts`` are stored in ``_text`` and ``_parts`` by the properties installed
+    # below the class.
 
     @property
     def visible(self) -> bool:
         return self.type not in _HIDDEN_TYPES
 
     def copy(self) -> ClientItem:
-        return replace(self, parts=list(self.parts))
+        """An independent copy (a streamed text is shared, not copied: it never changes)."""
+        new = object.__new__(ClientItem)
+        new.id = self.id
+        new.type = self.type
+        new.role = self.role
+        new._text = self._text
+        new.streaming = self.streaming
+        parts = self._parts
+        if type(parts) is list:
+            parts = list(parts) if parts else ()
+        new._parts = parts
+        new.created_at = self.created_at
+        new.first_event = self.first_event
+        new.last_event = self.last_event
+        return new
+
+
+# -- streamed text without quadratic copies --------------------------------------------------
+#
+# A text delta appends to one content part. Rebuilding the part and the item's text on every
+# delta, and copying them into the snapshot kept after every event, costs time and memory
+# proportional to the square of the stream's length. Instead a streamed part is a reference
+# ``(log, count)`` to the first ``count`` pieces of an append-only list of pieces that the
+# snapshots of one item share; ``parts`` and ``text`` are joined from it the first time they are
+# read. Their values are exactly what eager joining would give.
+
+
+class _PieceLog:
+    """The pieces of one content part's text in arrival order (only ever appended to)."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+
+_PartRef = tuple[_PieceLog, int]
+
+
+def _join_ref(ref: _PartRef) -> str:
+    log, count = ref
+    pieces = log.pieces
+    return "".join(pieces if count == len(pieces) else pieces[:count])
+
+
+def _get_parts(self: ClientItem) -> list[str]:
+    parts = self._parts
+    if type(parts) is tuple:
+        parts = [_join_ref(ref) for ref in parts]
+        self._parts = parts
+    return parts
+
+
+def _set_parts(self: ClientItem, value: list[str]) -> None:
+    self._parts = value
+
+
+def _get_text(self: ClientItem) -> str:
+    text = self._text
+    if text is None:
+        text = "".join(_get_parts(self))
+        self._text = text
+    return text
+
+
+def _set_text(self: ClientItem, value: str) -> None:
+    self._text = value
+
+
+def _part_refs(item: ClientItem) -> list[_PartRef]:
+    """The item's parts as references, ready to extend."""
+    parts = item._parts
+    if type(parts) is tuple:
+        return list(parts)
+    return [(_PieceLog([part]), 1) for part in parts]
+
+
+def _set_part_refs(item: ClientItem, refs: list[_PartRef]) -> None:
+    """Store streamed parts; the text is joined from them when first read."""
+    item._parts = tuple(refs)
+    item._text = None
+
+
+# The dataclass machinery has already generated __init__/__eq__/__repr__ (which read and write
+# these attributes by name), so the properties slot in without changing what they do.
+ClientItem.parts = property(_get_parts, _set_parts)  # type: ignore[assignment,method-assign]
+ClientItem.text = property(_get_text, _set_text)  # type: ignore[assignment,method-assign]
 
 
 @dataclass
@@ -250,7 +338,18 @@ class ClientState:
         return self.to_html()
 
     def snapshot(self) -> ClientState:
-        return replace(self, items={key: item.copy() for key, item in self.items.items()})
+        return ClientState(
+            self.thread_id,
+            self.title,
+            {key: item.copy() for key, item in self.items.items()},
+            self.notices,
+            self.progress,
+            self.allow_cancel,
+            self.events_seen,
+            self.events_understood,
+            self.ignored,
+            self.last_event_index,
+        )
 
 
 def _item_from_model(item: BaseModel, index: int | None, streaming: bool) -> ClientItem:
@@ -441,13 +540,31 @@ class ClientModel:
         content_index = update.content_index
         if content_index < 0:
             return f"negative content_index {content_index}"
-        while len(item.parts) <= content_index:
-            item.parts.append("")
+        parts = item._parts
+        if (
+            type(parts) is tuple
+            and content_index < len(parts)
+            and update_type == "assistant_message.content_part.text_delta"
+        ):  # the usual delta, to a part already streaming: extend its log in place
+            log, count = parts[content_index]
+            if count == len(log.pieces):
+                log.pieces.append(update.delta)
+                ref = ((log, count + 1),)
+                item._parts = parts[:content_index] + ref + parts[content_index + 1 :]
+                item._text = None
+                return None
+        refs = _part_refs(item)
+        while len(refs) <= content_index:
+            refs.append((_PieceLog([]), 0))
         if update_type.endswith(".text_delta"):
-            item.parts[content_index] += update.delta
+            log, count = refs[content_index]
+            if count != len(log.pieces):  # another holder extended it: start a log of our own
+                log = _PieceLog(log.pieces[:count])
+            log.pieces.append(update.delta)
+            refs[content_index] = (log, count + 1)
         elif update_type.endswith((".content_part.added", ".content_part.done")):
-            item.parts[content_index] = update.content.text
-        item.text = "".join(item.parts)
+            refs[content_index] = (_PieceLog([update.content.text]), 1)
+        _set_part_refs(item, refs)
         return None
 
 

@@ -57,13 +57,15 @@ class Event:
 
 def decode_event(frame: Frame, index: int) -> Event:
     """Decode one dispatched frame's data as JSON."""
-    event = Event(
-        index=index,
-        frame_index=frame.index,
-        arrived_ns=frame.arrived_ns,
-        data=frame.data,
-        sse_event=frame.event,
-        byte_range=(frame.start, frame.end),
+    event = Event(  # positional: the field order of Event
+        index,
+        frame.index,
+        frame.arrived_ns,
+        frame.data,
+        frame.event,
+        None,
+        None,
+        (frame.start, frame.end),
     )
     try:
         payload = json.loads(frame.data)

@@ -242,6 +242,9 @@ class FrameParser:
 
     def _consume_lines(self) -> None:
         buffer = self._buffer
+        if b"\r" not in buffer:
+            self._consume_lf_lines(buffer)
+            return
         position = 0
         length = len(buffer)
         search = _LINE_END.search
@@ -268,6 +271,73 @@ class FrameParser:
         self._buffer_offset += position
         self._forget_chunks_before(self._buffer_offset)
 
+    def _consume_lf_lines(self, buffer: bytes) -> None:
+        """:meth:`_consume_lines` for a buffer without CR (the usual case): split on LF."""
+        lines = buffer.split(b"\n")
+        rest = lines.pop()  # the bytes after the last LF: an unfinished line
+        base = self._buffer_offset
+        position = 0
+        process = self._process_line
+        count = len(lines)
+        at = 0
+        while at < count:
+            line = lines[at]
+            at += 1
+            end = position + len(line) + 1
+            if (
+                self._building is None
+                and at < count
+                and not lines[at]
+                and line.startswith(b"data:")
+                and line.isascii()
+            ):
+                # The usual frame, one ASCII ``data:`` line and an empty line: made directly.
+                self._simple_frame(line, base + position, base + end + 1)
+                at += 1
+                position = end + 1
+                continue
+            if line:
+                building = self._building or self._start_building(base + position)
+                endings = building.endings
+                endings["LF"] = endings.get("LF", 0) + 1
+                process(building, line, "LF")
+                self._last_line_building = building
+                self._last_frame = None
+            else:
+                self._blank_line("LF", base + end)
+            position = end
+        self._buffer = rest
+        self._buffer_offset = base + position
+        self._forget_chunks_before(self._buffer_offset)
+
+    def _simple_frame(self, line: bytes, start: int, end: int) -> None:
+        """A frame of one ASCII ``data:`` line ended by LF LF (what the general path makes)."""
+        value = line[6:] if line[5:6] == b" " else line[5:]
+        data = value.decode("ascii")
+        frame = Frame(
+            self._index,
+            start,
+            end,
+            self._chunk_at(start),
+            self._chunk,
+            self._arrived,
+            "LF",
+            [("data", data)],
+            [],
+            "message",
+            data,
+            None,
+            self._last_event_id,
+            None,
+            True,
+            True,
+            [],
+        )
+        self._index += 1
+        self.frames.append(frame)
+        self._last_line_building = None
+        self._last_frame = frame
+
     def _blank_line(self, ending: str, end_offset: int) -> None:
         building = self._building
         if building is None:
@@ -290,6 +360,7 @@ class FrameParser:
             building.comments.append(line[1:])
             return
         name, colon, value = line.partition(":")
+        name = _FIELD_NAMES.get(name, name)  # one shared string per known name
         if colon and value.startswith(" "):
             value = value[1:]
         building.fields.append((name, value))
@@ -315,39 +386,43 @@ class FrameParser:
         line_ending = _ending_style(building.endings)
         data = "\n".join(building.data_lines)
         dispatched = complete and bool(building.data_lines)
-        notes = list(building.notes)
+        notes = building.notes  # the building is dropped once its frame is made
         if complete and not building.data_lines:
             if building.fields:
                 notes.append("no data field: a browser dispatches nothing for this frame")
             else:
                 notes.append("comment-only frame: a browser dispatches nothing")
-        frame = Frame(
-            index=self._index,
-            start=building.start,
-            end=end,
-            first_chunk=building.first_chunk,
-            last_chunk=self._chunk,
-            arrived_ns=self._arrived,
-            line_ending=line_ending,
-            fields=building.fields,
-            comments=building.comments,
-            event=building.event or "message",
-            data=data,
-            id=building.id,
-            last_event_id=self._last_event_id,
-            retry=building.retry,
-            dispatched=dispatched,
-            complete=complete,
-            notes=notes,
+        frame = Frame(  # positional: the field order of Frame
+            self._index,
+            building.start,
+            end,
+            building.first_chunk,
+            self._chunk,
+            self._arrived,
+            line_ending,
+            building.fields,
+            building.comments,
+            building.event or "message",
+            data,
+            building.id,
+            self._last_event_id,
+            building.retry,
+            dispatched,
+            complete,
+            notes,
         )
         self._index += 1
         return frame
 
 
+_FIELD_NAMES = {name: name for name in ("data", "event", "id", "retry")}
 _ENDING_NAMES = {b"\r\n": "CRLF", b"\r": "CR", b"\n": "LF"}
 
 
 def _ending_style(counts: dict[str, int]) -> str:
+    if len(counts) == 1:
+        for name, count in counts.items():
+            return name if count else ""
     styles = [name for name, count in counts.items() if count]
     if not styles:
         return ""

@@ -240,7 +240,7 @@ class OrderingMachine:
         if valid:
             model = result.model
             if kind == "thread.item.updated":
-                item_id, item_type, update = model.item_id, None, model.update.model_dump()
+                item_id, item_type, update = model.item_id, None, _update_fields(model.update)
             elif kind == "thread.item.removed":
                 item_id, item_type, update = model.item_id, None, None
             else:
@@ -251,14 +251,8 @@ class OrderingMachine:
             return
         if item_type == "user_message" and kind in ("thread.item.done", "thread.item.added"):
             self.user_message_seen = True
-        handler = {
-            "thread.item.added": self._added,
-            "thread.item.updated": self._updated,
-            "thread.item.done": self._done,
-            "thread.item.removed": self._removed,
-            "thread.item.replaced": self._replaced,
-        }[kind]
-        handler(event, valid, item_id, item_type, update, result)
+        handler = _HANDLERS[kind]
+        handler(self, event, valid, item_id, item_type, update, result)
 
     # -- per event kind --------------------------------------------------------------------
 
@@ -485,6 +479,26 @@ class OrderingMachine:
                     )
                 )
         return self.findings
+
+
+_HANDLERS = {
+    "thread.item.added": OrderingMachine._added,
+    "thread.item.updated": OrderingMachine._updated,
+    "thread.item.done": OrderingMachine._done,
+    "thread.item.removed": OrderingMachine._removed,
+    "thread.item.replaced": OrderingMachine._replaced,
+}
+
+
+def _update_fields(update: Any) -> dict[str, Any]:
+    """The parts of a validated update the machine reads (``type``, ``content_index``).
+
+    The same values ``update.model_dump()`` gives for them, without dumping the whole update.
+    """
+    fields: dict[str, Any] = {"type": update.type}
+    if "content_index" in type(update).model_fields:
+        fields["content_index"] = update.content_index
+    return fields
 
 
 def _update_target(update_type: str) -> str | None:

@@ -45,7 +45,10 @@ from chatkit_lab import (
     LoopbackServer,
     TargetError,
     diagnose,
+    diagnose_captures,
+    layers_matrix,
     load_captures,
+    load_har,
     redact_capture,
     redact_dataframe,
     redact_headers,
@@ -164,3 +167,33 @@ for path in (captures_path, diagnosis_path):
     print("  ", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name)
 print("request headers as saved:", json.dumps(dict(first.request.headers)))
 print("token found in the saved files:", "YES, do not share them" if leaked else "no")
+
+# %% [markdown]
+# ## What the real browser sent: a HAR export and proxy recordings
+#
+# The kit's client only plays ChatKit.js. To see what the real frontend (and its custom fetch)
+# sends in staging, take the captures from the browser itself, either way:
+#
+# - export a HAR from DevTools (Network tab, "Save all as HAR") and import it with `load_har`;
+#   a HAR keeps no per-chunk timing, so timing checks are skipped for it;
+# - or point the frontend's `api.url` at `chatkit-lab proxy --upstream <backend>`, which streams
+#   every reply through unchanged and saves each exchange, redacted, as a capture file.
+#
+# Both sit *after* the custom fetch: they see the rewritten requests, not what ChatKit meant to
+# send, so the request type of a rewritten reload is unknown to them. The samples in
+# `data/samples/` are the report's setup recorded both ways (`make_samples.py` re-creates them).
+
+# %%
+samples = ROOT / "data" / "samples"
+har = load_har(samples / "firefox_legacy.har")
+print(f"HAR: {len(har.captures)} captures, {len(har.problems)} problems")
+for problem in har.problems:
+    print("  ", problem)
+from_har = diagnose_captures(har.captures, target="firefox_legacy.har")
+recorded = load_captures(samples / "legacy_attempt3_via_proxy.jsonl")
+from_proxy = diagnose_captures(recorded, target="proxy recording")
+display(layers_matrix([from_har, from_proxy]))
+for diagnosis_ in (from_har, from_proxy):
+    print(redact_text(diagnosis_.headline()))
+    for reason in diagnosis_.skipped[:3]:
+        print("   skipped:", reason)
