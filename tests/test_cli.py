@@ -100,3 +100,10 @@ def test_checks_lists_every_check_code() -> None:
         "persistence.no_thread_id",
     ):
         assert code in result.stdout
+
+
+def test_the_committed_check_catalogue_matches_the_registered_checks() -> None:
+    result = runner.invoke(app, ["checks", "--markdown"])
+    assert result.exit_code == 0
+    committed = Path(__file__).resolve().parent.parent / "docs" / "concepts" / "checks.md"
+    assert committed.read_text(encoding="utf-8") == result.stdout
