@@ -2,8 +2,10 @@
 
 :func:`analyze_events` runs every event-level check over decoded events and keeps what the
 checks saw (per-event schema verdicts, dialects, the modelled client state after each event) so a
-notebook can show the evidence next to the findings. The client model is modelled from the
-openai-chatkit server SDK's semantics, not from ChatKit.js source.
+notebook can show the evidence next to the findings. To keep a long stream's analysis small it
+keeps the verdicts but not the SDK models behind them, and the final client state but not the
+one after every event: those are replayed when first asked for. The client model is modelled
+from the openai-chatkit server SDK's semantics, not from ChatKit.js source.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from ._client_model import MODEL_NOTE, ClientModel, ClientState, check_rendering
 from ._dialect import DialectVerdict, check_dialect, classify_events, dialect_counts
 from ._events import Event
 from ._findings import LAYERS, Finding, findings_table
-from ._ordering import check_ordering
-from ._schema import SchemaResult, check_decoding, check_schema, validate_event
+from ._ordering import OrderingMachine
+from ._schema import SchemaResult, _validate_event, check_decoding, check_schema
 
 __all__ = ["EventAnalysis", "analyze_capture", "analyze_events"]
 
@@ -53,13 +55,24 @@ class EventAnalysis:
     verdicts: list[DialectVerdict] = field(default_factory=list)
     """The dialect (and ChatKit equivalent) per event."""
     states: list[ClientState] = field(default_factory=list)
-    """The modelled client state after each event."""
+    """The modelled client state after each event.
+
+    An analysis made by :func:`analyze_events` keeps only the final state and a few numbers per
+    event; the states after every event are replayed the first time they are read.
+    """
     findings: list[Finding] = field(default_factory=list)
+    # ``states`` is stored in ``_states`` by the property installed below the class; an analysis
+    # made by ``analyze_events`` leaves ``_states`` ``None`` and keeps ``_final`` (the state after
+    # the last event) and ``_ui_items`` (visible items after each event) instead.
 
     @property
     def final(self) -> ClientState:
         """The modelled client state after the last event."""
-        return self.states[-1] if self.states else ClientState()
+        final = self._final
+        if final is not None:
+            return final
+        states = self.states
+        return states[-1] if states else ClientState()
 
     @property
     def renders_nothing(self) -> bool:
@@ -78,8 +91,11 @@ class EventAnalysis:
     def table(self) -> pd.DataFrame:
         """One row per event: when, what, which dialect, valid or why not, what it should be."""
         rows = []
-        for event, result, verdict, state in zip(
-            self.events, self.results, self.verdicts, self.states, strict=True
+        ui_items = self._ui_items
+        if ui_items is None:
+            ui_items = [len(state.visible_items) for state in self.states]
+        for event, result, verdict, shown in zip(
+            self.events, self.results, self.verdicts, ui_items, strict=True
         ):
             rows.append(
                 {
@@ -91,7 +107,7 @@ class EventAnalysis:
                     "errors": "; ".join(result.messages),
                     "should_be": verdict.should_be,
                     "item_id": _item_id(event.payload),
-                    "ui_items_after": len(state.visible_items),
+                    "ui_items_after": shown,
                     "sse_event": event.sse_event,
                 }
             )
@@ -127,6 +143,29 @@ class EventAnalysis:
         parts.append(self.final.to_html())
         parts.append(f"<p style='font-size:10px;color:#999'>Client {html.escape(MODEL_NOTE)}.</p>")
         return "".join(parts)
+
+
+def _get_states(self: EventAnalysis) -> list[ClientState]:
+    states = self._states
+    if states is None:
+        # Replay the events through a fresh client model: the same states, event for event, as
+        # the analysis went through; the last one is the analysis's own final state.
+        states = ClientModel().replay(self.events)
+        if states and self._final is not None:
+            states[-1] = self._final
+        self._states = states
+    return states
+
+
+def _set_states(self: EventAnalysis, value: list[ClientState]) -> None:
+    self._states = value
+    self._final = None
+    self._ui_items = None
+
+
+# The dataclass machinery has already generated __init__/__eq__ (which read and write the
+# attribute by name), so the property slots in without changing what they do.
+EventAnalysis.states = property(_get_states, _set_states)  # type: ignore[assignment,method-assign]
 
 
 def _item_id(payload: Any) -> str | None:
@@ -186,13 +225,27 @@ def _analyze_events(
     timing: bool,
 ) -> EventAnalysis:
     name = capture.name if isinstance(capture, Capture) else capture
-    results = [validate_event(event) for event in events]
-    verdicts = classify_events(events, results)
+    # One pass: each event's SDK model goes to the client model and the ordering machine and is
+    # dropped; only the verdicts are kept (a model is several times the size of its JSON).
     model = ClientModel()
-    states = [
-        model.apply(event, parsed=result.model if result.ok else None)
-        for event, result in zip(events, results, strict=True)
-    ]
+    machine = OrderingMachine(request_type=request_type, capture=name)
+    results: list[SchemaResult] = []
+    ui_items: list[int] = []
+    parsed: Any = None
+    validate = _validate_event
+    apply = model._step
+    step = machine._step
+    keep_result = results.append
+    keep_shown = ui_items.append
+    for event in events:
+        result, parsed = validate(event)
+        apply(event, parsed)
+        step(event, result, parsed)
+        keep_result(result)
+        keep_shown(model._visible)
+    parsed = None  # the last event's model goes too
+    final = model._state  # the model is dropped here: its state is the final snapshot
+    verdicts = classify_events(events, results)
     analysis = EventAnalysis(
         events=events,
         request_type=request_type,
@@ -200,14 +253,16 @@ def _analyze_events(
         timing=timing,
         results=results,
         verdicts=verdicts,
-        states=states,
     )
+    analysis._states = None
+    analysis._final = final
+    analysis._ui_items = ui_items
     findings: list[Finding] = []
     findings += check_decoding(events, name)
     findings += check_dialect(events, verdicts, name)
     findings += check_schema(events, results, verdicts, name)
-    findings += check_ordering(events, results, request_type, name)
-    findings += check_rendering(analysis.final, request_type, name)
+    findings += machine.finish(events)
+    findings += check_rendering(final, request_type, name)
     analysis.findings = findings
     return analysis
 

@@ -217,6 +217,7 @@ class ClientState:
     ignored: tuple[tuple[int | None, str | None, str], ...] = ()
     """``(event index, event name, why)`` for every event the client could not use."""
     last_event_index: int | None = None
+    # ``ignored`` is stored in ``_ignored`` by the property installed below the class.
 
     @property
     def visible_items(self) -> list[ClientItem]:
@@ -347,9 +348,43 @@ class ClientState:
             self.allow_cancel,
             self.events_seen,
             self.events_understood,
-            self.ignored,
+            self._ignored,  # a shared log reference stays one: the property reads either
             self.last_event_index,
         )
+
+
+# -- the ignored events without quadratic copies ----------------------------------------------
+#
+# Every ignored event used to rebuild ``ignored`` as a tuple one longer, which on a long foreign
+# stream is quadratic in time (and, with a snapshot per event, in memory). A model's state keeps
+# an append-only log of them instead, and a state refers to its first ``count`` entries; the
+# tuple is built the first time ``ignored`` is read, and equals what eager copying would give.
+
+
+class _IgnoredLog:
+    """The first ``count`` entries of an append-only list of ignored events."""
+
+    __slots__ = ("count", "entries")
+
+    def __init__(self, entries: list[tuple[int | None, str | None, str]], count: int) -> None:
+        self.entries = entries
+        self.count = count
+
+
+def _get_ignored(self: ClientState) -> tuple[tuple[int | None, str | None, str], ...]:
+    ignored = self._ignored
+    if type(ignored) is _IgnoredLog:
+        entries = ignored.entries
+        ignored = tuple(entries if ignored.count == len(entries) else entries[: ignored.count])
+        self._ignored = ignored
+    return ignored
+
+
+def _set_ignored(self: ClientState, value: tuple[tuple[int | None, str | None, str], ...]) -> None:
+    self._ignored = value
+
+
+ClientState.ignored = property(_get_ignored, _set_ignored)  # type: ignore[assignment,method-assign]
 
 
 def _item_from_model(item: BaseModel, index: int | None, streaming: bool) -> ClientItem:
@@ -419,7 +454,7 @@ class ClientModel:
     """
 
     def __init__(self) -> None:
-        self._state = ClientState()
+        self.reset()
 
     @property
     def state(self) -> ClientState:
@@ -428,6 +463,10 @@ class ClientModel:
 
     def reset(self) -> None:
         self._state = ClientState()
+        self._ignored: list[tuple[int | None, str | None, str]] = []
+        """Every ignored event so far; the state refers to it (see :class:`_IgnoredLog`)."""
+        self._visible = 0
+        """``len(self._state.visible_items)``, kept up to date by :meth:`_reduce`."""
 
     def apply(
         self, event: Event | Mapping[str, Any] | BaseModel, *, parsed: BaseModel | None = None
@@ -437,6 +476,11 @@ class ClientModel:
         ``event`` is a decoded :class:`Event`, a payload dict or an SDK event model; ``parsed``
         is the already-validated SDK model for it (skips validating again).
         """
+        self._step(event, parsed)
+        return self._state.snapshot()
+
+    def _step(self, event: Any, parsed: Any) -> None:
+        """:meth:`apply` without the snapshot: the state after it is ``self._state``."""
         state = self._state
         state.events_seen += 1
         index = event.index if isinstance(event, Event) else state.events_seen - 1
@@ -445,14 +489,18 @@ class ClientModel:
         if model is None:
             model, why = self._parse(event)
             if model is None:
-                state.ignored = (*state.ignored, (index, _event_name(event), why))
-                return state.snapshot()
+                self._ignore((index, _event_name(event), why))
+                return
         understood = self._reduce(model, index)
         if understood is None:
             state.events_understood += 1
         else:
-            state.ignored = (*state.ignored, (index, _event_name(event), understood))
-        return state.snapshot()
+            self._ignore((index, _event_name(event), understood))
+
+    def _ignore(self, entry: tuple[int | None, str | None, str]) -> None:
+        log = self._ignored
+        log.append(entry)
+        self._state._ignored = _IgnoredLog(log, len(log))
 
     def replay(self, events: Iterable[Event | Mapping[str, Any] | BaseModel]) -> list[ClientState]:
         """Apply every event; the state after each one."""
@@ -488,6 +536,7 @@ class ClientModel:
             state.title = thread.title
             for item in thread.items.data:
                 state.items[item.id] = _item_from_model(item, index, streaming=False)
+            self._visible = sum(1 for item in state.items.values() if item.visible)
             return None
         if kind in ("thread.item.added", "thread.item.done", "thread.item.replaced"):
             item = model.item
@@ -496,12 +545,16 @@ class ClientModel:
             new = _item_from_model(item, index, streaming=streaming)
             if previous is not None:
                 new.first_event = previous.first_event
+                self._visible -= previous.visible
+            self._visible += new.visible
             state.items[item.id] = new
             return None
         if kind == "thread.item.removed":
             item_id = model.item_id
-            if state.items.pop(item_id, None) is None:
+            removed = state.items.pop(item_id, None)
+            if removed is None:
                 return f"removes unknown item {item_id!r}"
+            self._visible -= removed.visible
             return None
         if kind == "thread.item.updated":
             return self._update(model, index)

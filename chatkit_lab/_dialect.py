@@ -98,7 +98,7 @@ register_check(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class DialectVerdict:
     """One event's dialect and, when it is not valid ChatKit, its ChatKit equivalent."""
 

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import from_json
+
 from ._frames import Frame
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One dispatched frame's payload, decoded."""
 
@@ -68,7 +70,7 @@ def decode_event(frame: Frame, index: int) -> Event:
         (frame.start, frame.end),
     )
     try:
-        payload = json.loads(frame.data)
+        payload = _loads(frame.data)
     except json.JSONDecodeError as exc:
         event.decode_error = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         return event
@@ -81,6 +83,22 @@ def decode_event(frame: Frame, index: int) -> Event:
             f"JSON {type(payload).__name__} where an object with a 'type' field was expected"
         )
     return event
+
+
+def _loads(data: str) -> Any:
+    """``json.loads(data)``, the same value, decoded faster and with repeated strings shared.
+
+    pydantic-core's JSON parser returns the same values as ``json.loads`` for every document
+    both accept (duplicate keys, NaN and Infinity, big numbers and float rounding included) and
+    shares the Python objects of short strings it has seen before (keys such as ``type``, event
+    names, item ids), which on a long stream is most of its payloads' memory. It rejects a few
+    documents ``json.loads`` accepts (escaped lone surrogates, nesting past 200 levels); those,
+    and every error, go to ``json.loads``, so values and error messages stay ``json.loads``'s.
+    """
+    try:
+        return from_json(data)
+    except (ValueError, TypeError):
+        return json.loads(data)
 
 
 def decode_events(frames: Iterable[Frame]) -> list[Event]:

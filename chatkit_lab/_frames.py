@@ -28,8 +28,30 @@ BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-@dataclass
-class Frame:
+class _FrameLists:
+    """Storage for :class:`Frame`'s three lists, which the properties installed below it read.
+
+    Nearly every frame of a real stream is one ``data:`` line and an empty line; its lists are
+    ``[("data", data)]``, ``[]`` and ``[]``, which take more memory than the frame itself. The
+    parser leaves them :data:`_PLAIN` for such a frame and they are made when first read: the same
+    values as building them up front, for the frame's ``data``.
+    """
+
+    __slots__ = ("comments", "fields", "notes")
+
+
+class _Plain:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<a one-data-line frame's list, made when first read>"
+
+
+_PLAIN: Any = _Plain()
+
+
+@dataclass(slots=True)
+class Frame(_FrameLists):
     """One SSE frame: the lines between two empty lines, and what a browser makes of them."""
 
     index: int
@@ -85,6 +107,41 @@ class Frame:
             "complete": self.complete,
             "notes": list(self.notes),
         }
+
+
+def _list_property(slot: Any, make: Any, doc: str) -> property:
+    """A property over one of :class:`_FrameLists`' slots that makes a :data:`_PLAIN` list."""
+    get_slot = slot.__get__
+    set_slot = slot.__set__
+
+    def get(self: Frame) -> list[Any]:
+        value = get_slot(self)
+        if value is _PLAIN:
+            value = make(self)
+            set_slot(self, value)
+        return value
+
+    def set(self: Frame, value: list[Any]) -> None:
+        set_slot(self, value)
+
+    return property(get, set, doc=doc)
+
+
+# The dataclass machinery has already generated __init__/__eq__/__repr__ (which read and write
+# these attributes by name), so the properties slot in without changing what they do.
+Frame.fields = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.fields,
+    lambda frame: [("data", frame.data)],
+    "Every non-comment line as ``(name, value)``, in order, unknown fields included.",
+)
+Frame.comments = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.comments, lambda frame: [], None
+)
+Frame.notes = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.notes,
+    lambda frame: [],
+    "Why it was not dispatched, ignored fields, BOM, and similar remarks.",
+)
 
 
 class _Building:
@@ -322,8 +379,8 @@ class FrameParser:
             self._chunk,
             self._arrived,
             "LF",
-            [("data", data)],
-            [],
+            _PLAIN,  # fields: [("data", data)], made when first read
+            _PLAIN,  # comments: []
             "message",
             data,
             None,
@@ -331,7 +388,7 @@ class FrameParser:
             None,
             True,
             True,
-            [],
+            _PLAIN,  # notes: []
         )
         self._index += 1
         self.frames.append(frame)

@@ -197,6 +197,13 @@ class OrderingMachine:
 
     def step(self, event: Event, result: SchemaResult) -> None:
         """Advance over one event (foreign events are skipped)."""
+        parsed = result.model
+        if parsed is None and result.ok:  # a verdict kept without its model: validate again
+            parsed = validate_event(event).model
+        self._step(event, result, parsed)
+
+    def _step(self, event: Event, result: SchemaResult, parsed: Any) -> None:
+        """:meth:`step`, with the event's validated SDK model (``None`` unless valid) apart."""
         if event.decode_error is not None or not result.known_type:
             return
         valid = result.ok
@@ -219,7 +226,7 @@ class OrderingMachine:
             return
         if kind == "error":
             if valid:
-                model: Any = result.model
+                model: Any = parsed
                 code = getattr(model.code, "value", model.code)
                 message = model.message or ""
                 self._report(
@@ -238,7 +245,7 @@ class OrderingMachine:
         if self.first_item_event is None:
             self.first_item_event = event.index
         if valid:
-            model = result.model
+            model = parsed
             if kind == "thread.item.updated":
                 item_id, item_type, update = model.item_id, None, _update_fields(model.update)
             elif kind == "thread.item.removed":
@@ -252,7 +259,7 @@ class OrderingMachine:
         if item_type == "user_message" and kind in ("thread.item.done", "thread.item.added"):
             self.user_message_seen = True
         handler = _HANDLERS[kind]
-        handler(self, event, valid, item_id, item_type, update, result)
+        handler(self, event, valid, item_id, item_type, update, parsed)
 
     # -- per event kind --------------------------------------------------------------------
 
@@ -263,15 +270,14 @@ class OrderingMachine:
         item_id: str,
         item_type: str | None,
         update: Any,
-        result: SchemaResult,
+        parsed: Any,
     ) -> None:
         track = self.items.get(item_id)
         if track is not None and valid and track.phase != "updated-unknown":
             self._duplicate(event, track, "thread.item.added", item_type)
         parts = 0
-        model: Any = result.model
         if valid and item_type == "assistant_message":
-            parts = len(model.item.content)
+            parts = len(parsed.item.content)
         self.items[item_id] = ItemTrack(
             item_id, item_type, "added", event.index, event.index, parts=parts
         )
@@ -283,7 +289,7 @@ class OrderingMachine:
         item_id: str,
         item_type: str | None,
         update: Any,
-        result: SchemaResult,
+        parsed: Any,
     ) -> None:
         track = self.items.get(item_id)
         if track is not None and track.phase in ("done", "removed") and valid:
@@ -323,7 +329,7 @@ class OrderingMachine:
         item_id: str,
         item_type: str | None,
         update: Any,
-        result: SchemaResult,
+        parsed: Any,
     ) -> None:
         track = self.items.get(item_id)
         if not valid:
@@ -398,7 +404,7 @@ class OrderingMachine:
         item_id: str,
         item_type: str | None,
         update: Any,
-        result: SchemaResult,
+        parsed: Any,
     ) -> None:
         track = self.items.get(item_id)
         if track is None:
@@ -415,7 +421,7 @@ class OrderingMachine:
         item_id: str,
         item_type: str | None,
         update: Any,
-        result: SchemaResult,
+        parsed: Any,
     ) -> None:
         self.items[item_id] = ItemTrack(
             item_id,

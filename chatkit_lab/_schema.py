@@ -132,7 +132,7 @@ CHATKIT_ITEM_TYPES: frozenset[str] = _item_types()
 """Every ``type`` a ``ThreadItem`` can have (hidden context types included)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class FieldError:
     """One thing wrong with an event, at a JSON path of the payload."""
 
@@ -158,7 +158,7 @@ class FieldError:
         return self.message
 
 
-@dataclass
+@dataclass(slots=True)
 class SchemaResult:
     """The SDK's verdict on one payload."""
 
@@ -167,7 +167,9 @@ class SchemaResult:
     known_type: bool
     """``True`` when ``type`` names a ChatKit event (whether or not the fields are right)."""
     model: BaseModel | None = None
-    """The parsed SDK event model when ``ok``."""
+    """The parsed SDK event model when ``ok`` (from :func:`validate_payload` and
+    :func:`validate_event`; an :class:`~chatkit_lab.EventAnalysis` keeps only the verdicts, not
+    the models, so its results leave this ``None``)."""
     errors: list[FieldError] = field(default_factory=list)
 
     @property
@@ -177,34 +179,56 @@ class SchemaResult:
 
 def validate_payload(payload: Any) -> SchemaResult:
     """Validate one decoded payload against ``chatkit.types.ThreadStreamEvent``."""
-    event_type = payload.get("type") if isinstance(payload, dict) else None
-    if not isinstance(event_type, str):
-        event_type = None
-    known = event_type in CHATKIT_EVENT_TYPES
-    try:
-        model = _event_adapter().validate_python(payload)
-    except ValidationError as exc:
-        return SchemaResult(
-            ok=False,
-            type=event_type,
-            known_type=known,
-            errors=translate_errors(exc, payload),
-        )
-    return SchemaResult(ok=True, type=event_type, known_type=True, model=model)
+    result, model = _validate_payload(payload)
+    result.model = model
+    return result
 
 
 def validate_event(event: Event) -> SchemaResult:
     """Validate a decoded :class:`Event` (an undecodable one is reported as such)."""
-    if event.decode_error is not None or not isinstance(event.payload, dict):
-        return SchemaResult(
-            ok=False,
-            type=None,
-            known_type=False,
-            errors=[
-                FieldError("", "invalid", event.decode_error or "not a JSON object", event.data)
-            ],
+    result, model = _validate_event(event)
+    result.model = model
+    return result
+
+
+def _validate_payload(payload: Any) -> tuple[SchemaResult, Any]:
+    """The verdict on one payload without its model, and the model (``None`` unless valid)."""
+    event_type = payload.get("type") if isinstance(payload, dict) else None
+    if not isinstance(event_type, str):
+        event_type = None
+    try:
+        model = _event_adapter().validate_python(payload)
+    except ValidationError as exc:
+        return (
+            SchemaResult(
+                False,
+                event_type,
+                event_type in CHATKIT_EVENT_TYPES,
+                None,
+                translate_errors(exc, payload),
+            ),
+            None,
         )
-    return validate_payload(event.payload)
+    return SchemaResult(True, event_type, True, None, []), model
+
+
+def _validate_event(event: Event) -> tuple[SchemaResult, Any]:
+    """:func:`validate_event` with the model handed back apart (``None`` unless valid)."""
+    if event.decode_error is not None or not isinstance(event.payload, dict):
+        return (
+            SchemaResult(
+                ok=False,
+                type=None,
+                known_type=False,
+                errors=[
+                    FieldError(
+                        "", "invalid", event.decode_error or "not a JSON object", event.data
+                    )
+                ],
+            ),
+            None,
+        )
+    return _validate_payload(event.payload)
 
 
 def validate_item(item: Any) -> list[FieldError]:

@@ -219,6 +219,63 @@ def all_checks_table() -> Any:
     return checks_table()
 
 
+@app.command()
+def proxy(
+    upstream: Annotated[
+        str, typer.Option(help="The backend's base URL (http:// or https://) to forward to.")
+    ],
+    listen: Annotated[
+        str, typer.Option(help="host:port to listen on (port 0 picks a free one).")
+    ] = "127.0.0.1:8787",
+    out: Annotated[Path, typer.Option(help="Where to save the (redacted) captures.")] = Path(
+        "data/captures/proxy"
+    ),
+    insecure: Annotated[
+        bool, typer.Option(help="Do not verify the upstream's TLS certificate.")
+    ] = False,
+) -> None:
+    """Record a live ChatKit session: a reverse proxy to point the frontend's api.url at."""
+    from ._capture import Capture
+    from ._proxy import RecordingProxy, parse_listen, parse_upstream, serve_proxy
+    from ._redact import redact_text
+
+    try:
+        base = parse_upstream(upstream)
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        _fail_usage(str(exc))
+        return
+    if out.exists() and not out.is_dir():
+        _fail_usage(f"--out {out} exists and is not a directory")
+
+    def report(capture: Capture, path: Path | None) -> None:
+        summary = capture.summary()
+        line = (
+            f"{capture.label}: {capture.status or '-'} {summary['chunks']} chunks "
+            f"{summary['bytes']} B {capture.ending.state}"
+        )
+        if capture.ending.message:
+            line += f" ({capture.ending.message})"
+        typer.echo(redact_text(line) + (f" -> {path.name}" if path else ""))
+
+    def listening(url: str) -> None:
+        typer.echo(f"proxy listening on {url} -> {redact_text(base)}")
+        typer.echo(f"point ChatKit's api.url at {url}/<path on the backend>")
+        typer.echo(f"captures (redacted) go to {out}/; Ctrl-C stops")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            typer.echo(f"note: listening on {host}, not loopback only", err=True)
+
+    recorder = RecordingProxy(base, out_dir=out, verify=not insecure, on_capture=report)
+    try:
+        serve_proxy(recorder, host, port, on_listening=listening)
+    except ChatKitLabError as exc:
+        _fail_usage(str(exc))
+        return
+    except KeyboardInterrupt:
+        pass
+    typer.echo(f"stopped: {len(recorder.saved)} captures saved in {out}")
+
+
 def main() -> None:
     """Console entry point."""
     try:
