@@ -8,39 +8,28 @@ analysis; persistence lives in the store diff.
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
+
+import chatkit.types as chatkit_types
 
 from ._capture import Capture
 from ._findings import Evidence, Finding, finding, register_check
 from ._redact import redact_text
 
-STREAMING_TYPES = frozenset(
-    {
-        "threads.create",
-        "threads.add_user_message",
-        "threads.add_client_tool_output",
-        "threads.add_structured_input",
-        "threads.retry_after_item",
-        "threads.custom_action",
-    }
-)
-"""ChatKit request types whose reply is ``text/event-stream``."""
 
-NON_STREAMING_TYPES = frozenset(
-    {
-        "threads.get_by_id",
-        "threads.list",
-        "items.list",
-        "threads.update",
-        "threads.delete",
-        "items.feedback",
-        "attachments.create",
-        "attachments.delete",
-        "input.transcribe",
-        "threads.sync_custom_action",
-    }
-)
-"""ChatKit request types whose reply is JSON."""
+def _request_types(union: Any) -> frozenset[str]:
+    """The ``type`` literals of a union of the SDK's request models."""
+    return frozenset(
+        member.model_fields["type"].default for member in typing.get_args(union)
+    )
+
+
+STREAMING_TYPES: frozenset[str] = _request_types(chatkit_types.StreamingReq)
+"""ChatKit request types whose reply is ``text/event-stream`` (from the SDK's ``StreamingReq``)."""
+
+NON_STREAMING_TYPES: frozenset[str] = _request_types(chatkit_types.NonStreamingReq)
+"""ChatKit request types whose reply is JSON (from the SDK's ``NonStreamingReq``)."""
 
 KNOWN_TYPES = STREAMING_TYPES | NON_STREAMING_TYPES
 

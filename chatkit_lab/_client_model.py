@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._capture import Capture
+from ._checks import STREAMING_TYPES
 from ._events import Event
 from ._findings import Evidence, Finding, finding, register_check
 from ._schema import validate_payload
@@ -45,16 +46,8 @@ __all__ = [
 MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js source"
 NOTHING_RENDERED = "the UI would render nothing"
 
-STREAMING_REQUEST_TYPES: frozenset[str] = frozenset(
-    {
-        "threads.create",
-        "threads.add_user_message",
-        "threads.add_client_tool_output",
-        "threads.add_structured_input",
-        "threads.retry_after_item",
-        "threads.custom_action",
-    }
-)
+STREAMING_REQUEST_TYPES: frozenset[str] = STREAMING_TYPES
+"""Request types whose reply is an event stream (the SDK's ``StreamingReq``)."""
 REPLY_REQUEST_TYPES: frozenset[str] = frozenset(
     {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
 )
