@@ -55,6 +55,20 @@ def _emit(diagnoses: list, as_json: bool, out: Path | None, title: str) -> int:
             for item in diagnosis.findings:
                 if item.severity != "info":
                     typer.echo(redact_text(f"  [{item.severity}] {item.code}: {item.summary}"))
+            life = diagnosis.lifecycle
+            if life is not None and life.created_threads and "://" in diagnosis.target:
+                kept = [t for t in life.created_threads if t not in life.deleted_threads]
+                typer.echo(
+                    redact_text(
+                        f"threads created in the target: {', '.join(life.created_threads)}"
+                        + (
+                            f"; deleted again: {', '.join(life.deleted_threads)}"
+                            if life.deleted_threads
+                            else ""
+                        )
+                        + (f"; still there: {', '.join(kept)}" if kept else "")
+                    )
+                )
         if out is not None:
             typer.echo(f"report written to {out}")
     return 1 if any(d.failed for d in diagnoses) else 0
@@ -104,6 +118,12 @@ def diagnose(
     insecure: Annotated[
         bool, typer.Option(help="Do not verify TLS certificates (never the default).")
     ] = False,
+    keep_threads: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the threads this run creates in a remote target (deleted by default)."
+        ),
+    ] = False,
 ) -> None:
     """Run the client lifecycle against TARGET and name the first broken layer."""
     from ._diagnose import diagnose as run_diagnosis
@@ -122,6 +142,7 @@ def diagnose(
                 loopback=loopback,
                 limits=limits,
                 verify=not insecure,
+                keep_threads=keep_threads,
             )
         )
     except ChatKitLabError as exc:

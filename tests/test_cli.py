@@ -107,3 +107,20 @@ def test_the_committed_check_catalogue_matches_the_registered_checks() -> None:
     assert result.exit_code == 0
     committed = Path(__file__).resolve().parent.parent / "docs" / "concepts" / "checks.md"
     assert committed.read_text(encoding="utf-8") == result.stdout
+
+
+def test_threads_created_in_a_remote_target_are_deleted_unless_kept() -> None:
+    from chatkit_lab import LoopbackServer
+    from chatkit_lab.backends import reference_app
+
+    backend = reference_app(store="memory")
+    with LoopbackServer(backend) as server:
+        url = f"{server.url}/chatkit"
+        deleted = runner.invoke(app, ["diagnose", url])
+        kept = runner.invoke(app, ["diagnose", url, "--keep-threads"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted again" in deleted.output and "still there" not in deleted.output
+    assert kept.exit_code == 0, kept.output
+    assert "still there" in kept.output
+    methods = list(backend.state.store.table()["method"])
+    assert methods.count("delete_thread") == 1
