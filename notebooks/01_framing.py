@@ -28,7 +28,6 @@
 # rather than one burst.
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 import json
 
 import matplotlib.pyplot as plt

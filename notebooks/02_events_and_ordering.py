@@ -28,7 +28,6 @@
 # notes, not ChatKit.js source (which is closed).
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import HTML, Markdown, display

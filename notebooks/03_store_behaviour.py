@@ -25,7 +25,6 @@
 # what the report's custom fetch does to those reload requests.
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 import json
 
 import pandas as pd

@@ -25,7 +25,6 @@
 # messages.
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 import pandas as pd
 from IPython.display import Markdown, display
 

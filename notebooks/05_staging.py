@@ -33,7 +33,6 @@
 # `token_env`, never from a parameter, and only redacted values are ever printed or saved.
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 import json
 from datetime import UTC, datetime
 from pathlib import Path

@@ -25,7 +25,6 @@
 # before it is written.
 
 # %%
-# ruff: noqa: F704  (top-level await is how a notebook drives async code)
 from pathlib import Path
 
 import pandas as pd
