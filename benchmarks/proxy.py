@@ -16,7 +16,7 @@ import time
 import httpx
 
 from chatkit_lab import LoopbackServer
-from chatkit_lab._proxy import RecordingProxy
+from chatkit_lab.sources._proxy import RecordingProxy
 
 from ._common import BenchResult, Metric, median, percentile
 from ._streams import REQUEST_BODY, REQUEST_HEADERS, ChunkApp, reference_chunks

@@ -4,8 +4,7 @@ Data flows one way: capture -> frames -> events -> checks -> findings -> report.
 small private module; everything public is re-exported here.
 """
 
-from ._analysis import EventAnalysis, analyze_capture, analyze_events
-from ._capture import (
+from chatkit_lab.capture._model import (
     CAPTURE_FORMAT,
     CAPTURE_VERSION,
     Capture,
@@ -15,19 +14,9 @@ from ._capture import (
     load_captures,
     save_captures,
 )
-from ._checks import check_framing, check_request, check_transport, reply_kind
-from ._client_model import ClientItem, ClientModel, ClientState, replay
-from ._crosscheck import CrosscheckResult, crosscheck_httpx_sse
-from ._diagnose import Diagnosis, diagnose, diagnose_captures, diagnose_target, evaluate_lifecycle
-from ._errors import (
-    CaptureFormatError,
-    ChatKitLabError,
-    HarFormatError,
-    TargetError,
-    TransformError,
-)
-from ._events import Event, decode_event, decode_events
-from ._findings import (
+from chatkit_lab.checks._analysis import EventAnalysis, analyze_capture, analyze_events
+from chatkit_lab.checks._exchange import check_framing, check_request, check_transport, reply_kind
+from chatkit_lab.checks._model import (
     LAYERS,
     CheckSpec,
     Evidence,
@@ -40,12 +29,25 @@ from ._findings import (
     layer_states,
     register_check,
 )
-from ._frames import Frame, FrameParser, parse_bytes, parse_frames
-from ._har import HarImport, HarProblem, HarSkip, load_har
-from ._lifecycle import Lifecycle, LifecycleRunner, Step
-from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
-from ._proxy import PROXY_LIMITS, RecordingProxy, serve_proxy
-from ._redact import (
+from chatkit_lab.checks.persistence import Reload, diff_lifecycle, diff_reload, streamed_items
+from chatkit_lab.client._lifecycle import Lifecycle, LifecycleRunner, Step
+from chatkit_lab.client._model import ClientItem, ClientModel, ClientState, replay
+from chatkit_lab.client._transform import ClientRequest, LocalResponse, Transform, load_transform
+from chatkit_lab.diagnose import (
+    Diagnosis,
+    diagnose,
+    diagnose_captures,
+    diagnose_target,
+    evaluate_lifecycle,
+)
+from chatkit_lab.errors import (
+    CaptureFormatError,
+    ChatKitLabError,
+    HarFormatError,
+    TargetError,
+    TransformError,
+)
+from chatkit_lab.redact._engine import (
     Redactor,
     clear_registered_secrets,
     redact_bytes,
@@ -59,10 +61,10 @@ from ._redact import (
     register_secrets,
     secrets_from_env,
 )
-from ._report import layers_matrix, report_markdown
-from ._targets import BUILTIN_TARGETS, Target, open_app_target, open_target
-from ._transform import ClientRequest, LocalResponse, Transform, load_transform
-from ._transports import (
+from chatkit_lab.report._markdown import layers_matrix, report_markdown
+from chatkit_lab.sources._har import HarImport, HarProblem, HarSkip, load_har
+from chatkit_lab.sources._proxy import PROXY_LIMITS, RecordingProxy, serve_proxy
+from chatkit_lab.sources._transports import (
     DEFAULT_LIMITS,
     HTTPTransport,
     InProcessTransport,
@@ -70,6 +72,10 @@ from ._transports import (
     LoopbackServer,
     Transport,
 )
+from chatkit_lab.sse._crosscheck import CrosscheckResult, crosscheck_httpx_sse
+from chatkit_lab.sse._events import Event, decode_event, decode_events
+from chatkit_lab.sse._frames import Frame, FrameParser, parse_bytes, parse_frames
+from chatkit_lab.targets import BUILTIN_TARGETS, Target, open_app_target, open_target
 
 __all__ = [
     "clear_registered_secrets",

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._errors import ChatKitLabError
+from chatkit_lab.errors import ChatKitLabError
 
 app = typer.Typer(
     add_completion=False,
@@ -39,8 +39,8 @@ def _parse_headers(values: list[str]) -> dict[str, str]:
 
 
 def _emit(diagnoses: list, as_json: bool, out: Path | None, title: str) -> int:
-    from ._redact import redact_obj, redact_text
-    from ._report import report_markdown
+    from chatkit_lab.redact._engine import redact_obj, redact_text
+    from chatkit_lab.report._markdown import report_markdown
 
     if out is not None:
         report_markdown(diagnoses, out, title=title)
@@ -76,7 +76,7 @@ def _emit(diagnoses: list, as_json: bool, out: Path | None, title: str) -> int:
 
 def _register_header_secrets(headers: dict[str, str]) -> None:
     """Scrub credential header values given on the command line from everything written."""
-    from ._redact import is_secret_header, register_secrets
+    from chatkit_lab.redact._engine import is_secret_header, register_secrets
 
     values = []
     for name, value in headers.items():
@@ -126,8 +126,8 @@ def diagnose(
     ] = False,
 ) -> None:
     """Run the client lifecycle against TARGET and name the first broken layer."""
-    from ._diagnose import diagnose as run_diagnosis
-    from ._transports import Limits
+    from chatkit_lab.diagnose import diagnose as run_diagnosis
+    from chatkit_lab.sources._transports import Limits
 
     headers = _parse_headers(header or [])
     _register_header_secrets(headers)
@@ -168,7 +168,7 @@ def investigate(
     ] = False,
 ) -> None:
     """The main job: diagnose every built-in backend and write the findings report."""
-    from ._investigation import run_investigation, run_notebooks
+    from chatkit_lab.report._investigation import run_investigation, run_notebooks
 
     try:
         if notebooks:
@@ -194,8 +194,8 @@ def har(
     out: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
 ) -> None:
     """Diagnose the ChatKit exchanges recorded in a browser HAR export."""
-    from ._diagnose import diagnose_captures
-    from ._har import load_har
+    from chatkit_lab.diagnose import diagnose_captures
+    from chatkit_lab.sources._har import load_har
 
     try:
         imported = load_har(path, url_contains=url_contains)
@@ -234,8 +234,9 @@ CHECKS_HEADER = (
 
 def all_checks_table() -> Any:
     """Every registered check (importing the modules that register them first)."""
-    from . import _analysis, _diagnose  # noqa: F401  (importing registers their checks)
-    from ._findings import checks_table
+    from chatkit_lab import diagnose  # noqa: F401  (importing registers their checks)
+    from chatkit_lab.checks import _analysis  # noqa: F401
+    from chatkit_lab.checks._model import checks_table
 
     return checks_table()
 
@@ -256,9 +257,9 @@ def proxy(
     ] = False,
 ) -> None:
     """Record a live ChatKit session: a reverse proxy to point the frontend's api.url at."""
-    from ._capture import Capture
-    from ._proxy import RecordingProxy, parse_listen, parse_upstream, serve_proxy
-    from ._redact import redact_text
+    from chatkit_lab.capture._model import Capture
+    from chatkit_lab.redact._engine import redact_text
+    from chatkit_lab.sources._proxy import RecordingProxy, parse_listen, parse_upstream, serve_proxy
 
     try:
         base = parse_upstream(upstream)

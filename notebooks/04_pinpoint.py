@@ -29,7 +29,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from chatkit_lab import layers_matrix
-from chatkit_lab._investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
+from chatkit_lab.report._investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
 
 pd.set_option("display.max_colwidth", 90)
 STREAM = "send: threads.create"

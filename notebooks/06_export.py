@@ -31,7 +31,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from chatkit_lab import report_markdown
-from chatkit_lab._investigation import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all
+from chatkit_lab.report._investigation import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 

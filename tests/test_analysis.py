@@ -29,11 +29,11 @@ from chatkit.types import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab._analysis import TABLE_COLUMNS, analyze_capture, analyze_events
-from chatkit_lab._capture import Capture, RequestRecord
-from chatkit_lab._events import Event, decode_events
-from chatkit_lab._findings import check_specs
-from chatkit_lab._frames import parse_bytes
+from chatkit_lab.capture._model import Capture, RequestRecord
+from chatkit_lab.checks._analysis import TABLE_COLUMNS, analyze_capture, analyze_events
+from chatkit_lab.checks._model import check_specs
+from chatkit_lab.sse._events import Event, decode_events
+from chatkit_lab.sse._frames import parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 REPLY = ["Hello", " from", " the", " reference", " server."]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit_lab._capture import (
+from chatkit_lab.capture._model import (
     CAPTURE_VERSION,
     Capture,
     Ending,
@@ -15,7 +15,7 @@ from chatkit_lab._capture import (
     load_captures,
     save_captures,
 )
-from chatkit_lab._errors import CaptureFormatError
+from chatkit_lab.errors import CaptureFormatError
 
 STREAM = [
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n',

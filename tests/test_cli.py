@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from chatkit_lab._findings import LAYERS
+from chatkit_lab.checks._model import LAYERS
 from chatkit_lab.cli import app
 
 runner = CliRunner()

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from faulty_servers import buffering, corrupting, hanging
 
-from chatkit_lab._diagnose import Diagnosis, diagnose, diagnose_captures, diagnose_target
-from chatkit_lab._findings import LAYERS
-from chatkit_lab._targets import open_app_target
-from chatkit_lab._transports import Limits
 from chatkit_lab.backends import (
     DropAssistantStore,
     RenamingStore,
     ReversedOrderStore,
     reference_app,
 )
+from chatkit_lab.checks._model import LAYERS
+from chatkit_lab.diagnose import Diagnosis, diagnose, diagnose_captures, diagnose_target
+from chatkit_lab.sources._transports import Limits
+from chatkit_lab.targets import open_app_target
 
 ALL_PASS = dict.fromkeys(LAYERS, "pass")
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from chatkit_lab._dialect import (
+from chatkit_lab.checks.dialect import (
     DIALECTS,
     check_dialect,
     classify_event,
     classify_events,
     dialect_counts,
 )
-from chatkit_lab._events import Event, decode_events
-from chatkit_lab._frames import parse_bytes
+from chatkit_lab.sse._events import Event, decode_events
+from chatkit_lab.sse._frames import parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 

@@ -30,9 +30,9 @@ from chatkit_lab import (
     parse_bytes,
     parse_frames,
 )
-from chatkit_lab._capture import END_STATES
-from chatkit_lab._checks import KNOWN_TYPES
-from chatkit_lab._schema import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES
+from chatkit_lab.capture._model import END_STATES
+from chatkit_lab.checks._exchange import KNOWN_TYPES
+from chatkit_lab.checks.schema import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES
 
 T = TypeVar("T")
 

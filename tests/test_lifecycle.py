@@ -7,11 +7,11 @@ from typing import Any
 
 from faulty_servers import json_everywhere
 
-from chatkit_lab._capture import Capture, RequestRecord
-from chatkit_lab._diagnose import evaluate_lifecycle
-from chatkit_lab._lifecycle import Lifecycle, LifecycleRunner, adopt_thread_id
-from chatkit_lab._targets import open_app_target, open_target
 from chatkit_lab.backends import reference_app
+from chatkit_lab.capture._model import Capture, RequestRecord
+from chatkit_lab.client._lifecycle import Lifecycle, LifecycleRunner, adopt_thread_id
+from chatkit_lab.diagnose import evaluate_lifecycle
+from chatkit_lab.targets import open_app_target, open_target
 
 REFERENCE_STEPS = [
     "mount: threads.list",

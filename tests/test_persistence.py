@@ -16,9 +16,8 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from chatkit_lab._capture import Capture, Ending, RequestRecord
-from chatkit_lab._lifecycle import Lifecycle, Step, envelope
-from chatkit_lab._persistence import (
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord
+from chatkit_lab.checks.persistence import (
     ItemView,
     Reload,
     diff_lifecycle,
@@ -26,7 +25,8 @@ from chatkit_lab._persistence import (
     item_text,
     streamed_items,
 )
-from chatkit_lab._transform import ClientRequest
+from chatkit_lab.client._lifecycle import Lifecycle, Step, envelope
+from chatkit_lab.client._transform import ClientRequest
 
 URL = "http://backend.test/chatkit"
 THREAD = "thr_1"

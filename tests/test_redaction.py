@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab._capture import Capture, Ending, RequestRecord, load_captures
-from chatkit_lab._redact import (
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord, load_captures
+from chatkit_lab.redact._engine import (
     Redactor,
     clear_registered_secrets,
     is_secret_field,

@@ -15,16 +15,16 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from chatkit_lab._events import Event, decode_events
-from chatkit_lab._findings import check_specs
-from chatkit_lab._frames import parse_bytes
-from chatkit_lab._schema import (
+from chatkit_lab.checks._model import check_specs
+from chatkit_lab.checks.schema import (
     CHATKIT_EVENT_TYPES,
     check_decoding,
     check_schema,
     validate_item,
     validate_payload,
 )
+from chatkit_lab.sse._events import Event, decode_events
+from chatkit_lab.sse._frames import parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 NOW = datetime(2026, 2, 11, 10, 0, 0)

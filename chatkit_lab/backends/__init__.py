@@ -18,7 +18,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from .._errors import TargetError
+from chatkit_lab.errors import TargetError
+
 from ._util import split_deltas
 from .faults import DropAssistantStore, RenamingStore, ReversedOrderStore
 from .legacy import (
@@ -64,7 +65,7 @@ class BuiltinTarget:
     app: FastAPI
     path: str
     transform: str
-    """Name of the default client transform (see ``chatkit_lab._transform.load_transform``)."""
+    """Name of the default client transform (see ``chatkit_lab.client.load_transform``)."""
     description: str = ""
 
 

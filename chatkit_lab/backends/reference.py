@@ -63,7 +63,8 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 from pydantic import ValidationError
 
-from .._errors import ChatKitLabError
+from chatkit_lab.errors import ChatKitLabError
+
 from ._util import remove_with, split_deltas, temporary_db_path
 from .stores import MemoryStore, RecordingStore, SQLiteStore
 

@@ -1,20 +1,10 @@
 """The report's custom ``fetch`` (ChatProvider.tsx) as a transform.
 
-A transform is a plain callable: it receives the :class:`~chatkit_lab._transform.ClientRequest`
-ChatKit.js would send and returns either the request that really goes on the wire or a
-:class:`~chatkit_lab._transform.LocalResponse` answered without any network. To reproduce your
-own frontend, write a function (or a class with ``__call__``) that does what your ``fetch``
-does, and pass it, or its ``"module:callable"`` name, wherever a transform is accepted.
-
-:class:`LegacyFetch` does what the report's fetch does:
-
-* ``threads.list`` is answered locally with ``{"data": [], "has_more": false}``;
-* every other request, whatever its type, is rewritten to ``POST {base}/{user_id}/chat`` with
-  the body ``{"message": <text of the user input, or "">, "conversation_id": <thread_id as an
-  int, or null>}`` and an ``Authorization: Bearer <jwt>`` header.
-
-That includes ``threads.get_by_id`` and ``items.list``, which the client sends to reload a thread:
-they reach the backend as empty chat messages.
+A transform is a plain callable: it receives the ``ClientRequest`` ChatKit.js would send and
+returns either the request that really goes on the wire or a ``LocalResponse`` answered without
+any network (both in :mod:`chatkit_lab.client`). To reproduce your own frontend, write a function
+(or a class with ``__call__``) that does what your ``fetch`` does, and pass it, or its
+``"module:callable"`` name, wherever a transform is accepted.
 """
 
 from __future__ import annotations
@@ -24,7 +14,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._transform import ClientRequest, LocalResponse
+from chatkit_lab.client._transform import ClientRequest, LocalResponse
+
 from .legacy import LEGACY_TEST_SECRET, LEGACY_USER_ID, make_token
 
 __all__ = [

@@ -8,7 +8,6 @@ import jwt
 import pytest
 from backend_helpers import MODES, drive
 
-from chatkit_lab._errors import TargetError
 from chatkit_lab.backends import (
     CHATKIT_PATH,
     LEGACY_TEST_SECRET,
@@ -20,6 +19,7 @@ from chatkit_lab.backends import (
     make_backend,
     make_token,
 )
+from chatkit_lab.errors import TargetError
 
 PATH = legacy_path("user-1")
 

@@ -10,18 +10,18 @@ from backend_helpers import add_message_body, create_body, drive, get_body
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatkit_lab._transform import (
-    ClientRequest,
-    LocalResponse,
-    apply_transform,
-    load_transform,
-)
 from chatkit_lab.backends import (
     LEGACY_TEST_SECRET,
     LegacyFetch,
     legacy_app,
     legacy_fetch,
     parse_conversation_id,
+)
+from chatkit_lab.client._transform import (
+    ClientRequest,
+    LocalResponse,
+    apply_transform,
+    load_transform,
 )
 
 CHATKIT_URL = "http://localhost:8000/user-1/chat"

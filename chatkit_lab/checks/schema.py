@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._capture import Capture
-from ._events import Event
-from ._findings import Evidence, Finding, finding, register_check
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.sse._events import Event
 
 __all__ = [
     "CHATKIT_EVENT_TYPES",

@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._capture import Capture
-from ._events import Event
-from ._findings import Evidence, Finding, finding, register_check
-from ._schema import SchemaResult, excerpt, validate_event
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.checks.schema import SchemaResult, excerpt, validate_event
+from chatkit_lab.sse._events import Event
 
 __all__ = ["ItemTrack", "OrderingMachine", "check_ordering"]
 

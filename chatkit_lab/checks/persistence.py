@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
-from ._capture import Capture
-from ._findings import Evidence, Finding, finding, register_check
-from ._lifecycle import Lifecycle, Step
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.client._lifecycle import Lifecycle, Step
 
 register_check(
     "persistence.reload_failed",
@@ -308,7 +308,7 @@ def diff_reload(
 
 
 def _excerpt(body: bytes, limit: int = 240) -> str:
-    from ._redact import redact_text
+    from chatkit_lab.redact._engine import redact_text
 
     text = redact_text(body.decode("utf-8", errors="replace"))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -30,9 +30,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ._capture import Capture, Ending, RequestRecord
-from ._errors import TargetError
-from ._transform import ClientRequest
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord
+from chatkit_lab.client._transform import ClientRequest
+from chatkit_lab.errors import TargetError
 
 HeadersLike = Mapping[str, str] | Sequence[tuple[str, str]] | None
 BodyLike = bytes | bytearray | str | None

@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ._errors import CaptureFormatError
-from ._events import Event, decode_events
-from ._frames import Frame, parse_frames
+from chatkit_lab.errors import CaptureFormatError
+from chatkit_lab.sse._events import Event, decode_events
+from chatkit_lab.sse._frames import Frame, parse_frames
 
 CAPTURE_FORMAT = "chatkit-lab.capture"
 CAPTURE_VERSION = 1
@@ -423,7 +423,7 @@ def save_captures(
     ``extra_secrets`` are literal values (a staging token from the environment, say) scrubbed
     too, wherever they appear, on top of the token shapes redaction always recognises.
     """
-    from ._redact import redact_capture
+    from chatkit_lab.redact._engine import redact_capture
 
     extra = list(extra_secrets)
 

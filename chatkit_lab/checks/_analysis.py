@@ -18,13 +18,18 @@ from typing import Any
 
 import pandas as pd
 
-from ._capture import Capture
-from ._client_model import MODEL_NOTE, ClientModel, ClientState, check_rendering
-from ._dialect import DialectVerdict, check_dialect, classify_events, dialect_counts
-from ._events import Event
-from ._findings import LAYERS, Finding, findings_table
-from ._ordering import OrderingMachine
-from ._schema import SchemaResult, _validate_event, check_decoding, check_schema
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import LAYERS, Finding, findings_table
+from chatkit_lab.checks.dialect import (
+    DialectVerdict,
+    check_dialect,
+    classify_events,
+    dialect_counts,
+)
+from chatkit_lab.checks.ordering import OrderingMachine
+from chatkit_lab.checks.schema import SchemaResult, _validate_event, check_decoding, check_schema
+from chatkit_lab.client._model import MODEL_NOTE, ClientModel, ClientState, check_rendering
+from chatkit_lab.sse._events import Event
 
 __all__ = ["EventAnalysis", "analyze_capture", "analyze_events"]
 

@@ -4,7 +4,7 @@ Point ChatKit's ``api.url`` at the proxy instead of the backend. Every request i
 the upstream unchanged (hop-by-hop headers and ``Host`` aside) and every reply is streamed back
 piece by piece as it arrives: nothing is buffered, decoded or compressed on the way (raw bytes,
 the upstream ``Content-Encoding`` kept as it is). Each exchange is recorded as a
-:class:`~chatkit_lab._capture.Capture` with transport ``proxy``:
+:class:`~chatkit_lab.capture._model.Capture` with transport ``proxy``:
 
 * ``chunks`` hold the body pieces as they arrived from the upstream, with their arrival offsets;
 * ``meta["client_send_ns"]`` holds, for each chunk, when it was handed to the client (same clock,
@@ -39,8 +39,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ._capture import Capture, Ending, RequestRecord
-from ._transports import Limits, _http_ending
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord
+from chatkit_lab.sources._transports import Limits, _http_ending
 
 __all__ = [
     "PROXY_LIMITS",
@@ -154,7 +154,7 @@ class RecordingProxy:
     """A reverse proxy (an ASGI app) that records every exchange with the upstream.
 
     ``proxy.app`` (or the proxy itself) is the ASGI callable; serve it with uvicorn or
-    :class:`~chatkit_lab._transports.LoopbackServer`. Finished captures are appended to
+    :class:`~chatkit_lab.sources._transports.LoopbackServer`. Finished captures are appended to
     ``proxy.captures`` and, with ``out_dir``, saved there redacted (paths in ``proxy.saved``).
     ``on_capture(capture, path)`` is called for each finished exchange (``path`` is ``None``
     when nothing was saved).
@@ -431,7 +431,7 @@ class RecordingProxy:
 
 def capture_file_name(capture: Capture, number: int) -> str:
     """``<timestamp>_<n>_<label>.jsonl``; the label redacted and made safe for a file name."""
-    from ._redact import redact_text
+    from chatkit_lab.redact._engine import redact_text
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
     label = _UNSAFE_NAME.sub("-", redact_text(capture.name)).strip("-.")[:60] or "exchange"
@@ -526,14 +526,14 @@ def serve_proxy(
     """Serve ``proxy`` with uvicorn on ``host:port`` until interrupted (blocking).
 
     The port is bound first (port ``0`` picks a free one), so ``on_listening`` gets the real URL;
-    a port that cannot be bound raises :class:`~chatkit_lab._errors.TargetError`. uvicorn adds
+    a port that cannot be bound raises :class:`~chatkit_lab.errors.TargetError`. uvicorn adds
     no ``server``/``date`` headers of its own: the upstream's pass through alone.
     """
     import socket
 
     import uvicorn
 
-    from ._errors import TargetError
+    from chatkit_lab.errors import TargetError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

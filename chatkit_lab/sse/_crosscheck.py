@@ -18,8 +18,8 @@ import httpx
 import pandas as pd
 from httpx_sse import EventSource, ServerSentEvent
 
-from ._capture import Capture
-from ._frames import BOM, Frame, parse_frames
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.sse._frames import BOM, Frame, parse_frames
 
 COLUMNS = [
     "row",

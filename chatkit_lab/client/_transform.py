@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import TransformError
+from chatkit_lab.errors import TransformError
 
 
 @dataclass
@@ -67,7 +67,7 @@ def identity(request: ClientRequest) -> ClientRequest:
 
 
 _BUILTIN: dict[str, str] = {
-    "none": "chatkit_lab._transform:identity",
+    "none": "chatkit_lab.client._transform:identity",
     "legacy-fetch": "chatkit_lab.backends.transforms:legacy_fetch",
     "legacy-auth": "chatkit_lab.backends.transforms:legacy_auth",
 }

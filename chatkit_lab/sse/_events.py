@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from ._frames import Frame
+from chatkit_lab.sse._frames import Frame
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ._diagnose import Diagnosis, diagnose
+from chatkit_lab.diagnose import Diagnosis, diagnose
 
 REPORT_SETUP = "legacy:attempt3"
 """The report's current setup: attempt 3 (Responses-style events) behind its custom fetch."""
@@ -67,7 +67,7 @@ INTRO = (
 
 async def run_investigation(out: str | Path, *, loopback: bool = False) -> Path:
     """Diagnose every built-in backend and the fix ladder; write the report to ``out``."""
-    from ._report import report_markdown
+    from chatkit_lab.report._markdown import report_markdown
 
     builtins = await run_all(BUILTIN_RUNS, loopback=loopback)
     ladder = await run_all(FIX_LADDER, loopback=loopback)
@@ -105,7 +105,7 @@ def run_notebooks(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from ._errors import ChatKitLabError
+    from chatkit_lab.errors import ChatKitLabError
 
     source = Path(notebooks_dir).resolve()
     target = Path(executed_dir).resolve()

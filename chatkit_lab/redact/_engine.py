@@ -45,7 +45,7 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._capture import Capture
+    from chatkit_lab.capture._model import Capture
 
 Style = Literal["text", "url"]
 """``text``: ``[REDACTED kind …tail]``; ``url``: ``REDACTED-kind-tail`` (no spaces or brackets)."""
@@ -883,7 +883,7 @@ class Redactor:
         (see :meth:`redact_chunks`): chunk count, indices and arrival offsets are kept; a chunk's
         bytes may change length.
         """
-        from ._capture import Chunk
+        from chatkit_lab.capture._model import Chunk
 
         request = replace(
             capture.request,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import TargetError
-from ._transform import Transform, load_transform
+from chatkit_lab.client._transform import Transform, load_transform
+from chatkit_lab.errors import TargetError
 
 BUILTIN_TARGETS: tuple[str, ...] = (
     "reference",
@@ -67,7 +67,7 @@ async def open_app_target(
     limits: Any = None,
 ) -> AsyncIterator[Target]:
     """A target for any ASGI app: in process by default, on 127.0.0.1 with ``loopback``."""
-    from ._transports import HTTPTransport, InProcessTransport, LoopbackServer
+    from chatkit_lab.sources._transports import HTTPTransport, InProcessTransport, LoopbackServer
 
     chosen, chosen_name = _transform_name(transform, "none")
     if loopback:
@@ -101,7 +101,7 @@ async def open_target(
 ) -> AsyncIterator[Target]:
     """Resolve ``spec`` (a built-in name or an http(s) URL) into an open :class:`Target`."""
     if spec in BUILTIN_TARGETS:
-        from .backends import make_backend
+        from chatkit_lab.backends import make_backend
 
         backend = make_backend(spec)
         default = backend.transform or "none"
@@ -120,7 +120,7 @@ async def open_target(
             yield target
         return
     if is_url(spec):
-        from ._transports import HTTPTransport
+        from chatkit_lab.sources._transports import HTTPTransport
 
         chosen, chosen_name = _transform_name(transform, "none")
         sender = HTTPTransport(limits=limits, verify=verify)

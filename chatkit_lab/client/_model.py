@@ -25,11 +25,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._capture import Capture
-from ._checks import STREAMING_TYPES
-from ._events import Event
-from ._findings import Evidence, Finding, finding, register_check
-from ._schema import validate_payload
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._exchange import STREAMING_TYPES
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.checks.schema import validate_payload
+from chatkit_lab.sse._events import Event
 
 __all__ = [
     "MODEL_NOTE",

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ._analysis import analyze_capture
-from ._capture import Capture
-from ._checks import (
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._analysis import analyze_capture
+from chatkit_lab.checks._exchange import (
     NON_STREAMING_TYPES,
     STREAMING_TYPES,
     check_framing,
@@ -22,8 +22,7 @@ from ._checks import (
     check_transport,
     reply_kind,
 )
-from ._errors import TargetError
-from ._findings import (
+from chatkit_lab.checks._model import (
     LAYERS,
     Evidence,
     Finding,
@@ -32,11 +31,12 @@ from ._findings import (
     first_failure,
     layer_states,
 )
-from ._lifecycle import Lifecycle, LifecycleRunner, Step
-from ._persistence import Reload, diff_lifecycle, diff_reload, streamed_items
-from ._redact import redact_dataframe, redact_obj
-from ._targets import Target, open_target
-from ._transform import ClientRequest, Transform
+from chatkit_lab.checks.persistence import Reload, diff_lifecycle, diff_reload, streamed_items
+from chatkit_lab.client._lifecycle import Lifecycle, LifecycleRunner, Step
+from chatkit_lab.client._transform import ClientRequest, Transform
+from chatkit_lab.errors import TargetError
+from chatkit_lab.redact._engine import redact_dataframe, redact_obj
+from chatkit_lab.targets import Target, open_target
 
 
 @dataclass

@@ -21,16 +21,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ._capture import Capture
-from ._events import Event
-from ._findings import Evidence, Finding, finding, register_check
-from ._schema import (
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.checks.schema import (
     CHATKIT_EVENT_TYPES,
     CHATKIT_ITEM_TYPES,
     SchemaResult,
     validate_event,
     validate_item,
 )
+from chatkit_lab.sse._events import Event
 
 __all__ = [
     "DIALECTS",

@@ -13,9 +13,9 @@ from typing import Any
 
 import chatkit.types as chatkit_types
 
-from ._capture import Capture
-from ._findings import Evidence, Finding, finding, register_check
-from ._redact import redact_text
+from chatkit_lab.capture._model import Capture
+from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
+from chatkit_lab.redact._engine import redact_text
 
 
 def _request_types(union: Any) -> frozenset[str]:

@@ -35,8 +35,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 
-from ._capture import Capture, Ending, RequestRecord, save_captures
-from ._errors import HarFormatError
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord, save_captures
+from chatkit_lab.errors import HarFormatError
 
 NO_TIMING_NOTE = "HAR keeps no per-chunk timing: timing checks are skipped"
 MISSING_BODY_MESSAGE = (

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._diagnose import Diagnosis
-from ._findings import LAYERS
-from ._redact import redact_text
+from chatkit_lab.checks._model import LAYERS
+from chatkit_lab.diagnose import Diagnosis
+from chatkit_lab.redact._engine import redact_text
 
 CLIENT_MODEL_NOTE = (
     "The client model is derived from the openai-chatkit server SDK's semantics and the protocol "

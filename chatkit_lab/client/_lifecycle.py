@@ -17,8 +17,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ._capture import Capture, Ending, RequestRecord
-from ._transform import ClientRequest, LocalResponse, Transform, apply_transform, identity
+from chatkit_lab.capture._model import Capture, Ending, RequestRecord
+from chatkit_lab.client._transform import (
+    ClientRequest,
+    LocalResponse,
+    Transform,
+    apply_transform,
+    identity,
+)
 
 
 class Sender(Protocol):
