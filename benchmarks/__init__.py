@@ -26,7 +26,17 @@ __all__ = [
     "write_results",
 ]
 
-BENCHMARKS: tuple[str, ...] = ("analysis", "capture", "timing", "proxy", "notebooks")
+BENCHMARKS: tuple[str, ...] = (
+    "analysis",
+    "capture",
+    "timing",
+    "proxy",
+    "events",
+    "har",
+    "findings",
+    "cli",
+    "notebooks",
+)
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -75,3 +79,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding the ``benchmarks`` package (child processes run there)."""
+
+
+def in_child(task: str, arg: str, timeout_s: float = 600.0) -> dict[str, Any]:
+    """Run ``benchmarks._child TASK ARG`` in a fresh process; its JSON line (time, memory)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks._child", task, arg],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"{task} failed (exit {done.returncode}): {tail[0]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chatkit_lab import Capture, RequestRecord
+from chatkit_lab import Capture
+from chatkit_lab.capture import RequestRecord
 
 __all__ = [
     "THREAD_ID",

@@ -15,7 +15,7 @@ import time
 import httpx
 
 from chatkit_lab import HTTPTransport, LoopbackServer
-from chatkit_lab.sources._transports import DEFAULT_LIMITS
+from chatkit_lab.sources import DEFAULT_LIMITS
 
 from ._common import BenchResult, Metric, median
 from ._streams import REQUEST_BODY, REQUEST_HEADERS, ChunkApp, reference_chunks

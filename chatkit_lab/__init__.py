@@ -1,172 +1,110 @@
 """chatkit-lab: find out why a ChatKit UI goes blank against a custom backend, with evidence.
 
-Data flows one way: capture -> frames -> events -> checks -> findings -> report. Each stage is a
-small private module; everything public is re-exported here.
+Data flows one way, and the package's subpackages are the stages (see ``docs/architecture.md``):
+sources → capture → sse → client → checks → diagnosis → report. This module re-exports the
+small public API below; each stage's package exports the rest of its own public names
+(``chatkit_lab.capture``, ``chatkit_lab.sources``, ``chatkit_lab.sse``, ``chatkit_lab.client``,
+``chatkit_lab.checks``, ``chatkit_lab.report``, ``chatkit_lab.redact``).
+
+Names load on first use, so ``import chatkit_lab`` (and the command line's ``--help``) stays
+fast: the heavy libraries (pandas, the ChatKit SDK, the agents SDK) load only when needed.
 """
 
-from chatkit_lab.capture._model import (
-    CAPTURE_FORMAT,
-    CAPTURE_VERSION,
-    Capture,
-    Chunk,
-    Ending,
-    RequestRecord,
-    load_captures,
-    save_captures,
-)
-from chatkit_lab.checks._analysis import EventAnalysis, analyze_capture, analyze_events
-from chatkit_lab.checks._exchange import check_framing, check_request, check_transport, reply_kind
-from chatkit_lab.checks._model import (
-    LAYERS,
-    CheckSpec,
-    Evidence,
-    Finding,
-    check_specs,
-    checks_table,
-    finding,
-    findings_table,
-    first_failure,
-    layer_states,
-    register_check,
-)
-from chatkit_lab.checks.persistence import Reload, diff_lifecycle, diff_reload, streamed_items
-from chatkit_lab.client._lifecycle import Lifecycle, LifecycleRunner, Step
-from chatkit_lab.client._model import ClientItem, ClientModel, ClientState, replay
-from chatkit_lab.client._transform import ClientRequest, LocalResponse, Transform, load_transform
-from chatkit_lab.diagnose import (
-    Diagnosis,
-    diagnose,
-    diagnose_captures,
-    diagnose_target,
-    evaluate_lifecycle,
-)
-from chatkit_lab.errors import (
-    CaptureFormatError,
-    ChatKitLabError,
-    HarFormatError,
-    TargetError,
-    TransformError,
-)
-from chatkit_lab.redact._engine import (
-    Redactor,
-    clear_registered_secrets,
-    redact_bytes,
-    redact_capture,
-    redact_chunks,
-    redact_dataframe,
-    redact_headers,
-    redact_obj,
-    redact_text,
-    redact_url,
-    register_secrets,
-    secrets_from_env,
-)
-from chatkit_lab.report._markdown import layers_matrix, report_markdown
-from chatkit_lab.sources._har import HarImport, HarProblem, HarSkip, load_har
-from chatkit_lab.sources._proxy import PROXY_LIMITS, RecordingProxy, serve_proxy
-from chatkit_lab.sources._transports import (
-    DEFAULT_LIMITS,
-    HTTPTransport,
-    InProcessTransport,
-    Limits,
-    LoopbackServer,
-    Transport,
-)
-from chatkit_lab.sse._crosscheck import CrosscheckResult, crosscheck_httpx_sse
-from chatkit_lab.sse._events import Event, decode_event, decode_events
-from chatkit_lab.sse._frames import Frame, FrameParser, parse_bytes, parse_frames
-from chatkit_lab.targets import BUILTIN_TARGETS, Target, open_app_target, open_target
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+_EXPORTS: dict[str, str] = {
+    # sources: where captures come from
+    "open_target": "chatkit_lab.targets",
+    "open_app_target": "chatkit_lab.targets",
+    "InProcessTransport": "chatkit_lab.sources",
+    "HTTPTransport": "chatkit_lab.sources",
+    "LoopbackServer": "chatkit_lab.sources",
+    "RecordingProxy": "chatkit_lab.sources",
+    "load_har": "chatkit_lab.sources",
+    # capture
+    "Capture": "chatkit_lab.capture",
+    "load_captures": "chatkit_lab.capture",
+    "save_captures": "chatkit_lab.capture",
+    # sse: frames and events
+    "parse_bytes": "chatkit_lab.sse",
+    "decode_events": "chatkit_lab.sse",
+    # checks
+    "analyze_capture": "chatkit_lab.checks",
+    "analyze_events": "chatkit_lab.checks",
+    "check_specs": "chatkit_lab.checks",
+    # diagnosis
+    "diagnose": "chatkit_lab.diagnosis",
+    "diagnose_target": "chatkit_lab.diagnosis",
+    "diagnose_captures": "chatkit_lab.diagnosis",
+    "Diagnosis": "chatkit_lab.diagnosis",
+    # report
+    "report_markdown": "chatkit_lab.report",
+    # secrets and errors
+    "Redactor": "chatkit_lab.redact",
+    "register_secrets": "chatkit_lab.redact",
+    "secrets_from_env": "chatkit_lab.redact",
+    "ChatKitLabError": "chatkit_lab.errors",
+}
 
 __all__ = [
-    "clear_registered_secrets",
-    "redact_bytes",
-    "redact_chunks",
-    "register_secrets",
-    "PROXY_LIMITS",
-    "RecordingProxy",
-    "serve_proxy",
-    "BUILTIN_TARGETS",
-    "CAPTURE_FORMAT",
-    "CAPTURE_VERSION",
-    "DEFAULT_LIMITS",
-    "LAYERS",
     "Capture",
-    "CaptureFormatError",
     "ChatKitLabError",
-    "CheckSpec",
-    "Chunk",
-    "ClientItem",
-    "ClientModel",
-    "ClientRequest",
-    "ClientState",
-    "CrosscheckResult",
     "Diagnosis",
-    "Ending",
-    "Event",
-    "EventAnalysis",
-    "Evidence",
-    "Finding",
-    "Frame",
-    "FrameParser",
     "HTTPTransport",
-    "HarFormatError",
-    "HarImport",
-    "HarProblem",
-    "HarSkip",
     "InProcessTransport",
-    "Lifecycle",
-    "LifecycleRunner",
-    "Limits",
-    "LocalResponse",
     "LoopbackServer",
+    "RecordingProxy",
     "Redactor",
-    "Reload",
-    "RequestRecord",
-    "Step",
-    "Target",
-    "TargetError",
-    "Transform",
-    "TransformError",
-    "Transport",
     "analyze_capture",
     "analyze_events",
-    "check_framing",
-    "check_request",
     "check_specs",
-    "check_transport",
-    "checks_table",
-    "crosscheck_httpx_sse",
-    "decode_event",
     "decode_events",
     "diagnose",
     "diagnose_captures",
     "diagnose_target",
-    "diff_lifecycle",
-    "diff_reload",
-    "evaluate_lifecycle",
-    "finding",
-    "findings_table",
-    "first_failure",
-    "layer_states",
-    "layers_matrix",
     "load_captures",
     "load_har",
-    "load_transform",
     "open_app_target",
     "open_target",
     "parse_bytes",
-    "parse_frames",
-    "redact_capture",
-    "redact_dataframe",
-    "redact_headers",
-    "redact_obj",
-    "redact_text",
-    "redact_url",
-    "register_check",
-    "replay",
-    "reply_kind",
+    "register_secrets",
     "report_markdown",
     "save_captures",
     "secrets_from_env",
-    "streamed_items",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatkit_lab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and editors; nothing here runs
+    from chatkit_lab.capture import Capture, load_captures, save_captures
+    from chatkit_lab.checks import analyze_capture, analyze_events, check_specs
+    from chatkit_lab.diagnosis import Diagnosis, diagnose, diagnose_captures, diagnose_target
+    from chatkit_lab.errors import ChatKitLabError
+    from chatkit_lab.redact import Redactor, register_secrets, secrets_from_env
+    from chatkit_lab.report import report_markdown
+    from chatkit_lab.sources import (
+        HTTPTransport,
+        InProcessTransport,
+        LoopbackServer,
+        RecordingProxy,
+        load_har,
+    )
+    from chatkit_lab.sse import decode_events, parse_bytes
+    from chatkit_lab.targets import open_app_target, open_target

@@ -33,20 +33,28 @@ import json
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
+from pandas.io.formats.style import Styler
 
-from chatkit_lab import (
-    ClientRequest,
-    HTTPTransport,
-    InProcessTransport,
-    LoopbackServer,
-    check_framing,
-    crosscheck_httpx_sse,
-)
+from chatkit_lab import HTTPTransport, InProcessTransport, LoopbackServer
 from chatkit_lab.backends import legacy_app, legacy_fetch, reference_app
+from chatkit_lab.checks import check_framing
+from chatkit_lab.client import ClientRequest
+from chatkit_lab.sse import crosscheck_httpx_sse
 
-pd.set_option("display.max_colwidth", 70)
 DELAY_S = 0.01
 MESSAGE = "Hello! What can you do?"
+WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
+
+
+def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
+    """A table for reading: no row numbers, blank where a value is missing, times to 0.1 ms,
+    text escaped, and the ``wrap`` columns wrapped and left-aligned instead of widening the
+    table."""
+    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
+    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
+    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
+    return styler.set_table_styles(columns, overwrite=False)
+
 
 # %% [markdown]
 # ## The request ChatKit sends
@@ -108,7 +116,7 @@ with LoopbackServer(reference_app(delay_s=DELAY_S)) as server:
     )
 
 summary = pd.DataFrame([capture.summary() for capture in captures.values()])
-display(summary.drop(columns=["target"]))
+display(readable(summary.drop(columns=["target"])))
 
 # %% [markdown]
 # Every exchange is a `200` with `text/event-stream` that ended cleanly: the transport layer is
@@ -117,10 +125,11 @@ display(summary.drop(columns=["target"]))
 # ## Chunks: what arrived, and when
 #
 # One row per body chunk: its arrival offset from the request, the gap since the previous chunk
-# and the first bytes. Here is attempt 3, the report's current backend.
+# and the first bytes (a line break shows as `\n`, so the blank line that ends a frame reads
+# `\n\n`). Here is attempt 3, the report's current backend.
 
 # %%
-display(captures["legacy attempt 3"].chunks_df())
+display(readable(captures["legacy attempt 3"].chunks_df()))
 
 # %% [markdown]
 # ## Frames: how a browser cuts the bytes
@@ -128,13 +137,16 @@ display(captures["legacy attempt 3"].chunks_df())
 # A browser's `EventSource` parser (WHATWG rules) splits the body at blank lines, reads `data:`,
 # `event:`, `id:` and `retry:` fields, and dispatches a frame only if it is complete and has data.
 # The table shows each frame's byte range, the chunks it spans, its line ending, its fields and
-# whether it would be dispatched. Attempt 2 uses `event:` names; the others send bare `data:`
-# lines like the reference server does.
+# whether it would be dispatched (`fields` already shows whether a frame has an `id:`, and the
+# conclusion below checks that every frame is complete). Attempt 2 uses `event:` names; the
+# others send bare `data:` lines like the reference server does.
 
 # %%
+FRAME_COLUMNS = ["frame", "bytes", "chunks", "arrived_ms", "line_ending", "fields", "event"]
 for name in ("legacy attempt 2", "reference"):
     display(Markdown(f"**{name}**"))
-    display(captures[name].frames_df().head(6))
+    frames = captures[name].frames_df().head(6)[[*FRAME_COLUMNS, "dispatched", "data"]]
+    display(readable(frames, wrap=("data",)))
 
 # %% [markdown]
 # ## Timeline of arrivals
@@ -146,14 +158,14 @@ for name in ("legacy attempt 2", "reference"):
 # streams; it is the backend thinking, not the transport holding bytes back.
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 3.5))
+fig, ax = plt.subplots(figsize=(9, 3.5))
 for name, capture in captures.items():
     times = [event.arrived_ns / 1e6 for event in capture.events]
     ax.step(times, range(1, len(times) + 1), where="post", label=name)
 ax.set_xlabel("arrival (ms since the request was sent)")
 ax.set_ylabel("events dispatched")
 ax.set_title("Event arrivals per backend")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the data
 fig.tight_layout()
 plt.show()
 
@@ -166,20 +178,19 @@ plt.show()
 
 # %%
 checks = {name: crosscheck_httpx_sse(capture) for name, capture in captures.items()}
-display(
-    pd.DataFrame(
-        [
-            {
-                "capture": name,
-                "browser dispatches": len(result.browser),
-                "httpx-sse yields": len(result.httpx_sse),
-                "agree": result.agree,
-                "notes": "; ".join(result.notes),
-            }
-            for name, result in checks.items()
-        ]
-    )
+agreement = pd.DataFrame(
+    [
+        {
+            "capture": name,
+            "browser dispatches": len(result.browser),
+            "httpx-sse yields": len(result.httpx_sse),
+            "agree": result.agree,
+            "notes": "; ".join(result.notes),
+        }
+        for name, result in checks.items()
+    ]
 )
+display(readable(agreement, wrap=("notes",)))
 
 # %% [markdown]
 # What a disagreement looks like: a hand-made stream with a keep-alive comment and a block that
@@ -191,7 +202,7 @@ display(
 odd = b': ping\n\nretry: 1000\n\ndata: {"type":"thread.created"}\n\n'
 demo = crosscheck_httpx_sse(odd)
 print(demo)
-display(demo.table[["kind", "browser", "httpx_sse", "why"]])
+display(readable(demo.table[["kind", "browser", "httpx_sse", "why"]], wrap=("why",)))
 
 # %% [markdown]
 # ## Conclusion on framing

@@ -31,11 +31,22 @@
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import HTML, Markdown, display
+from pandas.io.formats.style import Styler
 
 from chatkit_lab import analyze_events, decode_events, diagnose, parse_bytes
 
-pd.set_option("display.max_colwidth", 60)
 STREAM = "send: threads.create"
+WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
+
+
+def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
+    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
+    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
+    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
+    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
+    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
+    return styler.set_table_styles(columns, overwrite=False)
+
 
 # %% [markdown]
 # ## One conversation per backend
@@ -61,33 +72,52 @@ for name, analysis in analyses.items():
 
 # %%
 dialects = pd.DataFrame({name: a.dialects for name, a in analyses.items()}).fillna(0)
-display(dialects.astype(int))
+display(dialects.astype(int).rename_axis("dialect"))
 
 # %% [markdown]
-# ## Schema, side by side: the report's attempt 3 against the reference
+# ## Schema: the report's attempt 3, then the reference
 #
-# Left: what attempt 3 sends, whether it validates, and the ChatKit event it should have been.
-# Right: what the reference `ChatKitServer` sends for the same request. `ui_items_after` is the
-# number of messages the client would show after that event.
+# First what attempt 3 sends, one row per event: its `type`, the protocol that name comes from,
+# whether it validates as a ChatKit event, and `should_be`, the ChatKit event it should have
+# been: the answer to the report's question "what format does ChatKit expect?".
+# `messages shown` is the number of messages the client would show after that event.
 
 # %%
-COLUMNS = ["index", "type", "dialect", "valid", "should_be", "ui_items_after"]
+SCHEMA = {
+    "index": "event",
+    "type": "type",
+    "dialect": "dialect",
+    "valid": "valid",
+    "should_be": "should_be",
+    "ui_items_after": "messages shown",
+}
 
 
-def side_by_side(left: str, right: str) -> HTML:
-    """Two event tables next to each other."""
-    blocks = []
-    for name in (left, right):
-        table = analyses[name].table()[COLUMNS].fillna("")
-        blocks.append(
-            f"<div style='flex:1;min-width:0'><h4>{name}</h4>{table.to_html(index=False)}</div>"
-        )
-    return HTML(
-        "<div style='display:flex;gap:16px;align-items:flex-start'>" + "".join(blocks) + "</div>"
-    )
+def schema_table(name: str, columns: dict[str, str]) -> Styler:
+    """One stream's events with the chosen columns, renamed for reading."""
+    table = analyses[name].table()[list(columns)].rename(columns=columns)
+    return readable(table, wrap=("should_be",) if "should_be" in columns else ())
 
 
-display(side_by_side("legacy:attempt3", "reference"))
+display(Markdown("**legacy:attempt3**: what the report's backend sends"))
+display(schema_table("legacy:attempt3", SCHEMA))
+
+# %% [markdown]
+# Below it, what the reference `ChatKitServer` sends for the same request. Every event is a
+# valid ChatKit event (so there is nothing it should have been instead): the user message
+# arrives finished, the assistant message is added, grows with each `thread.item.updated`, and
+# is closed by the last `thread.item.done`.
+
+# %%
+REFERENCE = {
+    "index": "event",
+    "type": "type",
+    "valid": "valid",
+    "item_id": "item",
+    "ui_items_after": "messages shown",
+}
+display(Markdown("**reference**: what `ChatKitServer` sends"))
+display(schema_table("reference", REFERENCE))
 
 # %% [markdown]
 # Why the other two attempts fail, event by event: attempt 1 invents `thread.item.*_message`
@@ -95,9 +125,17 @@ display(side_by_side("legacy:attempt3", "reference"))
 # JSON, which the client never reads.
 
 # %%
+OTHERS = {
+    "index": "event",
+    "sse_event": "SSE event",
+    "type": "type",
+    "errors": "errors",
+    "should_be": "should_be",
+}
 for name in ("legacy:attempt1", "legacy:attempt2"):
     display(Markdown(f"**{name}**"))
-    display(analyses[name].table()[["index", "sse_event", "type", "errors", "should_be"]])
+    table = analyses[name].table()[list(OTHERS)].rename(columns=OTHERS)
+    display(readable(table, wrap=("errors", "should_be")))
 
 # %% [markdown]
 # ## Ordering
@@ -118,7 +156,7 @@ ordering = pd.DataFrame(
         for name, analysis in analyses.items()
     ]
 )
-display(ordering)
+display(readable(ordering))
 
 # %% [markdown]
 # To see what an ordering fault looks like, we scramble the reference stream: the user message
@@ -136,7 +174,8 @@ body = b"".join(f"data: {e.data}\n\n".encode() for e in scrambled)
 scrambled_analysis = analyze_events(
     decode_events(parse_bytes(body)), "threads.create", "scrambled reference"
 )
-display(scrambled_analysis.findings_table().query("layer == 'ordering'")[["code", "summary"]])
+scrambled_findings = scrambled_analysis.findings_table().query("layer == 'ordering'")
+display(readable(scrambled_findings[["code", "summary"]], wrap=("summary",)))
 
 # %% [markdown]
 # ## Step through what the client would show

@@ -25,16 +25,34 @@
 # what the report's custom fetch does to those reload requests.
 
 # %%
-import json
+import textwrap
 
 import pandas as pd
 from IPython.display import Markdown, display
+from pandas.io.formats.style import Styler
 
-from chatkit_lab import diagnose, diagnose_target, open_app_target, redact_headers
+from chatkit_lab import diagnose, diagnose_target, open_app_target
 from chatkit_lab.backends import reference_app
 from chatkit_lab.backends.faults import DropAssistantStore, RenamingStore, ReversedOrderStore
+from chatkit_lab.checks import Reload
+from chatkit_lab.client import timeline
 
-pd.set_option("display.max_colwidth", 60)
+WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
+
+
+def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
+    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
+    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
+    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
+    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
+    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
+    return styler.set_table_styles(columns, overwrite=False)
+
+
+def short(text: object, width: int = 60) -> object:
+    """``text`` cut at a word to at most ``width`` characters, with an ellipsis if cut."""
+    return textwrap.shorten(text, width, placeholder=" …") if isinstance(text, str) else text
+
 
 # %% [markdown]
 # ## The store's call log during one conversation
@@ -48,7 +66,8 @@ app = reference_app()
 async with open_app_target(app, "/chatkit", name="reference") as target:
     reference = await diagnose_target(target, keep_threads=True)
 
-display(reference.lifecycle.table()[["step", "name", "on_the_wire", "status", "content_type"]])
+steps = reference.lifecycle.table()[["step", "name", "on_the_wire", "status", "content_type"]]
+display(readable(steps))
 
 # %% [markdown]
 # And the store calls those requests caused. Items enter the store only through
@@ -58,19 +77,39 @@ display(reference.lifecycle.table()[["step", "name", "on_the_wire", "status", "c
 
 # %%
 calls = app.state.store.table()
-display(calls[["call", "method", "thread_id", "item_ids", "params", "result"]])
-display(calls["method"].value_counts().rename("calls").to_frame())
+columns = ["call", "method", "thread_id", "item_ids", "params", "result"]
+display(readable(calls[columns], wrap=("item_ids",)))
+display(readable(calls["method"].value_counts().rename("calls").reset_index()))
 
 # %% [markdown]
 # ## Reload versus stream
 #
 # For each load, every streamed item is looked up in what the reload returned: same id, same
-# position, same text. With a correct store the `same` column is true on every row.
+# position, same text. With a correct store the `same` column is true on every row. An item
+# the reload does not return has an empty `reload_position`; one the reload returns under an
+# id nobody streamed gets a row of its own, with that id in `reload_id`.
+
 
 # %%
+def reload_table(reload: Reload) -> Styler:
+    """The diff of one load: positions as whole numbers, texts cut at a word with an ellipsis."""
+    table = reload.table()
+    streamed = {view.id: view.text for view in reload.streamed}
+    reloaded = {view.id: view.text for view in reload.thread_items or []}
+    reload_key = table["streamed_id"]
+    if "reload_id" in table:
+        reload_key = table["reload_id"].fillna(reload_key)
+    table = table.assign(
+        streamed_text=table["streamed_id"].map(streamed).map(short),
+        reload_position=table["reload_position"].astype("Int64"),
+        reload_text=reload_key.map(reloaded).map(short),
+    )
+    return readable(table, wrap=("streamed_text", "reload_text"))
+
+
 for reload in reference.reloads:
     display(Markdown(f"**{reload.name}**"))
-    display(reload.table())
+    display(reload_table(reload))
 print(reference.headline())
 
 # %% [markdown]
@@ -88,22 +127,21 @@ for store in (ReversedOrderStore(), DropAssistantStore(), RenamingStore()):
     async with open_app_target(reference_app(store=store), "/chatkit", name=name) as target:
         faulty[name] = await diagnose_target(target)
 
-display(
-    pd.DataFrame(
-        [
-            {
-                "store": name,
-                "stream layers": "pass"
-                if all(d.layers[layer] == "pass" for layer in ("schema", "ordering", "rendering"))
-                else "fail",
-                "persistence": d.layers["persistence"],
-                "verdict": d.verdict.code if d.verdict else "",
-                "summary": d.verdict.summary if d.verdict else "",
-            }
-            for name, d in faulty.items()
-        ]
-    )
+caught = pd.DataFrame(
+    [
+        {
+            "store": name,
+            "stream layers": "pass"
+            if all(d.layers[layer] == "pass" for layer in ("schema", "ordering", "rendering"))
+            else "fail",
+            "persistence": d.layers["persistence"],
+            "verdict": d.verdict.code if d.verdict else "",
+            "summary": d.verdict.summary if d.verdict else "",
+        }
+        for name, d in faulty.items()
+    ]
 )
+display(readable(caught, wrap=("summary",)))
 
 # %% [markdown]
 # The first reload of each faulty store, diffed against the stream:
@@ -111,7 +149,7 @@ display(
 # %%
 for name, d in faulty.items():
     display(Markdown(f"**{name}**"))
-    display(d.reloads[0].table())
+    display(reload_table(d.reloads[0]))
 
 # %% [markdown]
 # ## What the report's custom fetch does to a reload
@@ -123,21 +161,46 @@ for name, d in faulty.items():
 
 # %%
 legacy = await diagnose("legacy:attempt3", transform="legacy-fetch")
-display(legacy.lifecycle.table()[["step", "client_sends", "on_the_wire", "status", "content_type"]])
+wire = legacy.lifecycle.table()[["step", "client_sends", "on_the_wire", "status", "content_type"]]
+display(readable(wire))
 
 # %% [markdown]
 # The reload in detail: ChatKit asks for the thread, the fetch sends an empty chat message, and
-# the backend answers with a new event stream instead of the thread's items. (Headers go through
-# `redact_headers`: the JWT the fetch adds is never shown.)
+# the backend answers with a new event stream instead of the thread's items. (Only the header
+# names are shown: the value of the JWT the fetch adds never is.)
 
 # %%
 load = legacy.lifecycle.step("load: threads.get_by_id")
 print("client sends:  ", load.client_request.body.decode())
 print("on the wire:   ", load.capture.request.method, load.capture.request.url)
 print("wire body:     ", load.capture.request.body.decode())
-print("wire headers:  ", json.dumps(dict(redact_headers(load.capture.request.headers))))
+print("wire headers:  ", ", ".join(sorted(name for name, _ in load.capture.request.headers)))
 print("reply:         ", load.capture.status, load.capture.content_type)
 print("reply events:  ", [event.type for event in load.capture.events][:5], "…")
+
+# %% [markdown]
+# ## What the user sees, screen by screen
+#
+# The report says the message and the loading dots appear, and everything vanishes after the
+# stream. Here is that sequence replayed from what was captured. What reached ChatKit at each
+# moment is *fact* (the events its host script dispatched, and what it handed the UI for the
+# thread load: `{}` for a body that is not JSON); what the closed UI iframe draws from it is
+# *modelled* (the optimistic message and the dots on send, the client model's items, a loaded
+# thread replacing the screen).
+
+# %%
+strip = timeline(legacy.lifecycle)
+screens = pd.DataFrame(strip.rows())[["screen", "moment", "user sees", "lost", "fact"]]
+display(readable(screens, wrap=("user sees", "fact")))
+loss = strip.first_loss
+display(
+    Markdown(
+        f"The first screen that loses a message is screen "
+        f"**{strip.screens.index(loss) + 1} ({loss.moment})**: {loss.fact}."
+        if loss is not None
+        else "No screen loses a message."
+    )
+)
 
 # %% [markdown]
 # ## Conclusion on persistence

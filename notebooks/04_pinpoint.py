@@ -27,12 +27,22 @@
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
+from pandas.io.formats.style import Styler
 
-from chatkit_lab import layers_matrix
-from chatkit_lab.report._investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
+from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, layers_matrix, run_all
 
-pd.set_option("display.max_colwidth", 90)
 STREAM = "send: threads.create"
+WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
+
+
+def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
+    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
+    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
+    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
+    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
+    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
+    return styler.set_table_styles(columns, overwrite=False)
+
 
 # %% [markdown]
 # ## Every built-in backend, every layer
@@ -50,7 +60,7 @@ def colour(value: object) -> str:
     return f"background-color: {palette.get(str(value), 'white')}"
 
 
-display(matrix.style.map(colour).hide(axis="index"))
+display(readable(matrix).map(colour))
 
 # %% [markdown]
 # Framing and decoding pass everywhere (notebook 01). The legacy attempts fail at schema and
@@ -73,14 +83,14 @@ display(
         f"- fix: {verdict.fix}"
     )
 )
-display(setup.layers_table())
+display(readable(setup.layers_table()))
 
 # %% [markdown]
 # All findings of that run, one row per check (a fault repeated on every event is counted, not
-# listed fourteen times):
+# listed fourteen times), with the first example and the whole fix:
 
 # %%
-display(setup.summary_by_code())
+display(readable(setup.summary_by_code(), wrap=("example", "fix")))
 
 # %% [markdown]
 # ## The fix ladder
@@ -117,14 +127,14 @@ for run, d in zip(FIX_LADDER, ladder, strict=True):
         }
     )
 ladder_table = pd.DataFrame(rows)
-display(ladder_table)
+display(readable(ladder_table, wrap=("setup",)))
 
 # %% [markdown]
 # Layer by layer, the same four runs:
 
 # %%
 steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
-display(steps.style.map(colour).hide(axis="index"))
+display(readable(steps).map(colour))
 
 # %% [markdown]
 # What the client would render after the first send, in the last run (both fixes):

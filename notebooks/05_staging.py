@@ -30,7 +30,15 @@
 #
 # With `target_url` left empty it starts a built-in backend on 127.0.0.1 and diagnoses that, so
 # the notebook always runs. The token is read from the environment variable named by
-# `token_env`, never from a parameter, and only redacted values are ever printed or saved.
+# `token_env`, never from a parameter, and the kit keeps it out of everything it prints, shows
+# or saves.
+#
+# **In an interactive kernel** (JupyterLab), give the token the same way: set the variable in
+# the shell that starts JupyterLab, before starting it (`export CHATKIT_TOKEN=…`, then
+# `jupyter lab`), so the kernel inherits it. The credentials cell below reads it with
+# `secrets_from_env` and registers it with `register_secrets`: from then on every table, message
+# and saved file of this kernel has it scrubbed. Never paste a token into a cell: the notebook
+# file would keep it, and its outputs too.
 
 # %%
 import json
@@ -42,22 +50,16 @@ from IPython.display import Markdown, display
 
 from chatkit_lab import (
     LoopbackServer,
-    TargetError,
     diagnose,
     diagnose_captures,
-    layers_matrix,
     load_captures,
     load_har,
-    redact_capture,
-    redact_dataframe,
-    redact_headers,
-    redact_obj,
-    redact_text,
-    redact_url,
+    register_secrets,
     save_captures,
     secrets_from_env,
 )
 from chatkit_lab.backends import make_backend
+from chatkit_lab.report import layers_matrix, lifecycle_notes, lifecycle_table, reload_tables
 
 pd.set_option("display.max_colwidth", 80)
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
@@ -75,14 +77,16 @@ builtin = "reference"  # the built-in backend used when target_url is empty
 # ## Credentials and target
 #
 # The token goes into an `Authorization: Bearer` header, the way the frontend's fetch adds it.
-# Its value also joins the redaction list, so it is scrubbed wherever it might show up (headers,
-# bodies, error messages), not only in the header it was put in.
+# Registering it makes the kit scrub its value wherever it might show up in this kernel
+# (headers, bodies, error messages, tables, saved files), not only in the header it was put in.
+# (This cell has no `await`: what it registers stays registered for the cells after it.)
 
 # %%
 secrets = secrets_from_env(token_env)
+register_secrets(secrets)
 headers = {"Authorization": f"Bearer {secrets[0]}"} if secrets else {}
 print(f"{token_env}: {'set' if secrets else 'not set (requests go without Authorization)'}")
-print("headers sent:", json.dumps(dict(redact_headers(headers, extra=secrets))))
+print("headers sent:", ", ".join(headers) or "(none)")
 
 out = Path(out_dir).expanduser()
 out = out if out.is_absolute() else ROOT / out
@@ -92,7 +96,7 @@ out = out if out.is_absolute() else ROOT / out
 #
 # The same session as in the other notebooks: `threads.list`, `threads.create`, load the thread,
 # a second message, reload. Threads created in a remote target are deleted at the end unless
-# `keep_threads` is set.
+# `keep_threads` is set. The verdict line names the target.
 
 # %%
 server = None
@@ -102,31 +106,29 @@ if not url:
     server = LoopbackServer(backend.app).start()
     url = server.url + backend.path
     print(f"no target_url given: diagnosing the built-in {builtin!r} backend on loopback")
-print("target:", redact_url(url, extra=secrets), "| transform:", transform)
+print("transform:", transform)
 
 try:
     diagnosis = await diagnose(
         url, headers=headers, transform=transform, message=message, keep_threads=keep_threads
     )
-except TargetError as exc:
-    raise TargetError(redact_text(str(exc), extra=secrets)) from None
 finally:
     if server is not None:
         server.stop()
 
-display(Markdown(f"**{redact_text(diagnosis.headline(), extra=secrets)}**"))
+display(Markdown(f"**{diagnosis.headline()}**"))
 display(diagnosis.layers_table())
 
 # %% [markdown]
 # ## What the client did
 #
-# One row per request: what ChatKit sent, what went on the wire, and what came back. Every
-# table is passed through `redact_dataframe` before it is shown.
+# One row per request: what ChatKit sent, what went on the wire, and what came back. The tables
+# come from the kit's report functions, which scrub every cell before they cut it short.
 
 # %%
-display(redact_dataframe(diagnosis.lifecycle.table(), extra=secrets))
-for note in diagnosis.lifecycle.notes:
-    print("-", redact_text(note, extra=secrets))
+display(lifecycle_table(diagnosis))
+for note in lifecycle_notes(diagnosis):
+    print("-", note)
 
 # %% [markdown]
 # ## Findings
@@ -134,28 +136,23 @@ for note in diagnosis.lifecycle.notes:
 # Grouped by check; empty when every layer passes.
 
 # %%
-display(redact_dataframe(diagnosis.summary_by_code(), extra=secrets))
-for reload in diagnosis.reloads:
-    display(Markdown(f"**stream vs {reload.name}**"))
-    display(redact_dataframe(reload.table(), extra=secrets))
+display(diagnosis.summary_by_code())
+for name, table in reload_tables(diagnosis):
+    display(Markdown(f"**stream vs {name}**"))
+    display(table)
 
 # %% [markdown]
 # ## Save the evidence
 #
-# All captures of the session go to one JSON Lines file under `out_dir`, redacted (the saved
-# copy keeps chunk boundaries and arrival times), with the diagnosis beside it. Reading the file
-# back proves the token is not in it.
+# All captures of the session go to one JSON Lines file under `out_dir`, with the secrets
+# scrubbed as they are written (the saved copy keeps chunk boundaries and arrival times), with
+# the diagnosis beside it. Reading the file back proves the token is not in it.
 
 # %%
 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-captures_path = save_captures(
-    [redact_capture(capture, extra=secrets) for capture in diagnosis.captures],
-    out / f"{stamp}_captures.jsonl",
-)
+captures_path = save_captures(diagnosis.captures, out / f"{stamp}_captures.jsonl")
 diagnosis_path = out / f"{stamp}_diagnosis.json"
-diagnosis_path.write_text(
-    json.dumps(redact_obj(diagnosis.to_json(), extra=secrets), indent=2), encoding="utf-8"
-)
+diagnosis_path.write_text(json.dumps(diagnosis.to_json(), indent=2), encoding="utf-8")
 
 saved_text = captures_path.read_text(encoding="utf-8") + diagnosis_path.read_text("utf-8")
 leaked = [s for s in secrets if s in saved_text]
@@ -176,7 +173,7 @@ print("token found in the saved files:", "YES, do not share them" if leaked else
 # - export a HAR from DevTools (Network tab, "Save all as HAR") and import it with `load_har`;
 #   a HAR keeps no per-chunk timing, so timing checks are skipped for it;
 # - or point the frontend's `api.url` at `chatkit-lab proxy --upstream <backend>`, which streams
-#   every reply through unchanged and saves each exchange, redacted, as a capture file.
+#   every reply through unchanged and saves each exchange, secrets scrubbed, as a capture file.
 #
 # Both sit *after* the custom fetch: they see the rewritten requests, not what ChatKit meant to
 # send, so the request type of a rewritten reload is unknown to them. The samples in
@@ -193,6 +190,6 @@ recorded = load_captures(samples / "legacy_attempt3_via_proxy.jsonl")
 from_proxy = diagnose_captures(recorded, target="proxy recording")
 display(layers_matrix([from_har, from_proxy]))
 for diagnosis_ in (from_har, from_proxy):
-    print(redact_text(diagnosis_.headline()))
+    print(diagnosis_.headline())
     for reason in diagnosis_.skipped[:3]:
         print("   skipped:", reason)

@@ -21,8 +21,8 @@
 # per target the findings with evidence and fixes, what the client did and would render, the
 # stream-versus-reload diffs, and the plots (a layer grid and the event arrivals of every
 # stream) as PNG files next to it. It diagnoses the four built-in backends and the fix ladder
-# (notebook 04) in one go, as `chatkit-lab investigate` does. Every piece of text is redacted
-# before it is written.
+# (notebook 04) in one go, as `chatkit-lab investigate` does. Secrets (tokens, cookies, keys) are
+# masked in every piece of text before it is written.
 
 # %%
 from pathlib import Path
@@ -31,7 +31,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from chatkit_lab import report_markdown
-from chatkit_lab.report._investigation import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all
+from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 
@@ -76,11 +76,10 @@ print("report:", shown(written))
 # %%
 plots_dir = written.parent / f"{written.stem}_plots"
 files = [written, *sorted(plots_dir.glob("*.png"))]
-display(
-    pd.DataFrame(
-        [{"file": shown(path), "bytes": path.stat().st_size} for path in files],
-    )
+written_files = pd.DataFrame(
+    [{"file": shown(path), "bytes": path.stat().st_size} for path in files]
 )
+display(written_files.style.hide(axis="index").format(escape="html", thousands=","))
 
 # %% [markdown]
 # ## The head of the report

@@ -37,7 +37,8 @@ def _without_length(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
 
 
 def buffering(app: ASGIApp) -> ASGIApp:
-    """Every response (head and body) is held back until the app has finished it."""
+    """Every response body is held back until the app has finished it (the head goes at once),
+    as a buffering hop such as nginx with ``proxy_buffering on`` does."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,12 +51,12 @@ def buffering(app: ASGIApp) -> ASGIApp:
             nonlocal start
             if message["type"] == "http.response.start":
                 start = message
+                await send(message)
             elif message["type"] == "http.response.body":
                 body.append(bytes(message.get("body", b"")))
 
         await app(scope, receive, collect)
         assert start is not None, "the wrapped app sent no response"
-        await send(start)
         await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})
 
     return wrapped

@@ -29,11 +29,10 @@ from chatkit.types import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab.capture._model import Capture, RequestRecord
+from chatkit_lab.capture import Capture, RequestRecord
+from chatkit_lab.checks import check_specs
 from chatkit_lab.checks._analysis import TABLE_COLUMNS, analyze_capture, analyze_events
-from chatkit_lab.checks._model import check_specs
-from chatkit_lab.sse._events import Event, decode_events
-from chatkit_lab.sse._frames import parse_bytes
+from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 REPLY = ["Hello", " from", " the", " reference", " server."]
@@ -325,7 +324,6 @@ def test_the_missing_created_at_finding_names_item_created_at() -> None:
         "valid_event_lines.sse",
         "valid_comments.sse",
         "valid_no_optional_events.sse",
-        "valid_done_without_added.sse",
         "valid_z_timestamps.sse",
         "valid_null_optional_fields.sse",
         "valid_key_order.sse",
@@ -334,6 +332,18 @@ def test_the_missing_created_at_finding_names_item_created_at() -> None:
 def test_valid_variants_give_no_finding(name: str) -> None:
     analysis = analyze_events(stream(name), "threads.create")
     assert analysis.findings == []
+    assert analysis.final.transcript() == "[user] Hello\n[assistant] Hi there"
+
+
+def test_a_reply_sent_only_as_its_done_is_valid_but_warns_that_nothing_shows_while_streaming() -> (
+    None
+):
+    # Valid protocol (thread.item.added is optional), but the user sees no text until the end:
+    # the report's "no visible text during streaming" (issue 13). The only finding is a warning.
+    analysis = analyze_events(stream("valid_done_without_added.sse"), "threads.create")
+    assert [(f.code, f.severity) for f in analysis.findings] == [
+        ("rendering.nothing_while_streaming", "warning")
+    ]
     assert analysis.final.transcript() == "[user] Hello\n[assistant] Hi there"
 
 

@@ -22,6 +22,10 @@ from benchmarks import (  # noqa: E402
     Metric,
     analysis,
     capture,
+    cli,
+    events,
+    findings,
+    har,
     notebooks,
     proxy,
     results_table,
@@ -80,10 +84,54 @@ def test_timing_benchmark() -> None:
 
 
 def test_proxy_benchmark_never_coalesces() -> None:
-    result = proxy.run(events=8, repeats=1)
+    result = proxy.run(events=8, repeats=1, streams=3)
     _check(result, "proxy")
     coalesced = next(m for m in result.metrics if m.name.startswith("events not in a piece"))
     assert coalesced.value == 0 and coalesced.met is True
+    ratios = [m for m in result.metrics if m.name.startswith("3 at once: proxied / direct")]
+    assert len(ratios) == 2 and all(m.target == 2.0 and m.value > 0 for m in ratios)
+
+
+def test_the_million_events_benchmark_runs_each_side_in_a_process_of_its_own() -> None:
+    result = events.run(events=2_000)
+    _check(result, "events")
+    figures = {m.name: m for m in result.metrics}
+    assert figures["diagnose_captures wall time"].target == 60.0
+    assert figures["diagnosis peak memory (RSS)"].target == 1000.0
+    assert figures["diagnosis peak memory (RSS)"].value > 0  # type: ignore[operator]
+    assert figures["findings kept"].value < 100  # type: ignore[operator]
+
+
+def test_the_har_benchmark_imports_both_shapes_from_a_temporary_file() -> None:
+    result = har.run(size_mb=0.5)
+    _check(result, "har")
+    names = [m.name for m in result.metrics]
+    for shape in ("large entries", "small entries"):
+        assert f"{shape}: load_har wall time" in names
+        assert f"{shape}: load_har peak memory (RSS)" in names
+    generated = [*ROOT.glob("*.har"), *(ROOT / "benchmarks").glob("**/*.har")]
+    assert not generated  # the inputs go to a temporary folder, never the repository
+
+
+def test_the_findings_benchmark_compares_json_sizes_across_sizes() -> None:
+    result = findings.run(scale=100)
+    _check(result, "findings")
+    growth = [m for m in result.metrics if m.name.startswith("growth with")]
+    assert [m.target for m in growth] == [1.5, 1.5]
+
+
+def test_the_cli_benchmark_times_help_and_the_first_stderr_byte() -> None:
+    result = cli.run(repeats=1, first_runs=1)
+    _check(result, "cli")
+    names = [m.name for m in result.metrics]
+    assert "--help added to the interpreter start" in names
+    assert "first stderr byte added to the interpreter start" in names
+
+
+def test_the_first_stderr_byte_is_timed_without_waiting_for_the_end() -> None:
+    script = "import sys, time; sys.stderr.write('x'); sys.stderr.flush(); time.sleep(30)"
+    seconds, wrote = cli.first_stderr_byte([sys.executable, "-c", script])
+    assert wrote and seconds < 20
 
 
 def test_notebooks_benchmark_without_notebooks(tmp_path: Path) -> None:
@@ -113,7 +161,17 @@ def test_table_json_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     document = json.loads(path.read_text())
     assert document["missed"] == ["demo: ratio"] and len(document["results"]) == 2
 
-    assert set(BENCHMARKS) == {"analysis", "capture", "timing", "proxy", "notebooks"}
+    assert set(BENCHMARKS) == {
+        "analysis",
+        "capture",
+        "timing",
+        "proxy",
+        "events",
+        "har",
+        "findings",
+        "cli",
+        "notebooks",
+    }
     with pytest.raises(SystemExit):
         main(["--only", "nope"])
     assert main(["--only", "timing", "--quick", "--output", str(tmp_path / "t.json")]) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatkit_lab.capture._model import (
+from chatkit_lab.capture import (
     CAPTURE_VERSION,
     Capture,
     Ending,

@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from chatkit_lab.client._model import (
+from chatkit_lab.checks.rendering import check_rendering
+from chatkit_lab.client import (
     MODEL_NOTE,
     ClientModel,
     ClientState,
-    check_rendering,
     replay,
 )
-from chatkit_lab.sse._events import Event, decode_events
-from chatkit_lab.sse._frames import parse_bytes
+from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 TS = "2026-02-11T10:00:00"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab.capture._model import Capture, RequestRecord
-from chatkit_lab.sse._crosscheck import COLUMNS, crosscheck_httpx_sse
-from chatkit_lab.sse._frames import BOM
+from chatkit_lab.capture import Capture, RequestRecord
+from chatkit_lab.sse import BOM, COLUMNS, crosscheck_httpx_sse
 
 REFERENCE = (
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n'

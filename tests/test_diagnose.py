@@ -20,8 +20,8 @@ from chatkit_lab.backends import (
     reference_app,
 )
 from chatkit_lab.checks._model import LAYERS
-from chatkit_lab.diagnose import Diagnosis, diagnose, diagnose_captures, diagnose_target
-from chatkit_lab.sources._transports import Limits
+from chatkit_lab.diagnosis import Diagnosis, diagnose, diagnose_captures, diagnose_target
+from chatkit_lab.sources import Limits
 from chatkit_lab.targets import open_app_target
 
 ALL_PASS = dict.fromkeys(LAYERS, "pass")

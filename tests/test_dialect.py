@@ -9,13 +9,12 @@ import pytest
 
 from chatkit_lab.checks.dialect import (
     DIALECTS,
-    check_dialect,
     classify_event,
     classify_events,
     dialect_counts,
 )
-from chatkit_lab.sse._events import Event, decode_events
-from chatkit_lab.sse._frames import parse_bytes
+from chatkit_lab.checks.schema import check_dialect
+from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 

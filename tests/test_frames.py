@@ -8,8 +8,8 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab.capture._model import Chunk
-from chatkit_lab.sse._frames import BOM, Frame, FrameParser, parse_bytes, parse_frames
+from chatkit_lab.capture import Chunk
+from chatkit_lab.sse import BOM, Frame, FrameParser, parse_bytes, parse_frames
 
 
 def dispatched(frames: list[Frame]) -> list[tuple[str, str]]:

@@ -19,20 +19,15 @@ from hypothesis import strategies as st
 from chatkit_lab import (
     Capture,
     ChatKitLabError,
-    Chunk,
-    Ending,
-    FrameParser,
-    RequestRecord,
     analyze_capture,
     analyze_events,
     decode_events,
     diagnose_captures,
     parse_bytes,
-    parse_frames,
 )
-from chatkit_lab.capture._model import END_STATES
-from chatkit_lab.checks._exchange import KNOWN_TYPES
-from chatkit_lab.checks.schema import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES
+from chatkit_lab.capture import END_STATES, Chunk, Ending, RequestRecord
+from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES, KNOWN_TYPES
+from chatkit_lab.sse import FrameParser, parse_frames
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from chatkit_lab.capture._model import Capture, RequestRecord, load_captures
+from chatkit_lab.capture import Capture, RequestRecord, load_captures
 from chatkit_lab.errors import HarFormatError
-from chatkit_lab.sources._har import (
+from chatkit_lab.sources import (
     EMPTY_STREAM_MESSAGE,
     MISSING_BODY_MESSAGE,
     NO_TIMING_NOTE,

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_lab.checks._model import check_specs
+from chatkit_lab.checks import check_specs
 from chatkit_lab.checks.ordering import check_ordering
-from chatkit_lab.sse._events import Event, decode_events
-from chatkit_lab.sse._frames import parse_bytes
+from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 TS = "2026-02-11T10:00:00"
 

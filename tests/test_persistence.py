@@ -16,7 +16,7 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from chatkit_lab.capture._model import Capture, Ending, RequestRecord
+from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.checks.persistence import (
     ItemView,
     Reload,
@@ -25,8 +25,7 @@ from chatkit_lab.checks.persistence import (
     item_text,
     streamed_items,
 )
-from chatkit_lab.client._lifecycle import Lifecycle, Step, envelope
-from chatkit_lab.client._transform import ClientRequest
+from chatkit_lab.client import ClientRequest, Lifecycle, Step, envelope
 
 URL = "http://backend.test/chatkit"
 THREAD = "thr_1"

@@ -22,10 +22,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
-from chatkit_lab.capture._model import Capture, load_captures
+from chatkit_lab.capture import Capture, load_captures
 from chatkit_lab.cli import app as cli_app
-from chatkit_lab.sources._proxy import RecordingProxy, parse_listen, parse_upstream
-from chatkit_lab.sources._transports import LoopbackServer
+from chatkit_lab.sources import LoopbackServer, RecordingProxy, parse_listen, parse_upstream
 
 PAUSE_S = 0.15
 EVENTS = 4

@@ -14,15 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatkit_lab.capture._model import Capture, Ending, RequestRecord, load_captures
-from chatkit_lab.redact._engine import (
+from chatkit_lab.capture import Capture, Ending, RequestRecord, load_captures, redact_capture
+from chatkit_lab.redact import (
     Redactor,
     clear_registered_secrets,
     is_secret_field,
     is_secret_header,
     is_secret_param,
     redact_bytes,
-    redact_capture,
     redact_chunks,
     redact_dataframe,
     redact_header_value,

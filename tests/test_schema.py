@@ -15,16 +15,11 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from chatkit_lab.checks._model import check_specs
-from chatkit_lab.checks.schema import (
-    CHATKIT_EVENT_TYPES,
-    check_decoding,
-    check_schema,
-    validate_item,
-    validate_payload,
-)
-from chatkit_lab.sse._events import Event, decode_events
-from chatkit_lab.sse._frames import parse_bytes
+from chatkit_lab.checks import check_specs
+from chatkit_lab.checks.decoding import check_decoding
+from chatkit_lab.checks.schema import check_schema
+from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, validate_item, validate_payload
+from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 NOW = datetime(2026, 2, 11, 10, 0, 0)

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from chatkit_lab.capture._model import Capture
-from chatkit_lab.client._transform import ClientRequest
+from chatkit_lab.capture import Capture
 from chatkit_lab.errors import TargetError
-from chatkit_lab.sources._transports import (
+from chatkit_lab.sources import (
+    ClientRequest,
     HTTPTransport,
     InProcessTransport,
     Limits,

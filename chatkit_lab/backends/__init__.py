@@ -8,65 +8,70 @@
 * stores (:class:`SQLiteStore`, :class:`MemoryStore`, :class:`RecordingStore`) and deliberately
   faulty store wrappers for the diagnosis tests.
 
-:func:`make_backend` builds a fresh built-in target by name.
+:func:`make_backend` builds a fresh built-in target by name; :func:`register` adds them all (and
+the report's fetch transforms) to the kit's target registry, through the ``chatkit_lab.plugins``
+entry point.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI
-
 from chatkit_lab.errors import TargetError
+from chatkit_lab.targets import BuiltinTarget, Registry
 
-from ._util import split_deltas
-from .faults import DropAssistantStore, RenamingStore, ReversedOrderStore
-from .legacy import (
-    LEGACY_ATTEMPTS,
-    LEGACY_TEST_SECRET,
-    LEGACY_USER_ID,
-    ChatRequest,
-    LegacyDatabase,
-    legacy_app,
-    legacy_events,
-    legacy_path,
-    legacy_reply,
-    make_token,
-)
-from .reference import (
-    CHATKIT_PATH,
-    DEFAULT_REAL_MODEL,
-    SCRIPTS,
-    ModelUnavailableError,
-    ReferenceServer,
-    Script,
-    ToolCall,
-    get_weather,
-    reference_app,
-    weather_report,
-)
-from .stores import MemoryStore, RecordingStore, SQLiteStore, StoreCall, StoreWrapper
-from .transforms import (
-    AuthOnlyFetch,
-    LegacyFetch,
-    legacy_auth,
-    legacy_fetch,
-    legacy_payload,
-    parse_conversation_id,
-)
+from .legacy_format import LEGACY_ATTEMPTS
+
+_EXPORTS: dict[str, str] = {
+    "CHATKIT_PATH": "reference",
+    "DEFAULT_REAL_MODEL": "reference",
+    "LEGACY_ATTEMPTS": "legacy_format",
+    "LEGACY_TEST_SECRET": "legacy",
+    "LEGACY_USER_ID": "legacy",
+    "SCRIPTS": "reference",
+    "ChatRequest": "legacy",
+    "DropAssistantStore": "faults",
+    "LegacyDatabase": "legacy",
+    "LegacyFetch": "transforms",
+    "MemoryStore": "stores",
+    "ModelUnavailableError": "reference",
+    "RecordingStore": "wrappers",
+    "ReferenceServer": "reference",
+    "RenamingStore": "faults",
+    "ReversedOrderStore": "faults",
+    "SQLiteStore": "sqlite",
+    "Script": "scripts",
+    "StoreCall": "wrappers",
+    "StoreWrapper": "wrappers",
+    "ToolCall": "scripts",
+    "get_weather": "reference",
+    "legacy_app": "legacy",
+    "legacy_events": "legacy_format",
+    "legacy_auth": "transforms",
+    "legacy_fetch": "transforms",
+    "AuthOnlyFetch": "transforms",
+    "legacy_path": "legacy",
+    "legacy_payload": "transforms",
+    "legacy_reply": "legacy_format",
+    "make_token": "legacy",
+    "parse_conversation_id": "transforms",
+    "reference_app": "reference",
+    "split_deltas": "_util",
+    "weather_report": "reference",
+}
+"""Public names, loaded from their module on first use: registering the built-in targets (which
+every lookup of a target name does) must not import FastAPI, the agents SDK and the stores."""
 
 
-@dataclass
-class BuiltinTarget:
-    """A built-in backend: the app, the ChatKit endpoint path, and the transform to use."""
-
-    name: str
-    app: FastAPI
-    path: str
-    transform: str
-    """Name of the default client transform (see ``chatkit_lab.client.load_transform``)."""
-    description: str = ""
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatkit_lab.backends' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 _DESCRIPTIONS: dict[str, str] = {
@@ -87,28 +92,82 @@ def make_backend(name: str, **options: Any) -> BuiltinTarget:
     """A fresh built-in backend by name; ``options`` go to :func:`reference_app` or
     :func:`legacy_app` (e.g. ``delay_s``, ``script``, ``store``, ``db_path``)."""
     if name == "reference":
+        from .reference import CHATKIT_PATH, reference_app
+
         return BuiltinTarget(
             name, reference_app(**options), CHATKIT_PATH, "none", _DESCRIPTIONS[name]
         )
     if name in _DESCRIPTIONS and name.startswith("legacy:attempt"):
+        from .legacy import LEGACY_TEST_SECRET, LEGACY_USER_ID, legacy_app, legacy_path, make_token
+
         attempt = int(name.removeprefix("legacy:attempt"))
         app = legacy_app(attempt=attempt, **options)
-        return BuiltinTarget(name, app, legacy_path(), "legacy-fetch", _DESCRIPTIONS[name])
+        return BuiltinTarget(
+            name,
+            app,
+            legacy_path(),
+            "legacy-fetch",
+            _DESCRIPTIONS[name],
+            token=make_token(LEGACY_USER_ID, LEGACY_TEST_SECRET),
+            user_id=LEGACY_USER_ID,
+        )
     raise TargetError(
         f"unknown built-in target {name!r}: use one of {', '.join(builtin_targets())}"
     )
 
 
+FAILING_SENDS: dict[str, str] = {
+    "create-500": "the reference backend, saving the user message and then answering "
+    "threads.create with HTTP 500 (ChatKit re-sends it up to five times)",
+    "create-json": "the reference backend, saving the user message and then answering "
+    "threads.create with JSON and status 200 (ChatKit re-sends it up to five times)",
+}
+"""Faulty built-ins whose sends fail after saving (see :mod:`.failing_sends`)."""
+
+
+def _failing_backend(failure: str, **options: Any) -> BuiltinTarget:
+    from .failing_sends import failing_reference_app
+    from .reference import CHATKIT_PATH
+
+    return BuiltinTarget(
+        f"faulty:{failure}",
+        failing_reference_app(failure, **options),
+        CHATKIT_PATH,
+        "none",
+        FAILING_SENDS[failure],
+    )
+
+
+def register(registry: Registry) -> None:
+    """Add the built-in targets and the report's fetch transforms to the kit's registry.
+
+    The kit calls this through the ``chatkit_lab.plugins`` entry point the first time it looks
+    a name up; the core never imports this package. Nothing heavy is imported here: each
+    target's app is built, and each transform loaded, when it is used.
+    """
+    for name, description in _DESCRIPTIONS.items():
+        registry.add_target(name, partial(make_backend, name), description=description)
+    for failure, description in FAILING_SENDS.items():
+        registry.add_target(
+            f"faulty:{failure}",
+            partial(_failing_backend, failure),
+            description=description,
+        )
+    registry.add_transform("legacy-fetch", f"{__name__}.transforms:legacy_fetch")
+    registry.add_transform("legacy-auth", f"{__name__}.transforms:legacy_auth")
+
+
 __all__ = [
+    "AuthOnlyFetch",
+    "BuiltinTarget",
     "CHATKIT_PATH",
+    "ChatRequest",
     "DEFAULT_REAL_MODEL",
+    "DropAssistantStore",
+    "FAILING_SENDS",
     "LEGACY_ATTEMPTS",
     "LEGACY_TEST_SECRET",
     "LEGACY_USER_ID",
-    "SCRIPTS",
-    "BuiltinTarget",
-    "ChatRequest",
-    "DropAssistantStore",
     "LegacyDatabase",
     "LegacyFetch",
     "MemoryStore",
@@ -117,6 +176,7 @@ __all__ = [
     "ReferenceServer",
     "RenamingStore",
     "ReversedOrderStore",
+    "SCRIPTS",
     "SQLiteStore",
     "Script",
     "StoreCall",
@@ -125,10 +185,9 @@ __all__ = [
     "builtin_targets",
     "get_weather",
     "legacy_app",
-    "legacy_events",
     "legacy_auth",
+    "legacy_events",
     "legacy_fetch",
-    "AuthOnlyFetch",
     "legacy_path",
     "legacy_payload",
     "legacy_reply",
@@ -136,6 +195,7 @@ __all__ = [
     "make_token",
     "parse_conversation_id",
     "reference_app",
+    "register",
     "split_deltas",
     "weather_report",
 ]

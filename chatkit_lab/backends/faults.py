@@ -19,7 +19,8 @@ from typing import Any
 from chatkit.store import NotFoundError, Store
 from chatkit.types import AssistantMessageItem, Page, ThreadItem
 
-from .stores import MemoryStore, StoreWrapper
+from .stores import MemoryStore
+from .wrappers import StoreWrapper
 
 __all__ = ["DropAssistantStore", "RenamingStore", "ReversedOrderStore"]
 

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatkit_lab.client._transform import ClientRequest, LocalResponse
+from chatkit_lab.client import ClientRequest, ControlCall, LocalResponse
 
 from .legacy import LEGACY_TEST_SECRET, LEGACY_USER_ID, make_token
 
@@ -97,6 +97,19 @@ class LegacyFetch:
             return self.base_url.rstrip("/")
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}" if parts.scheme else ""
+
+    def controls(self, request: ClientRequest, capture: Any) -> list[ControlCall]:
+        """What the report's frontend does with a reply: its fetch tees every event stream and
+        calls ``setThreadId(thread.id)`` when it sees ``thread.created`` (ChatProvider.tsx)."""
+        if not getattr(capture, "is_event_stream", False):
+            return []
+        for event in capture.events:
+            payload = event.payload
+            if isinstance(payload, dict) and payload.get("type") == "thread.created":
+                thread = payload.get("thread")
+                if isinstance(thread, dict) and isinstance(thread.get("id"), str | int):
+                    return [ControlCall("setThreadId", (str(thread["id"]),))]
+        return []
 
     def __call__(self, request: ClientRequest) -> ClientRequest | LocalResponse:
         envelope = request.json

@@ -1,9 +1,9 @@
-"""Event-level analysis of one stream: decoding, schema, dialect, ordering, client model, rendering.
+"""Event-level analysis of one stream: the decoding, schema, ordering and rendering layers.
 
-:func:`analyze_events` runs every event-level check over decoded events and keeps what the
-checks saw (per-event schema verdicts, dialects, the modelled client state after each event) so a
-notebook can show the evidence next to the findings. To keep a long stream's analysis small it
-keeps the verdicts but not the SDK models behind them, and the final client state but not the
+:func:`analyze_events` runs those layers' checks over one :class:`StreamContext` and keeps what
+the checks saw (per-event schema verdicts, dialects, the modelled client state after each event)
+so a notebook can show the evidence next to the findings. To keep a long stream's analysis small
+it keeps the verdicts but not the SDK models behind them, and the final client state but not the
 one after every event: those are replayed when first asked for. The client model is modelled
 from the openai-chatkit server SDK's semantics, not from ChatKit.js source.
 """
@@ -11,27 +11,28 @@ from the openai-chatkit server SDK's semantics, not from ChatKit.js source.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from chatkit_lab.capture._model import Capture
-from chatkit_lab.checks._model import LAYERS, Finding, findings_table
-from chatkit_lab.checks.dialect import (
-    DialectVerdict,
-    check_dialect,
-    classify_events,
-    dialect_counts,
-)
-from chatkit_lab.checks.ordering import OrderingMachine
-from chatkit_lab.checks.schema import SchemaResult, _validate_event, check_decoding, check_schema
-from chatkit_lab.client._model import MODEL_NOTE, ClientModel, ClientState, check_rendering
-from chatkit_lab.sse._events import Event
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks._contexts import StreamContext
+from chatkit_lab.checks._dialects import DialectVerdict
+from chatkit_lab.checks._model import LAYERS, Finding
+from chatkit_lab.checks._tables import findings_table
+from chatkit_lab.checks.dialect import dialect_counts
+from chatkit_lab.checks.registry import run_layer
+from chatkit_lab.client import MODEL_NOTE, ClientModel, ClientState
+from chatkit_lab.client.protocol import SchemaResult
+from chatkit_lab.sse import Event
 
-__all__ = ["EventAnalysis", "analyze_capture", "analyze_events"]
+__all__ = ["STREAM_LAYERS", "EventAnalysis", "analyze_capture", "analyze_events"]
+
+STREAM_LAYERS: tuple[str, ...] = ("decoding", "schema", "ordering", "rendering")
+"""The layers whose checks read a stream's events."""
 
 TABLE_COLUMNS = [
     "index",
@@ -59,23 +60,58 @@ class EventAnalysis:
     """The SDK's validation verdict per event."""
     verdicts: list[DialectVerdict] = field(default_factory=list)
     """The dialect (and ChatKit equivalent) per event."""
-    states: list[ClientState] = field(default_factory=list)
-    """The modelled client state after each event.
-
-    An analysis made by :func:`analyze_events` keeps only the final state and a few numbers per
-    event; the states after every event are replayed the first time they are read.
-    """
     findings: list[Finding] = field(default_factory=list)
-    # ``states`` is stored in ``_states`` by the property installed below the class; an analysis
-    # made by ``analyze_events`` leaves ``_states`` ``None`` and keeps ``_final`` (the state after
-    # the last event) and ``_ui_items`` (visible items after each event) instead.
+    final_state: ClientState | None = field(default=None, repr=False)
+    """The modelled client state after the last event (``None``: replayed when asked for)."""
+    ui_items: list[int] | None = field(default=None, repr=False)
+    """Visible items after each event (``None``: counted from :attr:`states`)."""
+    _states: list[ClientState] | None = field(default=None, init=False, repr=False, compare=False)
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    """What every display method passes its text through: whoever builds the analysis for
+    showing (the diagnosis, with its run's redactor) sets it; checks never redact."""
+
+    def _shown(self, text: str) -> str:
+        return self._redactor()(text)
+
+    def _redactor(self) -> Callable[[str], str]:
+        """:attr:`redact`, else the current redactor taught this stream's split secrets.
+
+        Display is an exit, so it redacts what it shows; the stream's events are read as one
+        text first, so a token sent in two deltas is hidden in each excerpt that holds a piece.
+        """
+        if self.redact is not None:
+            return self.redact
+        from chatkit_lab.redact import current_redactor
+
+        joined = "\n".join(event.data for event in self.events if isinstance(event.data, str))
+        return current_redactor().learned(joined).redact_text
+
+    @property
+    def states(self) -> list[ClientState]:
+        """The modelled client state after each event.
+
+        An analysis keeps only the final state and a few numbers per event; the states after
+        every event are replayed (through a fresh client model) the first time they are read.
+        """
+        states = self._states
+        if states is None:
+            states = ClientModel().replay(self.events)
+            if states and self.final_state is not None:
+                states[-1] = self.final_state
+            self._states = states
+        return states
+
+    @states.setter
+    def states(self, value: list[ClientState]) -> None:
+        self._states = value
+        self.final_state = None
+        self.ui_items = None
 
     @property
     def final(self) -> ClientState:
         """The modelled client state after the last event."""
-        final = self._final
-        if final is not None:
-            return final
+        if self.final_state is not None:
+            return self.final_state
         states = self.states
         return states[-1] if states else ClientState()
 
@@ -96,7 +132,7 @@ class EventAnalysis:
     def table(self) -> pd.DataFrame:
         """One row per event: when, what, which dialect, valid or why not, what it should be."""
         rows = []
-        ui_items = self._ui_items
+        ui_items = self.ui_items
         if ui_items is None:
             ui_items = [len(state.visible_items) for state in self.states]
         for event, result, verdict, shown in zip(
@@ -106,20 +142,21 @@ class EventAnalysis:
                 {
                     "index": event.index,
                     "time_ms": event.arrived_ns / 1e6 if self.timing else None,
-                    "type": event.type,
+                    "type": _text(self._shown, event.type),
                     "dialect": verdict.dialect,
                     "valid": result.ok,
-                    "errors": "; ".join(result.messages),
-                    "should_be": verdict.should_be,
-                    "item_id": _item_id(event.payload),
+                    "errors": self._shown("; ".join(result.messages)),
+                    "should_be": _text(self._shown, verdict.should_be),
+                    "item_id": _text(self._shown, _item_id(event.payload)),
                     "ui_items_after": shown,
-                    "sse_event": event.sse_event,
+                    "sse_event": _text(self._shown, event.sse_event),
                 }
             )
         return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
     def findings_table(self) -> pd.DataFrame:
-        return findings_table(self.findings)
+        """The findings as a table (every text cell through :attr:`redact`)."""
+        return findings_table(self.findings, self._redactor())
 
     def summary(self) -> str:
         """A few lines: dialects, findings by layer, and what the client would show."""
@@ -131,7 +168,7 @@ class EventAnalysis:
             ", ".join(f"{layer} {by_layer[layer]}" for layer in LAYERS if layer in by_layer)
             or "none"
         )
-        return (
+        return self._shown(
             f"{len(self.events)} events ({counts}); findings: {layers}; "
             f"client model: {self.final.message}"
         )
@@ -145,32 +182,13 @@ class EventAnalysis:
         parts = [f"<p>{html.escape(self.summary())}</p>"]
         if self.findings:
             parts.append(self.findings_table().to_html(index=False))
-        parts.append(self.final.to_html())
+        parts.append(self._shown(self.final.to_html()))
         parts.append(f"<p style='font-size:10px;color:#999'>Client {html.escape(MODEL_NOTE)}.</p>")
         return "".join(parts)
 
 
-def _get_states(self: EventAnalysis) -> list[ClientState]:
-    states = self._states
-    if states is None:
-        # Replay the events through a fresh client model: the same states, event for event, as
-        # the analysis went through; the last one is the analysis's own final state.
-        states = ClientModel().replay(self.events)
-        if states and self._final is not None:
-            states[-1] = self._final
-        self._states = states
-    return states
-
-
-def _set_states(self: EventAnalysis, value: list[ClientState]) -> None:
-    self._states = value
-    self._final = None
-    self._ui_items = None
-
-
-# The dataclass machinery has already generated __init__/__eq__ (which read and write the
-# attribute by name), so the property slots in without changing what they do.
-EventAnalysis.states = property(_get_states, _set_states)  # type: ignore[assignment,method-assign]
+def _text(shown: Callable[[str], str], value: str | None) -> str | None:
+    return shown(value) if isinstance(value, str) else value
 
 
 def _item_id(payload: Any) -> str | None:
@@ -212,68 +230,36 @@ def analyze_events(
     *,
     timing: bool = True,
 ) -> EventAnalysis:
-    """Run the decoding, schema, dialect, ordering, client-model and rendering checks.
+    """Run the decoding, schema, ordering and rendering checks over one stream's events.
 
     ``request_type`` is the ChatKit request that produced the stream (``threads.create``, ...);
     ``None`` skips the checks that depend on it. ``capture`` (a :class:`Capture` or a name) only
     labels the evidence.
     """
     with _gc_paused():
-        return _analyze_events(list(events), request_type, capture, timing=timing)
-
-
-def _analyze_events(
-    events: list[Event],
-    request_type: str | None,
-    capture: Capture | str | None,
-    *,
-    timing: bool,
-) -> EventAnalysis:
-    name = capture.name if isinstance(capture, Capture) else capture
-    # One pass: each event's SDK model goes to the client model and the ordering machine and is
-    # dropped; only the verdicts are kept (a model is several times the size of its JSON).
-    model = ClientModel()
-    machine = OrderingMachine(request_type=request_type, capture=name)
-    results: list[SchemaResult] = []
-    ui_items: list[int] = []
-    parsed: Any = None
-    validate = _validate_event
-    apply = model._step
-    step = machine._step
-    keep_result = results.append
-    keep_shown = ui_items.append
-    for event in events:
-        result, parsed = validate(event)
-        apply(event, parsed)
-        step(event, result, parsed)
-        keep_result(result)
-        keep_shown(model._visible)
-    parsed = None  # the last event's model goes too
-    final = model._state  # the model is dropped here: its state is the final snapshot
-    verdicts = classify_events(events, results)
-    analysis = EventAnalysis(
-        events=events,
-        request_type=request_type,
-        capture=name,
-        timing=timing,
-        results=results,
-        verdicts=verdicts,
-    )
-    analysis._states = None
-    analysis._final = final
-    analysis._ui_items = ui_items
-    findings: list[Finding] = []
-    findings += check_decoding(events, name)
-    findings += check_dialect(events, verdicts, name)
-    findings += check_schema(events, results, verdicts, name)
-    findings += machine.finish(events)
-    findings += check_rendering(final, request_type, name)
-    analysis.findings = findings
-    return analysis
+        return analyze_stream(StreamContext(list(events), request_type, capture, timing=timing))
 
 
 def analyze_capture(capture: Capture) -> EventAnalysis:
     """:func:`analyze_events` over a capture's events, request type and timing."""
     with _gc_paused():
-        events = capture.events  # framing and decoding, under the same pause
-        return _analyze_events(list(events), capture.request_type, capture, timing=capture.timing)
+        # framing and decoding happen here, under the same pause
+        return analyze_stream(StreamContext.of(capture))
+
+
+def analyze_stream(stream: StreamContext) -> EventAnalysis:
+    """Run the stream layers' checks over one context and keep what they read."""
+    findings: list[Finding] = []
+    for layer in STREAM_LAYERS:
+        findings += run_layer(layer, stream).findings
+    return EventAnalysis(
+        events=stream.events,
+        request_type=stream.request_type,
+        capture=stream.name,
+        timing=stream.timing,
+        results=stream.results,
+        verdicts=stream.verdicts,
+        findings=findings,
+        final_state=stream.final,
+        ui_items=stream.ui_items,
+    )

@@ -1,17 +1,20 @@
-"""Findings: the one shape every check reports in.
+"""The shapes every check shares: its declaration, what it found, and what it could not check.
 
-Modelled on h2spec and the Autobahn testsuite: every check has a stable code, a layer, a
-description and an expectation (a :class:`CheckSpec`, registered once), and every time it trips
-it produces a :class:`Finding` with a severity from a fixed vocabulary and the raw evidence beside
-it. Layer states (``pass``/``warn``/``fail``/``skip``) are derived from findings, never set by hand.
+Modelled on h2spec and the Autobahn testsuite: every check is one function with its declaration
+on it (:func:`check`: a stable code, a layer, a severity, a description, an expectation and a
+fix), and every time it trips it yields a :class:`Found`, which becomes a :class:`Finding` with
+the declaration's layer, severity and fix and the raw evidence beside it. Layer states
+(``pass``/``warn``/``fail``/``skip``) are derived from findings, never set by hand.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
-import pandas as pd
+from chatkit_lab.redact import shorten
 
 LAYERS: tuple[str, ...] = (
     "request",
@@ -34,6 +37,17 @@ LayerState = Literal["pass", "warn", "fail", "skip"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 LAYER_STATES: tuple[str, ...] = ("pass", "warn", "fail", "skip")
 
+EXCERPT_LIMIT = 2000
+"""The most characters of raw payload an excerpt keeps (whatever shows it shortens it further,
+after redacting)."""
+
+
+def excerpt(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
+    """The start of a payload as text, raw (not redacted), at most ``limit`` characters."""
+    if isinstance(data, bytes):
+        data = data[: limit * 4].decode("utf-8", errors="replace")
+    return data if len(data) <= limit else data[: limit - 1] + "…"
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -47,50 +61,6 @@ class CheckSpec:
     severity: str = "error"
 
 
-_REGISTRY: dict[str, CheckSpec] = {}
-
-
-def register_check(
-    code: str,
-    layer: str,
-    description: str,
-    expectation: str,
-    fix: str,
-    severity: str = "error",
-) -> CheckSpec:
-    """Register a check once (module import time) and return its spec.
-
-    Re-registering the same code with the same content is allowed (module reloads in notebooks);
-    a different definition under an existing code is a programming error.
-    """
-    if layer not in LAYERS:
-        raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}; expected one of {SEVERITIES}")
-    spec = CheckSpec(code, layer, description, expectation, fix, severity)
-    existing = _REGISTRY.get(code)
-    if existing is not None and existing != spec:
-        raise ValueError(f"check code {code!r} is already registered with a different definition")
-    _REGISTRY[code] = spec
-    return spec
-
-
-def check_specs() -> dict[str, CheckSpec]:
-    """Every registered check, by code."""
-    return dict(_REGISTRY)
-
-
-def checks_table() -> pd.DataFrame:
-    """All registered checks as a table (code, layer, severity, description, expectation, fix)."""
-    rows = [asdict(spec) for spec in sorted(_REGISTRY.values(), key=_spec_sort_key)]
-    columns = ["code", "layer", "severity", "description", "expectation", "fix"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _spec_sort_key(spec: CheckSpec) -> tuple[int, str]:
-    return (LAYERS.index(spec.layer), spec.code)
-
-
 @dataclass
 class Evidence:
     """Where a finding was seen, precisely enough to find it again in the capture."""
@@ -101,7 +71,8 @@ class Evidence:
     frame_index: int | None = None
     byte_range: tuple[int, int] | None = None
     excerpt: str | None = None
-    """A short excerpt of the offending payload (already redacted, at most a few hundred chars)."""
+    """The start of the offending payload, raw (at most :data:`EXCERPT_LIMIT` characters):
+    whatever shows or exports it redacts it first."""
     detail: dict[str, Any] = field(default_factory=dict)
     """Anything else that proves the point: timings, expected vs got, ids."""
 
@@ -113,8 +84,8 @@ class Evidence:
             out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def describe(self) -> str:
-        """One line for tables and markdown."""
+    def describe(self, redact: Callable[[str], str] | None = None) -> str:
+        """One line for tables and markdown; ``redact`` is applied before anything is cut."""
         parts: list[str] = []
         if self.capture:
             parts.append(f"capture {self.capture}")
@@ -127,13 +98,13 @@ class Evidence:
         for key, value in self.detail.items():
             parts.append(f"{key}={value}")
         if self.excerpt:
-            parts.append(f"`{_shorten(self.excerpt, 160)}`")
+            text = redact(self.excerpt) if redact is not None else self.excerpt
+            parts.append(f"`{_shorten(text, 160)}`")
         return "; ".join(parts)
 
 
 def _shorten(text: str, limit: int) -> str:
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text.replace("\n", "\\n"), limit)
 
 
 @dataclass
@@ -146,9 +117,17 @@ class Finding:
     summary: str
     evidence: Evidence = field(default_factory=Evidence)
     fix: str = ""
+    more: int = 0
+    """How many further findings of this code in the same stream or exchange were not kept
+    (the check runner keeps the first few as examples; this one carries the count of the rest)."""
+
+    @property
+    def count(self) -> int:
+        """This finding and the ones of its code folded into it."""
+        return 1 + self.more
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "layer": self.layer,
             "code": self.code,
             "severity": self.severity,
@@ -156,33 +135,155 @@ class Finding:
             "evidence": self.evidence.to_dict(),
             "fix": self.fix,
         }
+        if self.more:
+            out["more"] = self.more
+        return out
 
 
-def finding(
-    code: str,
-    summary: str,
-    evidence: Evidence | None = None,
+@dataclass(frozen=True)
+class Found:
+    """What a check function yields when it trips: the words and the evidence.
+
+    ``at`` places it among its layer's findings: a layer lists what its checks found by ``at``
+    (an event index, a frame index, an item position; ``()`` sorts first), then in declaration
+    order, so findings read in the order the stream (or the reload) showed them.
+    """
+
+    summary: str
+    evidence: Evidence = field(default_factory=Evidence)
+    at: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A check, or a whole layer, that could not run on one capture, and why."""
+
+    layer: str
+    reason: str
+    capture: str | None = None
+    code: str | None = None
+    """The check that was skipped (``None`` when the whole layer was)."""
+
+    def __str__(self) -> str:
+        where = f"{self.capture}: " if self.capture else ""
+        return f"{where}{self.code or self.layer}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """What a check function yields when it cannot judge this context (see :class:`Skipped`)."""
+
+    reason: str
+
+
+Context = TypeVar("Context")
+
+
+class Check(Generic[Context]):
+    """One check: its declaration and the function that raises it.
+
+    The function takes one context of its layer's kind (an exchange, a stream, a lifecycle)
+    and yields :class:`Found` (or :class:`Skip`); :meth:`run` turns those into findings with the
+    declaration's layer, severity and fix.
+    """
+
+    def __init__(self, spec: CheckSpec, function: Callable[[Context], Iterable[Found | Skip]]):
+        self.spec = spec
+        self.function = function
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+        self.__module__ = function.__module__
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+    def finding(self, summary: str, evidence: Evidence | None = None) -> Finding:
+        """A finding of this check (layer, severity and fix from its declaration)."""
+        spec = self.spec
+        return Finding(
+            spec.layer, spec.code, spec.severity, summary, evidence or Evidence(), spec.fix
+        )
+
+    def run(self, context: Context) -> Iterator[tuple[tuple[int, ...], Finding | Skipped]]:
+        """What the check found in ``context``, each with its ``at`` position."""
+        for item in self.function(context):
+            if isinstance(item, Skip):
+                name = getattr(context, "name", None)
+                yield (), Skipped(self.spec.layer, item.reason, name, self.spec.code)
+            else:
+                yield item.at, self.finding(item.summary, item.evidence)
+
+    def __call__(self, context: Context) -> list[Finding]:
+        """The findings alone, in the order the function yields them."""
+        return [item for _, item in self.run(context) if isinstance(item, Finding)]
+
+    def __repr__(self) -> str:
+        return f"<Check {self.spec.code} ({self.spec.layer}, {self.spec.severity})>"
+
+
+def check(
     *,
-    severity: str | None = None,
-    fix: str | None = None,
-) -> Finding:
-    """A finding for a registered check; layer, default severity and fix come from its spec."""
-    spec = _REGISTRY.get(code)
-    if spec is None:
-        raise KeyError(f"check code {code!r} is not registered")
-    return Finding(
-        layer=spec.layer,
-        code=code,
-        severity=severity or spec.severity,
-        summary=summary,
-        evidence=evidence or Evidence(),
-        fix=fix if fix is not None else spec.fix,
-    )
+    code: str,
+    layer: Layer,
+    severity: Severity,
+    description: str,
+    expectation: str,
+    fix: str,
+) -> Callable[[Callable[[Context], Iterable[Found | Skip]]], Check[Context]]:
+    """Declare the decorated function as the check ``code``.
+
+    The code starts with its layer's name, and the function lives in that layer's module
+    (``chatkit_lab.checks.<layer>``), which the registry lists.
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}; expected one of {SEVERITIES}")
+    if not code.startswith(f"{layer}."):
+        raise ValueError(f"check code {code!r} does not start with its layer {layer!r}")
+    spec = CheckSpec(code, layer, description, expectation, fix, severity)
+
+    def declare(function: Callable[[Context], Iterable[Found | Skip]]) -> Check[Context]:
+        return Check(spec, function)
+
+    return declare
 
 
-def layer_states(
-    findings: list[Finding], evaluated: set[str] | None = None
-) -> dict[str, str]:
+def checks_of(module: str) -> list[Check[Any]]:
+    """The checks declared in one module, in declaration order."""
+    found = vars(sys.modules[module]).values()
+    return [item for item in found if isinstance(item, Check) and item.__module__ == module]
+
+
+@dataclass
+class Outcome:
+    """What a set of checks found in one context, and what they could not check."""
+
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def run_checks(checks: Iterable[Check[Context]], context: Context) -> Outcome:
+    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order."""
+    placed: list[tuple[tuple[int, ...], Finding]] = []
+    outcome = Outcome()
+    for declared in checks:
+        for at, item in declared.run(context):
+            if isinstance(item, Skipped):
+                outcome.skipped.append(item)
+            else:
+                placed.append((at, item))
+    placed.sort(key=_position)
+    outcome.findings = [item for _, item in placed]
+    return outcome
+
+
+def _position(placed: tuple[tuple[int, ...], Finding]) -> tuple[int, ...]:
+    return placed[0]
+
+
+def layer_states(findings: list[Finding], evaluated: set[str] | None = None) -> dict[str, str]:
     """Derive each layer's state: ``fail`` on any error, ``warn`` on any warning, else ``pass``.
 
     Layers not in ``evaluated`` (when given) and without findings are ``skip``.
@@ -207,20 +308,3 @@ def first_failure(findings: list[Finding]) -> Finding | None:
     if not errors:
         return None
     return min(errors, key=lambda f: LAYERS.index(f.layer))
-
-
-def findings_table(findings: list[Finding]) -> pd.DataFrame:
-    """Findings as a table sorted by layer order, with the evidence as one readable column."""
-    rows = [
-        {
-            "layer": f.layer,
-            "code": f.code,
-            "severity": f.severity,
-            "summary": f.summary,
-            "evidence": f.evidence.describe(),
-            "fix": f.fix,
-        }
-        for f in sorted(findings, key=lambda f: LAYERS.index(f.layer))
-    ]
-    columns = ["layer", "code", "severity", "summary", "evidence", "fix"]
-    return pd.DataFrame(rows, columns=columns)

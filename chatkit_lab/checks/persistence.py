@@ -1,246 +1,377 @@
-"""Persistence diff: what was streamed against what the reloads return.
+"""Persistence: what was streamed against what the reloads return.
 
 After a stream, what the client shows is whatever ``threads.get_by_id`` (and ``items.list`` for
 older pages) returns. Items there must keep the ids, order and text that were streamed; otherwise
 the UI replaces, duplicates or drops them, which users see as "messages vanish after the stream".
+Each load point's replies and their match with the streamed items are gathered once
+(:mod:`chatkit_lab.checks._reload`); the checks below read them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
 
-import pandas as pd
-from pydantic import TypeAdapter, ValidationError
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks._contexts import LifecycleContext, reply_kind
+from chatkit_lab.checks._model import Evidence, Found, check, checks_of, excerpt, run_checks
+from chatkit_lab.checks._reload import (
+    ItemView,
+    Reload,
+    item_text,
+    load_fates,
+    load_point,
+    paging_problems,
+    streamed_items,
+)
+from chatkit_lab.client import Lifecycle, Step
 
-from chatkit_lab.capture._model import Capture
-from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
-from chatkit_lab.client._lifecycle import Lifecycle, Step
+__all__ = ["ItemView", "Reload", "diff_lifecycle", "diff_reload", "item_text", "streamed_items"]
 
-register_check(
-    "persistence.reload_failed",
-    "persistence",
-    "Loading the thread after a stream does not give a ChatKit Thread.",
-    "threads.get_by_id answers JSON that validates as chatkit.types.Thread.",
-    "Answer threads.get_by_id from the store with the thread and its items "
+
+def _before_items(n: int) -> tuple[int, ...]:
+    return (n, -1)
+
+
+def _after_items(n: int, reload: Reload) -> tuple[int, ...]:
+    return (n, len(reload.streamed))
+
+
+@check(
+    code="persistence.reload_failed",
+    layer="persistence",
+    severity="error",
+    description="Loading the thread after a stream does not give a ChatKit Thread.",
+    expectation="threads.get_by_id answers JSON that validates as chatkit.types.Thread.",
+    fix="Answer threads.get_by_id from the store with the thread and its items "
     "(ChatKitServer does this when the store implements load_thread/load_thread_items).",
 )
-register_check(
-    "persistence.items_list_failed",
-    "persistence",
-    "items.list does not give a ChatKit Page of items.",
-    "items.list answers JSON that validates as Page[ThreadItem].",
-    "Answer items.list from the store's load_thread_items with data/has_more/after.",
+def reload_failed(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload in enumerate(life.reloads):
+        got = reload.got
+        if got is not None and got.problem:
+            yield Found(
+                f"{reload.name}: threads.get_by_id returned {got.problem}",
+                Evidence(
+                    capture=got.capture.name,
+                    excerpt=excerpt(got.capture.body),
+                    detail={"streamed_items": len(reload.streamed)},
+                ),
+                at=_before_items(n),
+            )
+
+
+@check(
+    code="persistence.duplicate_item",
+    layer="persistence",
+    severity="error",
+    description="The same item id appears more than once on reload.",
+    expectation="Each item id appears once.",
+    fix="Upsert items by id instead of inserting a new row for every save.",
 )
-register_check(
-    "persistence.items_list_differs",
-    "persistence",
-    "items.list (oldest first, all items) disagrees with the items threads.get_by_id returned.",
-    "Both replies come from the same store and list the same items in the same order.",
-    "Serve threads.get_by_id and items.list from the same load_thread_items, honouring order.",
+def duplicate_item(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, _ in load_fates(life.reloads):
+        assert reload.comparison is not None
+        for item_id, count in reload.comparison.duplicates:
+            yield Found(
+                f"{reload.name}: item {item_id} appears {count} times",
+                Evidence(capture=capture, detail={"item_id": item_id, "count": count}),
+                at=_before_items(n),
+            )
+
+
+@check(
+    code="persistence.changed_id",
+    layer="persistence",
+    severity="error",
+    description="An item comes back on reload under a different id than it was streamed with.",
+    expectation="Reloaded items keep the ids that were streamed (ids are the client's keys).",
+    fix="Save items under the id sent in the stream; do not mint new ids when persisting.",
 )
-register_check(
-    "persistence.missing_item",
-    "persistence",
-    "An item that was streamed as done is missing when the thread is reloaded.",
-    "Every thread.item.done item is saved and comes back on reload.",
-    "Persist each item when it is done (Store.add_thread_item) and return it from "
+def changed_id(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, fates in load_fates(life.reloads):
+        for position, view, twin, fate in fates:
+            if fate == "renamed" and twin is not None:
+                yield Found(
+                    f"{reload.name}: {view.type} streamed as {view.id} comes back as {twin.id}",
+                    Evidence(
+                        capture=capture,
+                        detail={"streamed_id": view.id, "reload_id": twin.id},
+                        excerpt=view.text[:120],
+                    ),
+                    at=(n, position),
+                )
+
+
+@check(
+    code="persistence.missing_item",
+    layer="persistence",
+    severity="error",
+    description="An item that was streamed as done is missing when the thread is reloaded.",
+    expectation="Every thread.item.done item is saved and comes back on reload.",
+    fix="Persist each item when it is done (Store.add_thread_item) and return it from "
     "load_thread_items.",
 )
-register_check(
-    "persistence.changed_id",
-    "persistence",
-    "An item comes back on reload under a different id than it was streamed with.",
-    "Reloaded items keep the ids that were streamed (ids are the client's keys).",
-    "Save items under the id sent in the stream; do not mint new ids when persisting.",
+def missing_item(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, fates in load_fates(life.reloads):
+        assert reload.thread_items is not None
+        for position, view, _, fate in fates:
+            if fate == "missing":
+                yield Found(
+                    f"{reload.name}: {view.type} {view.id} was streamed but is not in the reload",
+                    Evidence(
+                        capture=capture,
+                        detail={"item_id": view.id, "reloaded_items": len(reload.thread_items)},
+                        excerpt=view.text[:120],
+                    ),
+                    at=(n, position),
+                )
+
+
+@check(
+    code="persistence.changed_text",
+    layer="persistence",
+    severity="error",
+    description="An item comes back on reload with different text than was streamed.",
+    expectation="Reloaded items carry the same content that was streamed.",
+    fix="Persist the final item from thread.item.done, not a partial or rebuilt copy.",
 )
-register_check(
-    "persistence.changed_text",
-    "persistence",
-    "An item comes back on reload with different text than was streamed.",
-    "Reloaded items carry the same content that was streamed.",
-    "Persist the final item from thread.item.done, not a partial or rebuilt copy.",
+def changed_text(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, fates in load_fates(life.reloads):
+        for position, view, back, fate in fates:
+            if fate != "kept" or back is None:
+                continue
+            if back.text != view.text or back.type != view.type:
+                yield Found(
+                    f"{reload.name}: {view.id} streamed {view.text[:40]!r}, reload has "
+                    f"{back.text[:40]!r}",
+                    Evidence(
+                        capture=capture,
+                        detail={"item_id": view.id, "streamed_type": view.type, "type": back.type},
+                    ),
+                    at=(n, position),
+                )
+
+
+@check(
+    code="persistence.changed_order",
+    layer="persistence",
+    severity="error",
+    description="Reloaded items are in a different order than they were streamed.",
+    expectation="threads.get_by_id returns items oldest first, in stream order.",
+    fix="Order load_thread_items by creation (respect the order argument: asc = oldest first).",
 )
-register_check(
-    "persistence.changed_order",
-    "persistence",
-    "Reloaded items are in a different order than they were streamed.",
-    "threads.get_by_id returns items oldest first, in stream order.",
-    "Order load_thread_items by creation (respect the order argument: asc = oldest first).",
-)
-register_check(
-    "persistence.duplicate_item",
-    "persistence",
-    "The same item id appears more than once on reload.",
-    "Each item id appears once.",
-    "Upsert items by id instead of inserting a new row for every save.",
-)
-register_check(
-    "persistence.extra_item",
-    "persistence",
-    "The reload holds an item that was never streamed.",
-    "Reloaded items are the ones the client saw streamed.",
-    "Stream every item the store saves (or hide server-only items from clients).",
+def changed_order(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, _ in load_fates(life.reloads):
+        assert reload.comparison is not None and reload.thread_items is not None
+        matched = reload.comparison.matched
+        positions = [back.position for _, back in matched]
+        if positions != sorted(positions):
+            yield Found(
+                f"{reload.name}: reload order differs from stream order",
+                Evidence(
+                    capture=capture,
+                    detail={
+                        "streamed": [view.id for view, _ in matched],
+                        "reloaded": [view.id for view in reload.thread_items],
+                    },
+                ),
+                at=_after_items(n, reload),
+            )
+
+
+@check(
+    code="persistence.extra_item",
+    layer="persistence",
     severity="warning",
+    description="The reload holds an item that was never streamed.",
+    expectation="Reloaded items are the ones the client saw streamed.",
+    fix="Stream every item the store saves (or hide server-only items from clients).",
 )
-register_check(
-    "persistence.pagination",
-    "persistence",
-    "Paging through items.list with `after` repeats, skips or never ends.",
-    "Pages follow each other: no id twice, none skipped, has_more false on the last page.",
-    "Implement load_thread_items pagination: items strictly after the `after` id, in order, "
+def extra_item(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload, capture, _ in load_fates(life.reloads):
+        assert reload.comparison is not None
+        for view in reload.comparison.extra:
+            yield Found(
+                f"{reload.name}: {view.type} {view.id} is in the reload but was never streamed",
+                Evidence(capture=capture, detail={"item_id": view.id}, excerpt=view.text[:120]),
+                at=_after_items(n, reload),
+            )
+
+
+@check(
+    code="persistence.items_list_failed",
+    layer="persistence",
+    severity="error",
+    description="items.list does not give a ChatKit Page of items.",
+    expectation="items.list answers JSON that validates as Page[ThreadItem].",
+    fix="Answer items.list from the store's load_thread_items with data/has_more/after.",
+)
+def items_list_failed(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload in enumerate(life.reloads):
+        listed = reload.listed
+        if listed is not None and listed.problem:
+            yield Found(
+                f"{reload.name}: items.list returned {listed.problem}",
+                Evidence(capture=listed.capture.name, excerpt=excerpt(listed.capture.body)),
+                at=_after_items(n, reload),
+            )
+
+
+@check(
+    code="persistence.items_list_differs",
+    layer="persistence",
+    severity="error",
+    description="items.list (oldest first, all items) disagrees with the items "
+    "threads.get_by_id returned.",
+    expectation="Both replies come from the same store and list the same items in the same order.",
+    fix="Serve threads.get_by_id and items.list from the same load_thread_items, honouring order.",
+)
+def items_list_differs(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload in enumerate(life.reloads):
+        if reload.listed_items is None or reload.thread_items is None or reload.got is None:
+            continue
+        payload = reload.got.payload
+        thread_page = payload.get("items", {}) if isinstance(payload, dict) else {}
+        listed_ids = [view.id for view in reload.listed_items]
+        thread_ids = [view.id for view in reload.thread_items]
+        if not thread_page.get("has_more") and listed_ids != thread_ids:
+            assert reload.listed is not None
+            yield Found(
+                f"{reload.name}: items.list gives {len(listed_ids)} items, threads.get_by_id "
+                f"{len(thread_ids)}, or in another order",
+                Evidence(
+                    capture=reload.listed.capture.name,
+                    detail={"items_list": listed_ids, "get_by_id": thread_ids},
+                ),
+                at=_after_items(n, reload),
+            )
+
+
+@check(
+    code="persistence.pagination",
+    layer="persistence",
+    severity="error",
+    description="Paging through items.list with `after` repeats, skips or never ends.",
+    expectation="Pages follow each other: no id twice, none skipped, has_more false on the last "
+    "page.",
+    fix="Implement load_thread_items pagination: items strictly after the `after` id, in order, "
     "has_more true only when more remain.",
 )
+def pagination(life: LifecycleContext) -> Iterator[Found]:
+    for n, reload in enumerate(life.reloads):
+        if not reload.pages:
+            continue
+        bad = reload.pages[-1]
+        if bad.problem:
+            yield Found(
+                f"{reload.name}: {bad.step.name} returned {bad.problem}",
+                Evidence(capture=bad.capture.name, excerpt=excerpt(bad.capture.body)),
+                at=_after_items(n, reload),
+            )
+            continue
+        problems = paging_problems(reload)
+        if problems:
+            ids = [view.id for view in reload.paged_items or []]
+            yield Found(
+                f"{reload.name}: paging items.list: " + "; ".join(problems),
+                Evidence(
+                    capture=reload.pages[0].capture.name,
+                    detail={
+                        "paged": ids,
+                        "full": [view.id for view in reload.listed_items or []],
+                        "pages": len(reload.pages),
+                    },
+                ),
+                at=_after_items(n, reload),
+            )
 
-register_check(
-    "persistence.no_thread_id",
-    "persistence",
-    "The threads.create stream gave the client no thread id, so there is no thread to reload.",
-    "threads.create streams a valid thread.created first; its thread.id is what the client "
-    "loads (threads.get_by_id) and sends the next message to.",
-    "Send thread.created with a full ChatKit Thread (id, created_at, status, items) as the "
+
+@check(
+    code="persistence.no_thread_id",
+    layer="persistence",
+    severity="error",
+    description="The threads.create stream gave the client no thread id, so there is no thread "
+    "to reload.",
+    expectation="threads.create streams a valid thread.created first; its thread.id is what the "
+    "client loads (threads.get_by_id) and sends the next message to.",
+    fix="Send thread.created with a full ChatKit Thread (id, created_at, status, items) as the "
     "first event of threads.create (ChatKitServer does this).",
 )
-
-_THREAD = None
-_PAGE = None
-
-
-def _thread_adapter() -> TypeAdapter[Any]:
-    global _THREAD
-    if _THREAD is None:
-        from chatkit.types import Thread
-
-        _THREAD = TypeAdapter(Thread)
-    return _THREAD
-
-
-def _page_adapter() -> TypeAdapter[Any]:
-    global _PAGE
-    if _PAGE is None:
-        from chatkit.types import Page, ThreadItem
-
-        _PAGE = TypeAdapter(Page[ThreadItem])
-    return _PAGE
+def no_thread_id(life: LifecycleContext) -> Iterator[Found]:
+    lifecycle = life.lifecycle
+    if lifecycle is None or life.reloads or lifecycle.thread_id is not None:
+        return
+    create = lifecycle.step("send: threads.create")
+    if create is None or create.answered_locally:
+        return
+    capture = create.capture
+    if capture.status is None or capture.status >= 300 or reply_kind(capture) != "stream":
+        return
+    yield Found(
+        f"the threads.create stream ({len(capture.events)} events) has no valid thread.created "
+        "and no thread id in any payload: the client has no thread to load, so nothing "
+        "survives a reload",
+        Evidence(capture=capture.name, detail={"events": len(capture.events)}),
+    )
 
 
-@dataclass
-class ItemView:
-    """An item reduced to what the diff compares: id, type, visible text."""
-
-    id: str
-    type: str
-    text: str
-    position: int
-
-
-def item_text(item: dict[str, Any]) -> str:
-    """The visible text of a thread item payload (message content parts joined)."""
-    content = item.get("content")
-    if not isinstance(content, list):
-        return ""
-    parts = []
-    for part in content:
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-    return "".join(parts)
-
-
-def streamed_items(captures: list[Capture]) -> list[ItemView]:
-    """Items the client received as done, in stream order, across the given streams."""
-    items: dict[str, dict[str, Any]] = {}
-    for capture in captures:
-        for event in capture.events:
-            payload = event.payload
-            if not isinstance(payload, dict):
-                continue
-            kind = payload.get("type")
-            item = payload.get("item")
-            if kind in ("thread.item.done", "thread.item.replaced") and isinstance(item, dict):
-                item_id = item.get("id")
-                if isinstance(item_id, str):
-                    items[item_id] = item
-            elif kind == "thread.item.removed":
-                items.pop(str(payload.get("item_id")), None)
-    return [
-        ItemView(item_id, str(item.get("type")), item_text(item), n)
-        for n, (item_id, item) in enumerate(items.items())
-    ]
-
-
-def _views(data: list[Any]) -> list[ItemView]:
-    return [
-        ItemView(str(item.get("id")), str(item.get("type")), item_text(item), n)
-        for n, item in enumerate(data)
-        if isinstance(item, dict)
-    ]
-
-
-@dataclass
-class Reload:
-    """One load point (after the first turn, after the second) and its diff."""
-
-    name: str
-    streamed: list[ItemView]
-    thread_items: list[ItemView] | None = None
-    listed_items: list[ItemView] | None = None
-    paged_items: list[ItemView] | None = None
-    findings: list[Finding] = field(default_factory=list)
-
-    def table(self) -> pd.DataFrame:
-        """Streamed items beside what the reload returned, row by row."""
-        reloaded = {view.id: view for view in self.thread_items or []}
-        rows = []
-        for view in self.streamed:
-            back = reloaded.get(view.id)
-            rows.append(
-                {
-                    "streamed_id": view.id,
-                    "type": view.type,
-                    "streamed_text": view.text[:60],
-                    "reload_position": back.position if back else None,
-                    "reload_text": back.text[:60] if back else None,
-                    "same": bool(back and back.text == view.text and back.type == view.type),
+@check(
+    code="persistence.retry_duplicated",
+    layer="persistence",
+    severity="error",
+    description="Retried sends left the same user message in the store more than once.",
+    expectation="A send that fails is not saved, or is answered with a stream: ChatKit's host "
+    "script re-sends a failed stream open up to five times with the same body.",
+    fix="Answer threads.create / threads.add_user_message with a 200 text/event-stream even when "
+    "the turn fails (stream an error event instead of an HTTP error), or make the save "
+    "idempotent for a repeated request.",
+)
+def retry_duplicated(life: LifecycleContext) -> Iterator[Found]:
+    lifecycle = life.lifecycle
+    audit = lifecycle.store_audit if lifecycle is not None else {}
+    saved = sum(audit.get("user_messages", {}).values())
+    threads = audit.get("new_threads", [])
+    if saved > 1 or len(threads) > 1:
+        yield Found(
+            f"ChatKit sent the message {audit.get('attempts', '?')} times (the host script's "
+            f"retries); the target saved it {saved} times in {len(threads)} new thread(s)",
+            Evidence(
+                detail={
+                    "attempts": audit.get("attempts"),
+                    "saved": saved,
+                    "new_threads": list(threads)[:10],
                 }
-            )
-        streamed_ids = {view.id for view in self.streamed}
-        for view in self.thread_items or []:
-            if view.id not in streamed_ids:
-                rows.append(
-                    {
-                        "streamed_id": None,
-                        "type": view.type,
-                        "streamed_text": None,
-                        "reload_position": view.position,
-                        "reload_text": view.text[:60],
-                        "same": False,
-                        "reload_id": view.id,
-                    }
-                )
-        return pd.DataFrame(rows)
+            ),
+            at=(1 << 30,),
+        )
 
 
-def _validate(step: Step, adapter: TypeAdapter[Any]) -> tuple[Any, str | None]:
-    capture = step.capture
-    if capture.status is None:
-        return None, f"no response ({capture.ending.message})"
-    if capture.status >= 400:
-        return None, f"HTTP {capture.status}"
-    payload = capture.json_body()
-    if payload is None:
-        kind = "an event stream" if capture.is_event_stream else "a non-JSON body"
-        return None, f"{kind} (Content-Type {capture.content_type or 'none'})"
-    if adapter is _PAGE and (not isinstance(payload, dict) or "data" not in payload):
-        # Every field of chatkit.types.Page has a default, so {} or {"items": [...]} would
-        # validate as an empty page; ChatKit's server always sends `data`.
-        return payload, "JSON that is not a ChatKit reply (data: Field required)"
-    try:
-        adapter.validate_python(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return payload, f"JSON that is not a ChatKit reply ({where}: {first.get('msg')})"
-    return payload, None
+@check(
+    code="persistence.cleanup_not_confirmed",
+    layer="persistence",
+    severity="warning",
+    description="A thread this session created could not be deleted, or a load shows it is "
+    "still there.",
+    expectation="threads.delete removes the thread: a threads.get_by_id after it fails.",
+    fix="Implement threads.delete (ChatKitServer calls store.delete_thread); meanwhile delete "
+    "the listed threads by hand.",
+)
+def cleanup_not_confirmed(life: LifecycleContext) -> Iterator[Found]:
+    lifecycle = life.lifecycle
+    if lifecycle is None or not any(s.capture.meta.get("cleanup") for s in lifecycle.steps):
+        return
+    created = dict.fromkeys(lifecycle.created_threads)
+    left = [thread for thread in created if thread not in lifecycle.deleted_threads]
+    if left:
+        yield Found(
+            f"{len(left)} thread(s) this session created are not confirmed deleted: "
+            + ", ".join(repr(t) for t in left[:5]),
+            Evidence(detail={"threads": left[:10]}),
+            at=(1 << 30,),
+        )
+
+
+# -- the diff, load point by load point ------------------------------------------------------
 
 
 def diff_reload(
@@ -250,226 +381,21 @@ def diff_reload(
     list_step: Step | None,
     page_steps: list[Step],
 ) -> Reload:
-    """Compare the streamed items with one load point's replies."""
-    reload = Reload(name, streamed)
-    found = reload.findings
-    get_payload: Any = None
-    if get_step is not None:
-        payload, problem = _validate(get_step, _thread_adapter())
-        get_payload = payload
-        if problem:
-            found.append(
-                finding(
-                    "persistence.reload_failed",
-                    f"{name}: threads.get_by_id returned {problem}",
-                    Evidence(
-                        capture=get_step.capture.name,
-                        excerpt=_excerpt(get_step.capture.body),
-                        detail={"streamed_items": len(streamed)},
-                    ),
-                )
-            )
-        else:
-            items = payload.get("items", {}).get("data", [])
-            reload.thread_items = _views(items)
-            found.extend(_compare(name, streamed, reload.thread_items, get_step.capture.name))
-    if list_step is not None and reload.thread_items is not None:
-        payload, problem = _validate(list_step, _page_adapter())
-        if problem:
-            found.append(
-                finding(
-                    "persistence.items_list_failed",
-                    f"{name}: items.list returned {problem}",
-                    Evidence(
-                        capture=list_step.capture.name, excerpt=_excerpt(list_step.capture.body)
-                    ),
-                )
-            )
-        else:
-            reload.listed_items = _views(payload.get("data", []))
-            thread_page = get_payload.get("items", {}) if isinstance(get_payload, dict) else {}
-            listed_ids = [view.id for view in reload.listed_items]
-            thread_ids = [view.id for view in reload.thread_items]
-            if not thread_page.get("has_more") and listed_ids != thread_ids:
-                found.append(
-                    finding(
-                        "persistence.items_list_differs",
-                        f"{name}: items.list gives {len(listed_ids)} items, threads.get_by_id "
-                        f"{len(thread_ids)}, or in another order",
-                        Evidence(
-                            capture=list_step.capture.name,
-                            detail={"items_list": listed_ids, "get_by_id": thread_ids},
-                        ),
-                    )
-                )
-    if page_steps and reload.listed_items is not None:
-        found.extend(_check_pages(name, reload, page_steps))
+    """Compare the streamed items with one load point's replies (findings in ``.findings``)."""
+    reload = load_point(name, streamed, get_step, list_step, page_steps)
+    reload.findings = run_checks(checks_of(__name__), LifecycleContext(None, [reload])).findings
     return reload
-
-
-def _excerpt(body: bytes, limit: int = 240) -> str:
-    from chatkit_lab.redact._engine import redact_text
-
-    text = redact_text(body.decode("utf-8", errors="replace"))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _compare(
-    name: str, streamed: list[ItemView], reloaded: list[ItemView], capture: str
-) -> list[Finding]:
-    found: list[Finding] = []
-    counts: dict[str, int] = {}
-    for view in reloaded:
-        counts[view.id] = counts.get(view.id, 0) + 1
-    for item_id, count in counts.items():
-        if count > 1:
-            found.append(
-                finding(
-                    "persistence.duplicate_item",
-                    f"{name}: item {item_id} appears {count} times",
-                    Evidence(capture=capture, detail={"item_id": item_id, "count": count}),
-                )
-            )
-    by_id = {}
-    for view in reloaded:
-        by_id.setdefault(view.id, view)
-    streamed_ids = {view.id for view in streamed}
-    matched_positions: list[tuple[ItemView, ItemView]] = []
-    renamed: set[str] = set()
-    for view in streamed:
-        back = by_id.get(view.id)
-        if back is None:
-            twin = next(
-                (
-                    r
-                    for r in reloaded
-                    if r.id not in streamed_ids
-                    and r.id not in renamed
-                    and r.type == view.type
-                    and r.text == view.text
-                ),
-                None,
-            )
-            if twin is not None:
-                renamed.add(twin.id)
-                matched_positions.append((view, twin))
-                found.append(
-                    finding(
-                        "persistence.changed_id",
-                        f"{name}: {view.type} streamed as {view.id} comes back as {twin.id}",
-                        Evidence(
-                            capture=capture,
-                            detail={"streamed_id": view.id, "reload_id": twin.id},
-                            excerpt=view.text[:120],
-                        ),
-                    )
-                )
-            else:
-                found.append(
-                    finding(
-                        "persistence.missing_item",
-                        f"{name}: {view.type} {view.id} was streamed but is not in the reload",
-                        Evidence(
-                            capture=capture,
-                            detail={"item_id": view.id, "reloaded_items": len(reloaded)},
-                            excerpt=view.text[:120],
-                        ),
-                    )
-                )
-            continue
-        matched_positions.append((view, back))
-        if back.text != view.text or back.type != view.type:
-            found.append(
-                finding(
-                    "persistence.changed_text",
-                    f"{name}: {view.id} streamed {view.text[:40]!r}, reload has {back.text[:40]!r}",
-                    Evidence(
-                        capture=capture,
-                        detail={"item_id": view.id, "streamed_type": view.type, "type": back.type},
-                    ),
-                )
-            )
-    positions = [back.position for _, back in matched_positions]
-    if positions != sorted(positions):
-        found.append(
-            finding(
-                "persistence.changed_order",
-                f"{name}: reload order differs from stream order",
-                Evidence(
-                    capture=capture,
-                    detail={
-                        "streamed": [view.id for view, _ in matched_positions],
-                        "reloaded": [view.id for view in reloaded],
-                    },
-                ),
-            )
-        )
-    for view in reloaded:
-        if view.id not in streamed_ids and view.id not in renamed:
-            found.append(
-                finding(
-                    "persistence.extra_item",
-                    f"{name}: {view.type} {view.id} is in the reload but was never streamed",
-                    Evidence(capture=capture, detail={"item_id": view.id}, excerpt=view.text[:120]),
-                )
-            )
-    return found
-
-
-def _check_pages(name: str, reload: Reload, page_steps: list[Step]) -> list[Finding]:
-    found: list[Finding] = []
-    paged: list[ItemView] = []
-    for step in page_steps:
-        payload, problem = _validate(step, _page_adapter())
-        if problem:
-            found.append(
-                finding(
-                    "persistence.pagination",
-                    f"{name}: {step.name} returned {problem}",
-                    Evidence(capture=step.capture.name, excerpt=_excerpt(step.capture.body)),
-                )
-            )
-            return found
-        paged.extend(_views(payload.get("data", [])))
-    last = page_steps[-1].reply_json
-    reload.paged_items = [ItemView(v.id, v.type, v.text, n) for n, v in enumerate(paged)]
-    ids = [view.id for view in paged]
-    expected = [view.id for view in reload.listed_items or []]
-    problems = []
-    if len(ids) != len(set(ids)):
-        problems.append("an id appears on more than one page")
-    if ids != expected and not problems:
-        if sorted(ids) == sorted(expected):
-            problems.append("pages give the same items as the full list in a different order")
-        else:
-            problems.append(f"pages give {len(ids)} items, the full list {len(expected)}")
-    if isinstance(last, dict) and last.get("has_more"):
-        # The walk stops early when a page gives no usable or no new `after` cursor.
-        problems.append(f"has_more never became false (still true after {len(page_steps)} page(s))")
-    if problems:
-        found.append(
-            finding(
-                "persistence.pagination",
-                f"{name}: paging items.list: " + "; ".join(problems),
-                Evidence(
-                    capture=page_steps[0].capture.name,
-                    detail={"paged": ids, "full": expected, "pages": len(page_steps)},
-                ),
-            )
-        )
-    return found
 
 
 def diff_lifecycle(life: Lifecycle) -> list[Reload]:
     """Every load point of a lifecycle, each diffed against what had been streamed by then."""
     reloads: list[Reload] = []
-    streams: list[Capture] = []
     for prefix in ("load", "reload"):
         # streams sent before this load point
         cut = next((i for i, s in enumerate(life.steps) if s.name.startswith(f"{prefix}:")), None)
         if cut is None:
             continue
-        streams = [s.capture for s in life.steps[:cut] if s.expects == "stream"]
+        streams: list[Capture] = [s.capture for s in life.steps[:cut] if s.expects == "stream"]
         get_step = life.step(f"{prefix}: threads.get_by_id")
         list_step = life.step(f"{prefix}: items.list")
         pages = [s for s in life.steps if s.name.startswith(f"{prefix}: items.list page")]

@@ -1,0 +1,111 @@
+"""The client stage: what a ChatKit client sends, through its fetch, and what the user sees.
+
+Fact and model sit side by side here, and every output says which is which:
+
+- *fact*, read from ChatKit.js's host script (protocol notes): how each reply is judged
+  (:mod:`._network`: the JSON fallback to ``{}``, the stream open check, the retries);
+- *as written*: the user's own fetch, run under Node (:mod:`._node_fetch`), or a Python
+  transform standing in for it (:mod:`._transform`, :mod:`._fetch`);
+- *modelled*: what the closed UI iframe renders (:mod:`._model`, :mod:`._timeline`).
+
+The lifecycle runner (:mod:`._lifecycle`) plays the client's part against a target.
+"""
+
+from chatkit_lab.client._fetch import (
+    CONTROL_COMMANDS,
+    ClientFetch,
+    ControlCall,
+    FetchOutcome,
+    TransformFetch,
+    local_capture,
+)
+from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
+from chatkit_lab.client._model import (
+    MODEL_NOTE,
+    NOTHING_RENDERED,
+    ClientItem,
+    ClientModel,
+    ClientState,
+    replay,
+)
+from chatkit_lab.client._network import (
+    MAX_STREAM_RETRIES,
+    SOURCE,
+    JsonReply,
+    StreamOpen,
+    json_reply,
+    parse_json_body,
+    retry_delay_range,
+    status_text,
+    stream_open,
+)
+from chatkit_lab.client._node_fetch import (
+    DEFAULT_TOKEN_ENV,
+    NodeFetch,
+    NodeFetchError,
+    NodeFetchOutcome,
+)
+from chatkit_lab.client._steps import (
+    SEND_TYPES,
+    Lifecycle,
+    Step,
+    adopt_thread_id,
+    envelope,
+    user_input,
+)
+from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
+from chatkit_lab.client._transform import (
+    ClientRequest,
+    LocalResponse,
+    Transform,
+    apply_transform,
+    identity,
+    load_transform,
+)
+
+__all__ = [
+    "CONTROL_COMMANDS",
+    "DEFAULT_TOKEN_ENV",
+    "MAX_STREAM_RETRIES",
+    "MODELLED",
+    "MODEL_NOTE",
+    "NOTHING_RENDERED",
+    "SEND_TYPES",
+    "SOURCE",
+    "ClientFetch",
+    "ClientItem",
+    "ClientModel",
+    "ClientRequest",
+    "ClientState",
+    "ControlCall",
+    "FetchOutcome",
+    "JsonReply",
+    "Lifecycle",
+    "LifecycleRunner",
+    "LocalResponse",
+    "NodeFetch",
+    "NodeFetchError",
+    "NodeFetchOutcome",
+    "Screen",
+    "Sender",
+    "Shown",
+    "Step",
+    "StreamOpen",
+    "Timeline",
+    "Transform",
+    "TransformFetch",
+    "adopt_thread_id",
+    "apply_transform",
+    "envelope",
+    "identity",
+    "json_reply",
+    "load_transform",
+    "local_capture",
+    "parse_json_body",
+    "replay",
+    "retry_delay_range",
+    "status_text",
+    "stream_open",
+    "timeline",
+    "user_input",
+]

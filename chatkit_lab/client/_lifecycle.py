@@ -1,30 +1,59 @@
 """The lifecycle runner: play the part of a ChatKit client against a backend.
 
-The sequence follows what the client does (see the protocol notes; *client* behaviour is
-modelled from the server SDK's semantics and public docs, not from ChatKit.js source):
-``threads.list`` on mount, ``threads.create`` with a message, adopt the created thread and load
-it (``threads.get_by_id``, then ``items.list``), a second turn with ``threads.add_user_message``,
-and a reload. Every exchange, including one a custom fetch answered locally, becomes a
-:class:`~chatkit_lab.Capture`.
+The sequence follows what the client does (protocol notes): ``threads.list`` on mount,
+``threads.create`` with a message, the thread load (``threads.get_by_id``, then ``items.list``),
+a second turn with ``threads.add_user_message``, and a reload. Every request goes through the
+client's fetch (a Python transform or the user's own JavaScript), and every reply is judged the
+way ChatKit's host script judges it (fact: :mod:`chatkit_lab.client._network`): a stream whose
+open check fails is re-sent as the host script re-sends it, and a JSON reply that does not parse
+reaches the UI as ``{}``. Calls the fetch makes to the ChatKit control are acted on
+(``setThreadId`` makes the UI load that thread).
+
+Requests the kit makes for itself (the store audit after retries, cleanup and its check) go
+straight to the target with the headers the user gave, never through the user's fetch.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Protocol
 
-import pandas as pd
-
-from chatkit_lab.capture._model import Capture, Ending, RequestRecord
-from chatkit_lab.client._transform import (
-    ClientRequest,
-    LocalResponse,
-    Transform,
-    apply_transform,
-    identity,
+from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.client._fetch import ClientFetch, FetchOutcome, TransformFetch, local_capture
+from chatkit_lab.client._kit_requests import audit_store, delete_thread
+from chatkit_lab.client._network import (
+    MAX_STREAM_RETRIES,
+    SOURCE,
+    json_reply,
+    retry_delay_range,
+    stream_open,
 )
+from chatkit_lab.client._steps import (
+    Lifecycle,
+    Step,
+    adopt_thread_id,
+    body_shape,
+    envelope,
+    path_of,
+    user_input,
+)
+from chatkit_lab.client._transform import ClientRequest, Transform, identity
+
+__all__ = [
+    "Lifecycle",
+    "LifecycleRunner",
+    "Sender",
+    "Step",
+    "adopt_thread_id",
+    "envelope",
+    "local_capture",
+    "user_input",
+]
+
+_body_shape = body_shape
+_path = path_of
 
 
 class Sender(Protocol):
@@ -35,136 +64,28 @@ class Sender(Protocol):
     ) -> Capture: ...
 
 
-@dataclass
-class Step:
-    """One exchange of the lifecycle."""
-
-    name: str
-    client_type: str
-    expects: str
-    """``stream`` or ``json``: what ChatKit expects back for this request type."""
-    client_request: ClientRequest
-    """What ChatKit.js would send."""
-    capture: Capture
-    """What went on the wire and came back (a local reply is recorded as transport ``local``)."""
-    wire_request: ClientRequest | None = None
-    answered_locally: bool = False
-
-    @property
-    def reply_json(self) -> Any:
-        return self.capture.json_body()
+def content_type_as_fetch_sees_it(capture: Capture) -> str | None:
+    """``Headers.get('content-type')``: every value, joined with ``", "``; ``None`` if absent."""
+    values = [value for key, value in capture.response_headers if key.lower() == "content-type"]
+    return ", ".join(values) if values else None
 
 
-@dataclass
-class Lifecycle:
-    """Every step of one client session, in order."""
-
-    target: str
-    steps: list[Step] = field(default_factory=list)
-    thread_id: str | None = None
-    thread_id_adopted: bool = False
-    """``True`` when a valid ``thread.created`` gave the client its thread id."""
-    notes: list[str] = field(default_factory=list)
-    created_threads: list[str] = field(default_factory=list)
-    """Threads this session created in the target."""
-    deleted_threads: list[str] = field(default_factory=list)
-    """Threads deleted again at the end (remote targets, unless asked to keep them)."""
-
-    @property
-    def captures(self) -> list[Capture]:
-        return [step.capture for step in self.steps]
-
-    def step(self, name: str) -> Step | None:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        return None
-
-    def table(self) -> pd.DataFrame:
-        """One row per step: what the client sent, what went on the wire, what came back."""
-        rows = []
-        for number, step in enumerate(self.steps, start=1):
-            capture = step.capture
-            rows.append(
-                {
-                    "step": number,
-                    "name": step.name,
-                    "client_sends": step.client_type,
-                    "on_the_wire": (
-                        "answered locally"
-                        if step.answered_locally
-                        else f"{capture.request.method} {_path(capture.request.url)} "
-                        f"{capture.request_type or _body_shape(capture.request.body)}"
-                    ),
-                    "status": capture.status,
-                    "content_type": capture.content_type or None,
-                    "expects": step.expects,
-                    "events": len(capture.events) if capture.is_event_stream else None,
-                    "bytes": capture.size,
-                    "ended": capture.ending.state,
-                }
-            )
-        return pd.DataFrame(rows)
-
-
-def _path(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).path or "/"
-
-
-def _body_shape(body: bytes) -> str:
-    try:
-        payload = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        return "(non-JSON body)"
-    if isinstance(payload, dict):
-        return "{" + ", ".join(payload) + "}"
-    return type(payload).__name__
-
-
-def user_input(text: str) -> dict[str, Any]:
-    """The ``input`` ChatKit sends for a plain text message."""
-    return {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": [],
-        "inference_options": {},
-    }
-
-
-def envelope(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """A ChatKit request envelope."""
-    return {"type": kind, "params": params, "metadata": {}}
-
-
-def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:
-    """A capture for a reply a custom fetch produced itself (no network, no timing)."""
-    capture = Capture(
+def _failed_capture(request: ClientRequest, error: str, label: str, target: str) -> Capture:
+    """A capture standing for a request the custom fetch threw on before any reply."""
+    return Capture(
         request=RequestRecord(
             request.method, request.url, list(request.headers.items()), request.body
         ),
-        status=reply.status,
-        response_headers=list(reply.headers.items()),
-        headers_ns=0,
         label=label,
         target=target,
-        transport="local",
+        transport="fetch",
         timing=False,
-        ending=Ending("complete", "answered by the client transform", 0),
+        ending=Ending("error", f"the custom fetch threw: {error}", 0),
     )
-    capture.add_chunk(reply.body, 0)
-    capture.meta["answered_locally"] = True
-    capture.meta["client_type"] = (
-        request.json.get("type") if isinstance(request.json, dict) else None
-    )
-    capture.notes.append(
-        "answered by the client transform (custom fetch); the backend never saw it"
-    )
-    return capture
 
 
 class LifecycleRunner:
-    """Runs the client lifecycle against one endpoint through one transform."""
+    """Runs the client lifecycle against one endpoint through one client fetch."""
 
     def __init__(
         self,
@@ -172,32 +93,153 @@ class LifecycleRunner:
         url: str,
         *,
         transform: Transform = identity,
+        fetch: ClientFetch | None = None,
         headers: dict[str, str] | None = None,
         target: str = "",
         limits: Any = None,
         delete_created: bool = False,
+        retry_scale: float = 0.001,
+        retry_budget_s: float = 60.0,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.delete_created = delete_created
         self.sender = sender
         self.url = url
         self.transform = transform
+        self.fetch: ClientFetch = fetch or TransformFetch(transform)
         self.headers = dict(headers or {})
         self.target = target or url
         self.limits = limits
+        self.retry_scale = retry_scale
+        """Factor applied to the host script's retry waits (they are recorded unscaled)."""
+        self.retry_budget_s = retry_budget_s
+        """Wall-clock bound on all retries of one session."""
+        self._retry_deadline = 0.0
+        self.progress = progress
+        """Called with one line per finished step (the command line prints it on stderr)."""
+
+    def _tell(self, step: Step) -> None:
+        if self.progress is None:
+            return
+        capture = step.capture
+        shown = (
+            "answered by the fetch"
+            if step.answered_locally
+            else f"{capture.status or 'no response'} {capture.content_type or ''}".rstrip()
+        )
+        events = f", {len(capture.events)} events" if capture.is_event_stream else ""
+        self.progress(f"{step.name}: {shown}{events}")
+
+    # -- one request ---------------------------------------------------------------------------
 
     async def exchange(self, name: str, payload: dict[str, Any], expects: str) -> Step:
-        """Send one ChatKit request through the transform; record it as a step."""
+        """Send one ChatKit request through the fetch once; record it as a step."""
         client_request = ClientRequest.chatkit(self.url, payload, self.headers)
-        result = apply_transform(self.transform, client_request)
-        if isinstance(result, LocalResponse):
-            capture = local_capture(client_request, result, name, self.target)
-            return Step(name, payload["type"], expects, client_request, capture, None, True)
-        capture = await self.sender.send_request(result, label=name, limits=self.limits)
+
+        async def send(request: ClientRequest) -> Capture:
+            capture = await self.sender.send_request(request, label=name, limits=self.limits)
+            capture.target = capture.target or self.target
+            capture.meta.setdefault("client_type", payload["type"])
+            if request.body != client_request.body:
+                capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
+            return capture
+
+        outcome = await self.fetch(client_request, send)
+        return self._step(name, payload["type"], expects, client_request, outcome)
+
+    def _step(
+        self,
+        name: str,
+        kind: str,
+        expects: str,
+        client_request: ClientRequest,
+        outcome: FetchOutcome,
+    ) -> Step:
+        wire = outcome.wire
+        if outcome.handed_back is None:
+            error = outcome.error or "the custom fetch returned nothing"
+            capture = wire[0] if wire else _failed_capture(client_request, error, name, self.target)
+            step = Step(name, kind, expects, client_request, capture, wire=list(wire))
+            step.fetch_error = error
+            capture.meta["fetch_error"] = error
+            capture.meta.setdefault("client_type", kind)
+            step.wire_request = outcome.wire_requests[0] if outcome.wire_requests else None
+            step.controls = list(outcome.controls)
+            return step
+        reply = outcome.handed_back
+        reply.label = reply.label or name
+        reply.target = reply.target or self.target
+        local = outcome.built_by_fetch and not wire
+        capture = reply if local else wire[0] if wire else reply
+        step = Step(name, kind, expects, client_request, capture, wire=list(wire))
+        step.wire_request = outcome.wire_requests[0] if outcome.wire_requests else None
+        step.answered_locally = local
+        step.handed_back = None if reply is capture else reply
+        step.controls = list(outcome.controls)
+        step.fetch_error = outcome.error
+        if expects == "stream":
+            step.network = stream_open(reply.status, content_type_as_fetch_sees_it(reply))
+        else:
+            step.network = json_reply(reply.status, reply.body)
+        return step
+
+    async def request(
+        self, life: Lifecycle, name: str, payload: dict[str, Any], expects: str
+    ) -> Step:
+        """One ChatKit request as the host script makes it: failed stream opens re-sent.
+
+        Every attempt is a step of ``life``; the last one is returned. A 4xx open is fatal, an
+        error while reading is not retried, and anything else is re-sent up to five times, the
+        waits compressed by ``retry_scale`` and all retries bounded by ``retry_budget_s``.
+        """
+        step = await self.exchange(name, payload, expects)
+        life.steps.append(step)
+        self._tell(step)
+        attempt = 0
+        while (
+            expects == "stream"
+            and step.network is not None
+            and step.network.verdict == "retry"
+            and step.fetch_error is None
+            and attempt < MAX_STREAM_RETRIES
+        ):
+            if not self._retry_deadline:
+                self._retry_deadline = time.monotonic() + self.retry_budget_s
+            if time.monotonic() >= self._retry_deadline:
+                life.notes.append(
+                    f"{name}: retries stopped after {self.retry_budget_s:g} s (the kit's bound); "
+                    f"{SOURCE} would have gone on to {MAX_STREAM_RETRIES} retries"
+                )
+                break
+            attempt += 1
+            wait = retry_delay_range(attempt)
+            await asyncio.sleep(wait[1] * self.retry_scale)
+            step = await self.exchange(f"{name} (retry {attempt})", payload, expects)
+            step.attempt = attempt
+            step.retry_wait_s = wait
+            step.capture.meta["attempt"] = attempt
+            step.capture.meta["retry_wait_s"] = list(wait)
+            life.steps.append(step)
+            self._tell(step)
+        if attempt:
+            life.notes.append(
+                f"{name}: {SOURCE} re-sent the same request {attempt} time(s) because its open "
+                f"check failed ({step.network.reason if step.network else 'no reply'})"
+            )
+        return step
+
+    async def own_request(self, life: Lifecycle, name: str, payload: dict[str, Any]) -> Step:
+        """A request the kit makes for itself: straight to the target, never through a fetch."""
+        request = ClientRequest.chatkit(self.url, payload, self.headers)
+        capture = await self.sender.send_request(request, label=f"kit: {name}", limits=self.limits)
         capture.target = capture.target or self.target
-        capture.meta.setdefault("client_type", payload["type"])
-        if result.body != client_request.body:
-            capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
-        return Step(name, payload["type"], expects, client_request, capture, result, False)
+        capture.meta["kit"] = True
+        step = Step(name, payload["type"], "json", request, capture, request, wire=[capture])
+        step.network = json_reply(capture.status, capture.body)
+        life.kit_steps.append(step)
+        return step
+
+    # -- the session ---------------------------------------------------------------------------
 
     async def run(
         self,
@@ -208,47 +250,54 @@ class LifecycleRunner:
     ) -> Lifecycle:
         """The whole session: mount, first send, load, second send, reload."""
         started = time.monotonic()
+        self._retry_deadline = 0.0
         life = Lifecycle(self.target)
-        steps = life.steps
-        steps.append(
-            await self.exchange(
-                "mount: threads.list",
-                envelope("threads.list", {"limit": 9999, "order": "desc"}),
-                "json",
-            )
+        mount = await self.request(
+            life,
+            "mount: threads.list",
+            envelope("threads.list", {"limit": 9999, "order": "desc"}),
+            "json",
         )
-        create = await self.exchange(
+        create = await self.request(
+            life,
             "send: threads.create",
             envelope("threads.create", {"input": user_input(message)}),
             "stream",
         )
-        steps.append(create)
-        thread_id, adopted = adopt_thread_id(create.capture)
+        thread_id, adopted = adopt_thread_id(create.seen_by_chatkit)
+        if create.network is not None and create.network.verdict != "open":
+            thread_id, adopted = None, False
+        set_by_fetch = self._thread_from_controls(life)
+        if set_by_fetch is not None:
+            thread_id, adopted = set_by_fetch, False
+            life.thread_id_set_by_fetch = True
+            life.notes.append(
+                f"the custom fetch called setThreadId({set_by_fetch!r}) during the stream: "
+                "ChatKit then loads that thread (threads.get_by_id)"
+            )
         life.thread_id, life.thread_id_adopted = thread_id, adopted
         if thread_id is not None:
             life.created_threads.append(thread_id)
         try:
+            if life.retries:
+                await audit_store(self, life, mount, message)
             await self._conversation(life, thread_id, adopted, second_message, page_size)
         finally:
-            if self.delete_created and thread_id is not None:
-                await self._delete(life, thread_id)
+            if self.delete_created:
+                for created in list(dict.fromkeys(life.created_threads)):
+                    await delete_thread(self, life, created)
         life.notes.append(f"lifecycle took {time.monotonic() - started:.2f} s")
         return life
 
-    async def _delete(self, life: Lifecycle, thread_id: str) -> None:
-        step = await self.exchange(
-            "cleanup: threads.delete", envelope("threads.delete", {"thread_id": thread_id}), "json"
-        )
-        step.capture.meta["cleanup"] = True
-        life.steps.append(step)
-        if step.capture.status is not None and step.capture.status < 300:
-            life.deleted_threads.append(thread_id)
-            life.notes.append(f"deleted thread {thread_id!r} created by this session")
-        else:
-            life.notes.append(
-                f"could not delete thread {thread_id!r} created by this session "
-                f"(status {step.capture.status}): delete it by hand"
-            )
+    @staticmethod
+    def _thread_from_controls(life: Lifecycle) -> str | None:
+        for step in reversed(life.steps):
+            for call in reversed(step.controls):
+                if call.command == "setThreadId" and call.args:
+                    value = call.args[0]
+                    if isinstance(value, str | int) and not isinstance(value, bool):
+                        return str(value)
+        return None
 
     async def _conversation(
         self,
@@ -258,45 +307,41 @@ class LifecycleRunner:
         second_message: str,
         page_size: int,
     ) -> None:
-        steps = life.steps
         if thread_id is None:
             life.notes.append(
                 "no thread id could be found in the threads.create reply: the client cannot "
                 "load the thread or send a second message"
             )
             return
-        if not adopted:
+        if not adopted and not life.thread_id_set_by_fetch:
             life.notes.append(
                 f"the reply had no valid thread.created; the runner goes on with thread id "
                 f"{thread_id!r} found in the payloads, which the real client would not adopt"
             )
         await self._load(life, thread_id, "load", page_size)
-        steps.append(
-            await self.exchange(
-                "send: threads.add_user_message",
-                envelope(
-                    "threads.add_user_message",
-                    {"thread_id": thread_id, "input": user_input(second_message)},
-                ),
-                "stream",
-            )
+        await self.request(
+            life,
+            "send: threads.add_user_message",
+            envelope(
+                "threads.add_user_message",
+                {"thread_id": thread_id, "input": user_input(second_message)},
+            ),
+            "stream",
         )
         await self._load(life, thread_id, "reload", page_size)
 
     async def _load(self, life: Lifecycle, thread_id: str, prefix: str, page_size: int) -> None:
-        life.steps.append(
-            await self.exchange(
-                f"{prefix}: threads.get_by_id",
-                envelope("threads.get_by_id", {"thread_id": thread_id}),
-                "json",
-            )
+        await self.request(
+            life,
+            f"{prefix}: threads.get_by_id",
+            envelope("threads.get_by_id", {"thread_id": thread_id}),
+            "json",
         )
-        life.steps.append(
-            await self.exchange(
-                f"{prefix}: items.list",
-                envelope("items.list", {"thread_id": thread_id, "limit": 100, "order": "asc"}),
-                "json",
-            )
+        await self.request(
+            life,
+            f"{prefix}: items.list",
+            envelope("items.list", {"thread_id": thread_id, "limit": 100, "order": "asc"}),
+            "json",
         )
         # Walk the items page by page, as the client does for older history.
         after: str | None = None
@@ -304,11 +349,10 @@ class LifecycleRunner:
             params: dict[str, Any] = {"thread_id": thread_id, "limit": page_size, "order": "asc"}
             if after is not None:
                 params["after"] = after
-            step = await self.exchange(
-                f"{prefix}: items.list page {page}", envelope("items.list", params), "json"
+            step = await self.request(
+                life, f"{prefix}: items.list page {page}", envelope("items.list", params), "json"
             )
             step.capture.meta["pagination_walk"] = prefix
-            life.steps.append(step)
             reply = step.reply_json
             if not isinstance(reply, dict) or not reply.get("has_more"):
                 break
@@ -319,37 +363,3 @@ class LifecycleRunner:
             if not isinstance(next_after, str) or next_after == after:
                 break
             after = next_after
-
-
-def adopt_thread_id(capture: Capture) -> tuple[str | None, bool]:
-    """The thread id the client adopts from a ``threads.create`` stream.
-
-    Returns ``(id, True)`` for a valid ChatKit ``thread.created`` event; otherwise the best id
-    found in the payloads (``thread.id``, ``item.thread_id``) with ``False``: the real client
-    would not have adopted it, but following it shows what happens next.
-    """
-    from chatkit.types import ThreadCreatedEvent
-    from pydantic import ValidationError
-
-    fallback: str | None = None
-    for event in capture.events:
-        payload = event.payload
-        if not isinstance(payload, dict):
-            continue
-        if payload.get("type") == "thread.created":
-            try:
-                created = ThreadCreatedEvent.model_validate(payload)
-            except ValidationError:
-                pass
-            else:
-                return created.thread.id, True
-        for key in ("thread", "item"):
-            inner = payload.get(key)
-            if isinstance(inner, dict):
-                candidate = inner.get("id") if key == "thread" else inner.get("thread_id")
-                if isinstance(candidate, str | int) and fallback is None:
-                    fallback = str(candidate)
-        candidate = payload.get("thread_id")
-        if isinstance(candidate, str | int) and fallback is None:
-            fallback = str(candidate)
-    return fallback, False

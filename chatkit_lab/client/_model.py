@@ -18,182 +18,34 @@ what each one does to a thread:
 
 from __future__ import annotations
 
-import html
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from chatkit_lab.capture._model import Capture
-from chatkit_lab.checks._exchange import STREAMING_TYPES
-from chatkit_lab.checks._model import Evidence, Finding, finding, register_check
-from chatkit_lab.checks.schema import validate_payload
-from chatkit_lab.sse._events import Event
+from chatkit_lab.client._items import (
+    ClientItem,
+    _item_from_model,
+    _part_refs,
+    _PieceLog,
+    _set_part_refs,
+)
+from chatkit_lab.client.protocol import validate_payload
+from chatkit_lab.sse import Event
 
 __all__ = [
     "MODEL_NOTE",
-    "REPLY_REQUEST_TYPES",
-    "STREAMING_REQUEST_TYPES",
-    "VISIBLE_REQUEST_TYPES",
+    "NOTHING_RENDERED",
     "ClientItem",
     "ClientModel",
     "ClientState",
-    "check_rendering",
     "replay",
 ]
 
 MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js source"
 NOTHING_RENDERED = "the UI would render nothing"
-
-STREAMING_REQUEST_TYPES: frozenset[str] = STREAMING_TYPES
-"""Request types whose reply is an event stream (the SDK's ``StreamingReq``)."""
-REPLY_REQUEST_TYPES: frozenset[str] = frozenset(
-    {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
-)
-"""Streaming request types whose stream is expected to carry an assistant reply."""
-VISIBLE_REQUEST_TYPES: frozenset[str] = REPLY_REQUEST_TYPES | {"threads.add_client_tool_output"}
-"""Streaming request types whose stream is expected to put something new on screen."""
-
-_HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context", "end_of_turn"})
-
-register_check(
-    "rendering.nothing_rendered",
-    "rendering",
-    "Replaying the stream through a model of the ChatKit client leaves something on screen.",
-    "A streaming reply makes the client show at least one item (the user message, the "
-    "assistant message). The client model is " + MODEL_NOTE + ".",
-    "Emit ChatKit events: thread.item.done with the user_message item, then thread.item.added/"
-    "updated/done for the assistant_message; the easiest way is to serve ChatKitServer from "
-    "openai-chatkit.",
-)
-register_check(
-    "rendering.no_assistant_text",
-    "rendering",
-    "Replaying the stream through a model of the ChatKit client shows an assistant reply.",
-    "After threads.create / threads.add_user_message / threads.retry_after_item the client "
-    "shows an assistant_message with text (or another reply item such as a widget). The client "
-    "model is " + MODEL_NOTE + ".",
-    "Stream the reply as an assistant_message: thread.item.added (empty content), "
-    "thread.item.updated with assistant_message.content_part.text_delta updates, then "
-    'thread.item.done with content [{"type": "output_text", "text": ..., '
-    '"annotations": []}].',
-)
-
-
-@dataclass
-class ClientItem:
-    """One item as the client would show it."""
-
-    id: str
-    type: str
-    role: str | None
-    """``user`` for user messages, ``assistant`` for assistant-side items, else ``None``."""
-    text: str
-    """The displayed text (assistant: output_text parts; user: input_text/input_tag parts)."""
-    streaming: bool
-    """Added but not done yet (the client shows it as in progress)."""
-    parts: list[str] = field(default_factory=list)
-    """Assistant message content parts' text, by content index."""
-    created_at: str | None = None
-    first_event: int | None = None
-    last_event: int | None = None
-    # ``text`` and ``parts`` are stored in ``_text`` and ``_parts`` by the properties installed
-    # below the class.
-
-    @property
-    def visible(self) -> bool:
-        return self.type not in _HIDDEN_TYPES
-
-    def copy(self) -> ClientItem:
-        """An independent copy (a streamed text is shared, not copied: it never changes)."""
-        new = object.__new__(ClientItem)
-        new.id = self.id
-        new.type = self.type
-        new.role = self.role
-        new._text = self._text
-        new.streaming = self.streaming
-        parts = self._parts
-        if type(parts) is list:
-            parts = list(parts) if parts else ()
-        new._parts = parts
-        new.created_at = self.created_at
-        new.first_event = self.first_event
-        new.last_event = self.last_event
-        return new
-
-
-# -- streamed text without quadratic copies --------------------------------------------------
-#
-# A text delta appends to one content part. Rebuilding the part and the item's text on every
-# delta, and copying them into the snapshot kept after every event, costs time and memory
-# proportional to the square of the stream's length. Instead a streamed part is a reference
-# ``(log, count)`` to the first ``count`` pieces of an append-only list of pieces that the
-# snapshots of one item share; ``parts`` and ``text`` are joined from it the first time they are
-# read. Their values are exactly what eager joining would give.
-
-
-class _PieceLog:
-    """The pieces of one content part's text in arrival order (only ever appended to)."""
-
-    __slots__ = ("pieces",)
-
-    def __init__(self, pieces: list[str]) -> None:
-        self.pieces = pieces
-
-
-_PartRef = tuple[_PieceLog, int]
-
-
-def _join_ref(ref: _PartRef) -> str:
-    log, count = ref
-    pieces = log.pieces
-    return "".join(pieces if count == len(pieces) else pieces[:count])
-
-
-def _get_parts(self: ClientItem) -> list[str]:
-    parts = self._parts
-    if type(parts) is tuple:
-        parts = [_join_ref(ref) for ref in parts]
-        self._parts = parts
-    return parts
-
-
-def _set_parts(self: ClientItem, value: list[str]) -> None:
-    self._parts = value
-
-
-def _get_text(self: ClientItem) -> str:
-    text = self._text
-    if text is None:
-        text = "".join(_get_parts(self))
-        self._text = text
-    return text
-
-
-def _set_text(self: ClientItem, value: str) -> None:
-    self._text = value
-
-
-def _part_refs(item: ClientItem) -> list[_PartRef]:
-    """The item's parts as references, ready to extend."""
-    parts = item._parts
-    if type(parts) is tuple:
-        return list(parts)
-    return [(_PieceLog([part]), 1) for part in parts]
-
-
-def _set_part_refs(item: ClientItem, refs: list[_PartRef]) -> None:
-    """Store streamed parts; the text is joined from them when first read."""
-    item._parts = tuple(refs)
-    item._text = None
-
-
-# The dataclass machinery has already generated __init__/__eq__/__repr__ (which read and write
-# these attributes by name), so the properties slot in without changing what they do.
-ClientItem.parts = property(_get_parts, _set_parts)  # type: ignore[assignment,method-assign]
-ClientItem.text = property(_get_text, _set_text)  # type: ignore[assignment,method-assign]
-
 
 @dataclass
 class ClientState:
@@ -261,17 +113,9 @@ class ClientState:
 
     def transcript(self) -> str:
         """The thread as plain text, one block per item (or why nothing would be shown)."""
-        lines: list[str] = []
-        for item in self.visible_items:
-            who = item.role or item.type
-            marker = " (streaming…)" if item.streaming else ""
-            label = who if item.type in ("user_message", "assistant_message") else item.type
-            lines.append(f"[{label}]{marker} {item.text}".rstrip())
-        for notice in self.notices:
-            lines.append(f"[notice] {notice}")
-        if self.renders_nothing:
-            lines.append(f"({self.message})")
-        return "\n".join(lines)
+        from chatkit_lab.client._display import state_transcript
+
+        return state_transcript(self)
 
     def __repr__(self) -> str:
         return (
@@ -284,49 +128,9 @@ class ClientState:
 
     def to_html(self) -> str:
         """A small self-contained HTML rendering of the thread (bubbles, streaming markers)."""
-        esc = html.escape
-        out = [
-            '<div class="chatkit-lab-thread" style="font-family:system-ui,sans-serif;'
-            'max-width:640px;border:1px solid #ddd;border-radius:8px;padding:8px;">',
-            '<div style="font-size:11px;color:#666;margin-bottom:6px;">'
-            f"thread {esc(str(self.thread_id or '(none)'))}"
-            + (f" · {esc(self.title)}" if self.title else "")
-            + f" · {self.events_seen} events, {self.events_understood} understood"
-            + "</div>",
-        ]
-        if self.renders_nothing:
-            out.append(
-                '<div style="padding:16px;text-align:center;color:#a00;font-weight:600;">'
-                f"{esc(self.message)}</div>"
-            )
-        for item in self.visible_items:
-            user = item.type == "user_message"
-            align = "flex-end" if user else "flex-start"
-            background = "#e8f0fe" if user else "#f4f4f4"
-            label = item.role or item.type
-            marker = (
-                ' <span style="color:#c60;font-size:11px;">▍ streaming</span>'
-                if item.streaming
-                else ""
-            )
-            text = esc(item.text) if item.text else '<span style="color:#999;">(empty)</span>'
-            out.append(
-                f'<div style="display:flex;justify-content:{align};margin:4px 0;">'
-                f'<div style="background:{background};border-radius:12px;padding:6px 10px;'
-                f'max-width:80%;white-space:pre-wrap;">'
-                f'<div style="font-size:10px;color:#888;">{esc(label)} · {esc(item.id)}'
-                f"{marker}</div>{text}</div></div>"
-            )
-        for notice in self.notices:
-            out.append(
-                '<div style="background:#fff4e5;border:1px solid #f0c36d;border-radius:6px;'
-                f'padding:4px 8px;margin:4px 0;">{esc(notice)}</div>'
-            )
-        out.append(
-            f'<div style="font-size:10px;color:#999;margin-top:6px;">Client {MODEL_NOTE}.'
-            "</div></div>"
-        )
-        return "".join(out)
+        from chatkit_lab.client._display import state_html
+
+        return state_html(self)
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -380,56 +184,6 @@ def _set_ignored(self: ClientState, value: tuple[tuple[int | None, str | None, s
 ClientState.ignored = property(_get_ignored, _set_ignored)  # type: ignore[assignment,method-assign]
 
 
-def _item_from_model(item: BaseModel, index: int | None, streaming: bool) -> ClientItem:
-    data = item.model_dump(mode="json")
-    item_type = str(data.get("type"))
-    role: str | None = None
-    parts: list[str] = []
-    text = ""
-    if item_type == "user_message":
-        role = "user"
-        text = "".join(
-            str(part.get("text", "")) for part in data.get("content", []) if isinstance(part, dict)
-        )
-    elif item_type == "assistant_message":
-        role = "assistant"
-        parts = [str(part.get("text", "")) for part in data.get("content", [])]
-        text = "".join(parts)
-    else:
-        role = "assistant" if item_type not in _HIDDEN_TYPES else None
-        text = _describe_other(item_type, data)
-    return ClientItem(
-        id=str(data.get("id")),
-        type=item_type,
-        role=role,
-        text=text,
-        streaming=streaming,
-        parts=parts,
-        created_at=data.get("created_at"),
-        first_event=index,
-        last_event=index,
-    )
-
-
-def _describe_other(item_type: str, data: dict[str, Any]) -> str:
-    if item_type == "widget":
-        return str(data.get("copy_text") or "[widget]")
-    if item_type == "client_tool_call":
-        return f"[client tool call {data.get('name')} ({data.get('status')})]"
-    if item_type == "generated_image":
-        return "[generated image]"
-    if item_type == "workflow":
-        tasks = (data.get("workflow") or {}).get("tasks") or []
-        return f"[workflow, {len(tasks)} task(s)]"
-    if item_type == "task":
-        task = data.get("task") or {}
-        return f"[task] {task.get('title') or task.get('content') or ''}".rstrip()
-    if item_type == "structured_input":
-        questions = [str(i.get("question", "")) for i in data.get("inputs") or []]
-        return "[structured input] " + " / ".join(questions)
-    return ""
-
-
 def _event_name(event: Any) -> str | None:
     if isinstance(event, Event):
         return event.type or (event.sse_event if event.sse_event != "message" else None)
@@ -454,12 +208,17 @@ class ClientModel:
         """The current state (a snapshot)."""
         return self._state.snapshot()
 
+    @property
+    def current(self) -> ClientState:
+        """The live state (not a snapshot: the next :meth:`step` changes it)."""
+        return self._state
+
     def reset(self) -> None:
         self._state = ClientState()
         self._ignored: list[tuple[int | None, str | None, str]] = []
         """Every ignored event so far; the state refers to it (see :class:`_IgnoredLog`)."""
-        self._visible = 0
-        """``len(self._state.visible_items)``, kept up to date by :meth:`_reduce`."""
+        self.visible_count = 0
+        """``len(self.current.visible_items)``, kept up to date by every step."""
 
     def apply(
         self, event: Event | Mapping[str, Any] | BaseModel, *, parsed: BaseModel | None = None
@@ -469,11 +228,11 @@ class ClientModel:
         ``event`` is a decoded :class:`Event`, a payload dict or an SDK event model; ``parsed``
         is the already-validated SDK model for it (skips validating again).
         """
-        self._step(event, parsed)
+        self.step(event, parsed)
         return self._state.snapshot()
 
-    def _step(self, event: Any, parsed: Any) -> None:
-        """:meth:`apply` without the snapshot: the state after it is ``self._state``."""
+    def step(self, event: Any, parsed: Any = None) -> None:
+        """:meth:`apply` without the snapshot: the state after it is :attr:`current`."""
         state = self._state
         state.events_seen += 1
         index = event.index if isinstance(event, Event) else state.events_seen - 1
@@ -507,7 +266,7 @@ class ClientModel:
             return event, ""
         if isinstance(event, Event):
             if event.decode_error is not None:
-                return None, f"not decodable: {event.decode_error}"
+                return None, sys.intern(f"not decodable: {event.decode_error}")  # one per kind
             payload: Any = event.payload
         else:
             payload = dict(event)
@@ -529,7 +288,7 @@ class ClientModel:
             state.title = thread.title
             for item in thread.items.data:
                 state.items[item.id] = _item_from_model(item, index, streaming=False)
-            self._visible = sum(1 for item in state.items.values() if item.visible)
+            self.visible_count = sum(1 for item in state.items.values() if item.visible)
             return None
         if kind in ("thread.item.added", "thread.item.done", "thread.item.replaced"):
             item = model.item
@@ -538,8 +297,8 @@ class ClientModel:
             new = _item_from_model(item, index, streaming=streaming)
             if previous is not None:
                 new.first_event = previous.first_event
-                self._visible -= previous.visible
-            self._visible += new.visible
+                self.visible_count -= previous.visible
+            self.visible_count += new.visible
             state.items[item.id] = new
             return None
         if kind == "thread.item.removed":
@@ -547,7 +306,7 @@ class ClientModel:
             removed = state.items.pop(item_id, None)
             if removed is None:
                 return f"removes unknown item {item_id!r}"
-            self._visible -= removed.visible
+            self.visible_count -= removed.visible
             return None
         if kind == "thread.item.updated":
             return self._update(model, index)
@@ -617,54 +376,3 @@ class ClientModel:
 def replay(events: Iterable[Event | Mapping[str, Any] | BaseModel]) -> list[ClientState]:
     """The modelled client state after each event (a fresh :class:`ClientModel`)."""
     return ClientModel().replay(events)
-
-
-def check_rendering(
-    final: ClientState,
-    request_type: str | None = None,
-    capture: Capture | str | None = None,
-) -> list[Finding]:
-    """Findings when a streamed reply would leave the client showing nothing, or no reply.
-
-    Only for streaming request types that are expected to show something new
-    (:data:`VISIBLE_REQUEST_TYPES`; ``request_type=None`` counts as one when events came): a
-    custom action or a structured-input answer may legitimately change nothing on screen, and
-    the model only sees this stream, not the thread the client already shows.
-    """
-    if request_type is not None and request_type not in VISIBLE_REQUEST_TYPES:
-        return []
-    if final.events_seen == 0:
-        return []
-    name = capture.name if isinstance(capture, Capture) else capture
-    ignored_names = sorted({str(n) for _, n, _ in final.ignored if n})
-    detail: dict[str, Any] = {
-        "events": final.events_seen,
-        "understood": final.events_understood,
-        "ignored": final.events_seen - final.events_understood,
-    }
-    if ignored_names:
-        detail["ignored_types"] = ignored_names[:12]
-    detail["client_model"] = MODEL_NOTE
-    if final.renders_nothing:
-        return [
-            finding(
-                "rendering.nothing_rendered",
-                f"{NOTHING_RENDERED}: of {final.events_seen} events the client model understood "
-                f"{final.events_understood}, and none of them leaves an item on screen",
-                Evidence(capture=name, event_index=final.last_event_index, detail=detail),
-            )
-        ]
-    if request_type is not None and request_type not in REPLY_REQUEST_TYPES:
-        return []
-    if final.has_reply or final.notices:
-        return []
-    detail["items"] = [f"{item.type} {item.id}" for item in final.visible_items]
-    return [
-        finding(
-            "rendering.no_assistant_text",
-            "the UI would show no assistant reply: "
-            f"{len(final.visible_items)} item(s) on screen, none of them assistant text "
-            f"({final.events_seen} events, {final.events_understood} understood)",
-            Evidence(capture=name, event_index=final.last_event_index, detail=detail),
-        )
-    ]

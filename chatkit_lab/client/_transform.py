@@ -10,38 +10,22 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_lab.errors import TransformError
+from chatkit_lab.sources import ClientRequest
 
-
-@dataclass
-class ClientRequest:
-    """A request as a ChatKit client (or a transform) sends it."""
-
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    @property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body) if self.body else None
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-    @classmethod
-    def chatkit(
-        cls, url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> ClientRequest:
-        """The POST ChatKit.js sends for one envelope ``{"type", "params", "metadata"}``."""
-        merged = {"content-type": "application/json", "accept": "text/event-stream, */*"}
-        merged.update(headers or {})
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        return cls("POST", url, merged, body)
+__all__ = [
+    "ClientRequest",
+    "LocalResponse",
+    "Transform",
+    "apply_transform",
+    "builtin_transforms",
+    "identity",
+    "load_transform",
+]
 
 
 @dataclass
@@ -66,29 +50,34 @@ def identity(request: ClientRequest) -> ClientRequest:
     return request
 
 
-_BUILTIN: dict[str, str] = {
-    "none": "chatkit_lab.client._transform:identity",
-    "legacy-fetch": "chatkit_lab.backends.transforms:legacy_fetch",
-    "legacy-auth": "chatkit_lab.backends.transforms:legacy_auth",
-}
+_BUILTIN: dict[str, Transform] = {"none": identity}
 
 
 def builtin_transforms() -> list[str]:
-    """Names accepted by :func:`load_transform` besides ``module:callable``."""
+    """Names accepted by :func:`load_transform` without a table of its own: ``none``."""
     return sorted(_BUILTIN)
 
 
-def load_transform(spec: str | Transform | None) -> Transform:
-    """Resolve a transform from a built-in name, a ``module:callable`` string, or a callable."""
+def load_transform(
+    spec: str | Transform | None, named: Mapping[str, Transform | str] | None = None
+) -> Transform:
+    """Resolve a transform from a name, a ``module:callable`` string, or a callable.
+
+    ``named`` adds names to the built-in ``none`` (the targets registry passes the transforms
+    plugins registered: :func:`chatkit_lab.targets.load_transform`).
+    """
     if spec is None:
         return identity
     if callable(spec):
         return spec
-    target = _BUILTIN.get(spec, spec)
-    module_name, colon, attribute = target.partition(":")
+    table = {**_BUILTIN, **(named or {})}
+    if spec in table:
+        value = table[spec]
+        return load_transform(value) if isinstance(value, str) else value
+    module_name, colon, attribute = spec.partition(":")
     if not colon or not module_name or not attribute:
         raise TransformError(
-            f"unknown transform {spec!r}: use one of {', '.join(builtin_transforms())} "
+            f"unknown transform {spec!r}: use one of {', '.join(sorted(table))} "
             "or 'module:callable'"
         )
     try:

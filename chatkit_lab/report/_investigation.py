@@ -7,13 +7,15 @@ render and keep the messages, applied one at a time. Writes the markdown report.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from chatkit_lab.diagnose import Diagnosis, diagnose
+from chatkit_lab.diagnosis import Diagnosis, diagnose
 
 REPORT_SETUP = "legacy:attempt3"
 """The report's current setup: attempt 3 (Responses-style events) behind its custom fetch."""
@@ -66,20 +68,34 @@ INTRO = (
 
 
 async def run_investigation(out: str | Path, *, loopback: bool = False) -> Path:
-    """Diagnose every built-in backend and the fix ladder; write the report to ``out``."""
-    from chatkit_lab.report._markdown import report_markdown
+    """Diagnose every built-in backend and the fix ladder; write the report to ``out``.
 
+    The report's first section explains the report's setup (attempt 3 behind its fetch). A bad
+    ``out`` (a directory, say) is refused before anything runs.
+    """
+    from chatkit_lab.report._markdown import report_markdown
+    from chatkit_lab.report._write import destination
+
+    destination(out)
     builtins = await run_all(BUILTIN_RUNS, loopback=loopback)
     ladder = await run_all(FIX_LADDER, loopback=loopback)
     for diagnosis, run in zip(ladder, FIX_LADDER, strict=True):
         diagnosis.target = f"{run.caption}"
+    setup = next(
+        (
+            diagnosis
+            for diagnosis, run in zip(builtins, BUILTIN_RUNS, strict=True)
+            if (run.target, run.transform) == (REPORT_SETUP, FIX_LADDER[0].transform)
+        ),
+        None,
+    )
     return report_markdown(
-        builtins + ladder,
+        builtins,
         out,
         title="ChatKit investigation: why the UI stays blank",
-        intro=INTRO
-        + "\n\nThe last four sections are the fix ladder: the report's setup, then each fix "
-        "alone, then both together.",
+        intro=INTRO,
+        lead=setup,
+        ladder=ladder,
     )
 
 
@@ -98,9 +114,9 @@ def run_notebooks(
 ) -> list[Path]:
     """Execute every notebook headless (papermill), top to bottom; 06 writes the report to ``out``.
 
-    The executed copies (with outputs, already redacted by the notebooks) go to ``executed_dir``;
-    05 saves its captures under ``executed_dir/captures``. Raises ``ChatKitLabError`` naming the
-    notebook and cell that failed.
+    The executed copies (with outputs, redacted by the kit functions that produced them) go to
+    ``executed_dir``; 05 saves its captures under ``executed_dir/captures``. Raises
+    ``ChatKitLabError`` naming the notebook and cell that failed.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -114,8 +130,8 @@ def run_notebooks(
         "05_staging": {"out_dir": str(target / "captures")},
         "06_export": {"report_path": str(Path(out).resolve())},
     }
-    written = []
-    for name in tqdm(NOTEBOOKS, desc="notebooks", leave=False):
+
+    def execute(name: str) -> Path:
         executed = target / f"{name}.ipynb"
         try:
             papermill.execute_notebook(
@@ -125,6 +141,7 @@ def run_notebooks(
                 cwd=str(source),
                 kernel_name="python3",
                 progress_bar=False,
+                kernel_manager_class=_ipc_kernel_manager(),
             )
         except PapermillExecutionError as exc:
             raise ChatKitLabError(
@@ -132,5 +149,38 @@ def run_notebooks(
             ) from None
         except FileNotFoundError as exc:
             raise ChatKitLabError(f"notebook {name} not found ({exc})") from None
-        written.append(executed)
+        return executed
+
+    # The notebooks are independent: two at a time, one per core of a small machine.
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(execute, name) for name in NOTEBOOKS]
+        for future in tqdm(
+            as_completed(futures), total=len(futures), desc="notebooks", leave=False
+        ):
+            future.result()
+    written = [future.result() for future in futures]
     return written
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager whose kernels talk over IPC sockets in a temporary folder.
+
+    Over TCP without CurveZMQ keys every kernel logs "Kernel is running over TCP without
+    encryption"; IPC is what that warning asks for, and it keeps the kernels off the network.
+    """
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(tempfile.gettempdir(), f"chatkit-lab-kernel-{uuid.uuid4().hex}")
+
+    return IPCKernelManager

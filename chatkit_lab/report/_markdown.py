@@ -1,7 +1,16 @@
 """Report: diagnoses to a markdown file with tables and plots, ready to paste into an issue.
 
-Tables go through ``DataFrame.to_markdown`` (tabulate); plots are PNG files written next to the
-report and linked relatively. Every piece of text passes through redaction before it is written.
+The report leads with the answer ("What is wrong and what to change": the plain-words
+:func:`~chatkit_lab.report._explain.explain` of the lead diagnosis), then the fix ladder, the
+verdict of every target and the layer matrix, one note on what is fact and what is modelled,
+and a section per target without repetition (the screens, the findings grouped by code with
+their fixes in full, what the client did, retries, loads that became chat turns, cleanup, one
+stream-vs-reload table, the arrivals plot).
+
+Nothing a backend sends can change the report's structure: every value from a capture, a
+finding or a target goes through :mod:`chatkit_lab.report._inert`. Everything is redacted by
+the diagnoses' run redactors joined with the current one, before anything is cut, and the whole
+text once more before it is written. Files are written whole or not at all.
 """
 
 from __future__ import annotations
@@ -12,36 +21,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from chatkit_lab.checks._model import LAYERS
-from chatkit_lab.diagnose import Diagnosis
-from chatkit_lab.redact._engine import redact_text
+from chatkit_lab.checks import LAYERS
+from chatkit_lab.diagnosis import Diagnosis
+from chatkit_lab.redact import Redactor
+from chatkit_lab.report._explain import FACT, MODELLED, explain
+from chatkit_lab.report._inert import md_table, md_text, visible
+from chatkit_lab.report._plots import plot_layers, plot_timeline
+from chatkit_lab.report._sections import section_parts, skipped, verdict_block
+from chatkit_lab.report._tables import redactor_for, shown_table
+from chatkit_lab.report._write import destination, write_text
 
 CLIENT_MODEL_NOTE = (
-    "The client model is derived from the openai-chatkit server SDK's semantics and the protocol "
-    "notes, not from ChatKit.js source (which is closed)."
+    "What ChatKit's host script does with each reply (its SSE parser, its JSON fallback to {}, "
+    "its retries) is fact, read from the public host script; what the closed UI iframe draws "
+    "is modelled from the openai-chatkit server SDK's semantics and the protocol notes. Screens "
+    "and renderings are marked (modelled) below."
 )
 
 
-def _md(table: pd.DataFrame, max_cell: int = 120) -> str:
-    if table.empty:
-        return "_(none)_"
-    shown = table.copy()
-    for column in shown.columns:
-        shown[column] = shown[column].map(lambda v: _cell(v, max_cell))
-    return shown.to_markdown(index=False)
-
-
-def _cell(value: object, limit: int) -> object:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, str):
-        text = value.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-    return value
-
-
 def layers_matrix(diagnoses: Sequence[Diagnosis]) -> pd.DataFrame:
-    """One row per target, one column per layer, plus the verdict."""
+    """One row per target, one column per layer, plus the verdict (redacted)."""
     rows = []
     for diagnosis in diagnoses:
         verdict = diagnosis.verdict
@@ -49,127 +48,147 @@ def layers_matrix(diagnoses: Sequence[Diagnosis]) -> pd.DataFrame:
         row.update({layer: diagnosis.layers.get(layer, "skip") for layer in LAYERS})
         row["verdict"] = f"{verdict.layer}: {verdict.code}" if verdict else "all pass"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return shown_table(pd.DataFrame(rows), redactor_for(diagnoses))
 
 
-def plot_layers(diagnoses: Sequence[Diagnosis], path: Path) -> Path:
-    """A target × layer grid coloured by state."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-
-    states = ["pass", "warn", "fail", "skip"]
-    colours = ["#4caf50", "#ffb300", "#e53935", "#bdbdbd"]
-    grid = [[states.index(d.layers.get(layer, "skip")) for layer in LAYERS] for d in diagnoses]
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(diagnoses) + 1.4))
-    ax.imshow(grid, cmap=ListedColormap(colours), vmin=0, vmax=3, aspect="auto")
-    ax.set_xticks(range(len(LAYERS)), LAYERS, rotation=30, ha="right")
-    ax.set_yticks(range(len(diagnoses)), [redact_text(d.target) for d in diagnoses])
-    for y, row in enumerate(grid):
-        for x, value in enumerate(row):
-            ax.text(x, y, states[value], ha="center", va="center", fontsize=8)
-    ax.set_title("Layer states per target (first red cell from the left = verdict)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _slug(name: str, redactor: Redactor) -> str:
+    safe = redactor.redact_text(name).replace("REDACTED", "")
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in safe).strip("_")
+    return (slug or "target")[:80]
 
 
-def plot_timeline(diagnosis: Diagnosis, path: Path) -> Path | None:
-    """Event arrival times for each streamed capture of a diagnosis (None if nothing streamed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    streams = [c for c in diagnosis.captures if c.events and c.timing]
-    if not streams:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 3))
-    for capture in streams:
-        analysis = diagnosis.analyses.get(capture.name)
-        valid = None
-        if analysis is not None:
-            table = analysis.table()
-            if "valid" in table:
-                valid = list(table["valid"])
-        xs = [event.arrived_ns / 1e6 for event in capture.events]
-        ys = list(range(len(xs)))
-        ax.step(xs, ys, where="post", label=redact_text(capture.name), alpha=0.6)
-        if valid is not None and len(valid) == len(xs):
-            bad = [(x, y) for x, y, ok in zip(xs, ys, valid, strict=True) if not ok]
-            if bad:
-                ax.scatter(*zip(*bad, strict=True), marker="x", color="#e53935", zorder=3)
-    ax.set_xlabel("arrival (ms since request)")
-    ax.set_ylabel("event #")
-    ax.set_title(f"{redact_text(diagnosis.target)}: event arrivals (x = invalid ChatKit event)")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _slug(name: str) -> str:
-    safe = redact_text(name).replace("REDACTED", "")
-    slug = "".join(ch if ch.isalnum() else "_" for ch in safe).strip("_") or "target"
-    return slug[:80]
-
-
-def diagnosis_markdown(diagnosis: Diagnosis, plots_dir: Path | None, base: Path) -> str:
-    """The section of the report for one target."""
-    lines = [f"## {diagnosis.target}", ""]
-    if diagnosis.transform and diagnosis.transform != "none":
-        lines += [f"Client transform (custom fetch): `{diagnosis.transform}`", ""]
+def _short_verdict(diagnosis: Diagnosis) -> str:
     verdict = diagnosis.verdict
     if verdict is None:
-        lines += ["**Verdict:** every layer passes.", ""]
-    else:
+        warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
+        return "every layer passes" + (f" (warnings in {', '.join(warned)})" if warned else "")
+    return f"first broken layer is {verdict.layer} ({verdict.code})"
+
+
+def _key(diagnosis: Diagnosis) -> tuple[str, str]:
+    life = diagnosis.lifecycle
+    return (life.target if life is not None else diagnosis.target, diagnosis.transform)
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+
+def answer_markdown(
+    lead: Diagnosis, others: Sequence[Diagnosis] = (), redactor: Redactor | None = None
+) -> list[str]:
+    """The first section: what is wrong and what to change, each point with its evidence."""
+    scrub = redactor or redactor_for([lead, *others])
+    said = explain(lead, scrub)
+    lines = [
+        "## What is wrong and what to change",
+        "",
+        f"For **{md_text(said.target)}**:",
+        "",
+    ]
+    for label, point in said.points(("verdict", "sees", "blank", "vanish", "not_cause", "fix")):
+        text = md_text(point.text)
+        if point is said.verdict and said.why is not None:  # the verdict and its cause, once
+            text = f"{md_text(point.text.rstrip('.'))}: {md_text(said.why.text)}"
+        pointer = f" _({md_text(point.pointer)})_" if point.evidence else ""
+        lines.append(f"- **{md_text(label)}:** {text}{pointer}")
+    lines += [
+        "",
+        f"_Points marked (modelled) are {md_text(MODELLED.split(': ', 1)[1])}; the others are "
+        f"{md_text(FACT)}._",
+        "",
+    ]
+    failing = [d for d in others if d.failed]
+    if others:
         lines += [
-            f"**Verdict:** the first broken layer is **{verdict.layer}** (`{verdict.code}`): "
-            f"{verdict.summary}",
-            "",
-            f"- Evidence: {verdict.evidence.describe()}",
-            f"- Fix: {verdict.fix}",
+            f"Of the {len(others)} other target(s), {len(failing)} fail; each section below "
+            "starts with its own verdict.",
             "",
         ]
-    lines += ["### Layers", "", _md(diagnosis.layers_table()), ""]
-    lines += ["### Findings by check", "", _md(diagnosis.summary_by_code()), ""]
-    if diagnosis.lifecycle is not None:
-        lines += ["### What the client did", "", _md(diagnosis.lifecycle.table()), ""]
-        for note in diagnosis.lifecycle.notes:
-            lines.append(f"- {note}")
-        created = diagnosis.lifecycle.created_threads
-        if created:
-            deleted = diagnosis.lifecycle.deleted_threads
-            lines.append(
-                f"- threads created in the target: {', '.join(created)}"
-                + (f"; deleted again at the end: {', '.join(deleted)}" if deleted else "")
-            )
-        lines.append("")
-    for reload in diagnosis.reloads:
-        lines += [f"### Stream vs {reload.name}", "", _md(reload.table()), ""]
-    rendered = [
-        (name, analysis)
-        for name, analysis in diagnosis.analyses.items()
-        if hasattr(analysis, "final")
-    ]
-    if rendered:
-        lines += ["### What the client would render", "", f"_{CLIENT_MODEL_NOTE}_", ""]
-        for name, analysis in rendered:
-            transcript = analysis.final.transcript() or "(nothing)"
-            lines += [f"After `{name}`:", "", "```text", transcript, "```", ""]
+    return lines
+
+
+def ladder_markdown(
+    ladder: Sequence[Diagnosis], detailed: Sequence[Diagnosis], redactor: Redactor
+) -> list[str]:
+    """The fix ladder: each change, its verdict and its failing layers; where it first passes."""
+    if not ladder:
+        return []
+    by_key = {_key(d): d for d in detailed}
+    rows = []
+    for number, diagnosis in enumerate(ladder, start=1):
+        failing = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "fail"]
+        same = by_key.get(_key(diagnosis))
+        rows.append(
+            {
+                "step": number,
+                "change": redactor.redact_text(diagnosis.target),
+                "verdict": _short_verdict(diagnosis),
+                "failing layers": ", ".join(failing) or "none",
+                "detail": f"as {redactor.redact_text(same.target)}" if same else "below",
+            }
+        )
+    lines = ["## The fix ladder", ""]
+    lines.append(
+        "The report's setup, then each fix alone, then together; a step passes when no layer fails."
+    )
+    lines += ["", *md_table(rows, limit=None, what="steps"), ""]
+    passing = next((d for d in ladder if not d.failed), None)
+    if passing is None:
+        lines.append("No step of the ladder passes every layer.")
+    else:
+        at = ladder.index(passing) + 1
+        change = md_text(redactor.redact_text(passing.target))
+        lines.append(f"Every layer passes from step {at}: {change}.")
+    return lines + [""]
+
+
+def verdicts_markdown(
+    diagnoses: Sequence[Diagnosis], plots_dir: Path | None, base: Path, redactor: Redactor
+) -> list[str]:
+    """One line per target (its verdict in short), the layer matrix and the layer grid."""
+    lines = ["## Verdicts", ""]
+    for diagnosis in diagnoses:
+        lines.append(
+            f"- {md_text(redactor.redact_text(diagnosis.target))}: "
+            f"{md_text(_short_verdict(diagnosis))}"
+        )
+    matrix = layers_matrix(diagnoses).drop(columns=["verdict"])
+    lines += ["", *md_table(redactor.redact_dataframe(matrix), limit=60, what="targets"), ""]
+    if plots_dir is not None and diagnoses:
+        grid = plot_layers(diagnoses, plots_dir / "layers.png", redactor)
+        lines += [f"![layer states per target]({grid.relative_to(base).as_posix()})", ""]
+    return lines
+
+
+# -- one target ------------------------------------------------------------------------------
+
+
+def diagnosis_markdown(
+    diagnosis: Diagnosis, plots_dir: Path | None, base: Path, redactor: Redactor | None = None
+) -> str:
+    """The section of the report for one target (redacted, every value inert)."""
+    scrub = redactor or redactor_for(diagnosis)
+    target = md_text(scrub.redact_text(diagnosis.target))
+    lines = [f"## {target}", ""]
+    if diagnosis.transform and diagnosis.transform != "none":
+        lines += [f"Client transform (custom fetch): {md_text(diagnosis.transform)}", ""]
+    lines += verdict_block(diagnosis, scrub)
+    for part in section_parts(diagnosis, scrub):
+        lines += part
     if plots_dir is not None:
-        plot = plot_timeline(diagnosis, plots_dir / f"timeline_{_slug(diagnosis.target)}.png")
+        plot = plot_timeline(
+            diagnosis, plots_dir / f"timeline_{_slug(diagnosis.target, scrub)}.png", scrub
+        )
         if plot is not None:
-            lines += [f"![event arrivals for {diagnosis.target}]({plot.relative_to(base)})", ""]
-    if diagnosis.skipped:
-        lines += ["Checks skipped:", ""] + [f"- {reason}" for reason in diagnosis.skipped] + [""]
-    return "\n".join(lines)
+            lines += [f"![event arrivals for {target}]({plot.relative_to(base).as_posix()})", ""]
+    lines += skipped(diagnosis, scrub)
+    return scrub.redact_text("\n".join(lines))
+
+
+def _lead(diagnoses: Sequence[Diagnosis], lead: Diagnosis | None) -> Diagnosis | None:
+    if lead is not None:
+        return lead
+    return next((d for d in diagnoses if d.failed), diagnoses[0] if diagnoses else None)
 
 
 def report_markdown(
@@ -179,25 +198,49 @@ def report_markdown(
     title: str = "ChatKit investigation",
     intro: str = "",
     plots: bool = True,
+    lead: Diagnosis | None = None,
+    ladder: Sequence[Diagnosis] = (),
 ) -> Path:
-    """Write the whole report (and its plots beside it); return the report's path."""
-    target = Path(path)
+    """Write the whole report (and its plots beside it); return the report's path.
+
+    ``lead`` is the diagnosis the first section explains (default: the first that fails);
+    ``ladder`` the fix ladder's diagnoses, in order (a step that repeats a target of
+    ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. Redacted with
+    every diagnosis's run redactor joined with the current one; the file is written whole or
+    not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).
+    """
+    target = destination(path)
+    everything = [*diagnoses, *ladder]
+    scrub = redactor_for(everything)
     base = target.parent
-    base.mkdir(parents=True, exist_ok=True)
     plots_dir = base / f"{target.stem}_plots" if plots else None
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# {title}", "", f"_Generated by chatkit-lab on {stamp}._", ""]
+    lines = [f"# {md_text(title)}", "", f"_Generated by chatkit-lab on {stamp}._", ""]
+    chosen = _lead(everything, lead)
+    if chosen is not None:
+        others = [d for d in diagnoses if d is not chosen]
+        lines += answer_markdown(chosen, others, scrub)
+    known = {_key(d) for d in diagnoses}
+    extra = [d for d in ladder if _key(d) not in known]
+    lines += ladder_markdown(ladder, diagnoses, scrub)
+    lines += verdicts_markdown(everything, plots_dir, base, scrub)
+    lines += ["## About this report", ""]
     if intro:
         lines += [intro, ""]
-    lines += ["## Verdicts", ""]
-    for diagnosis in diagnoses:
-        lines.append(f"- {diagnosis.headline()}")
-    lines += ["", _md(layers_matrix(diagnoses)), ""]
-    if plots_dir is not None and diagnoses:
-        grid = plot_layers(diagnoses, plots_dir / "layers.png")
-        lines += [f"![layer states per target]({grid.relative_to(base)})", ""]
-    for diagnosis in diagnoses:
-        lines.append(diagnosis_markdown(diagnosis, plots_dir, base))
-    lines += ["---", "", f"_{CLIENT_MODEL_NOTE}_", ""]
-    target.write_text(redact_text("\n".join(lines)), encoding="utf-8")
-    return target
+    lines += [CLIENT_MODEL_NOTE, ""]
+    for diagnosis in [*diagnoses, *extra]:
+        lines.append(diagnosis_markdown(diagnosis, plots_dir, base, scrub))
+    return write_text(target, visible(scrub.redact_text("\n".join(lines)), newlines=True))
+
+
+__all__ = [
+    "CLIENT_MODEL_NOTE",
+    "answer_markdown",
+    "diagnosis_markdown",
+    "ladder_markdown",
+    "layers_matrix",
+    "plot_layers",
+    "plot_timeline",
+    "report_markdown",
+    "verdicts_markdown",
+]

@@ -1,0 +1,84 @@
+"""Sources: where captures come from. Each one produces :class:`~chatkit_lab.capture.Capture`
+objects, recorded byte for byte with each chunk's arrival time.
+
+* :class:`InProcessTransport` (``_asgi``): an ASGI app driven in this event loop, unbuffered;
+* :class:`HTTPTransport` (``_http``): real HTTP, the body decoded as a browser's fetch decodes it
+  (``_encoding``; :func:`decode_capture` decodes a capture recorded raw, such as a proxy
+  recording), fetch-style redirects, TLS verified;
+* :class:`LoopbackServer` (``_loopback``): any ASGI app on 127.0.0.1, reached over HTTP;
+* :class:`RecordingProxy` (``_proxy``): a reverse proxy recording a live browser session;
+* :func:`load_har` (``_har``): a browser DevTools export, without per-chunk timing.
+
+What they share (the request a source sends, :class:`Limits`, the :class:`Transport` protocol,
+how a failed exchange is worded) is in ``_base``; uvicorn is started in one place, ``_serve``.
+"""
+
+from chatkit_lab.sources._asgi import InProcessTransport
+from chatkit_lab.sources._base import (
+    DEFAULT_LIMITS,
+    BaseTransport,
+    BodyLike,
+    ClientRequest,
+    HeadersLike,
+    Limits,
+    Transport,
+)
+from chatkit_lab.sources._encoding import (
+    ACCEPT_ENCODING,
+    DECODABLE,
+    BodyDecoder,
+    DecodingError,
+    decode_capture,
+    encoding_info,
+)
+from chatkit_lab.sources._files import FileSource, is_capture_path, read_captures
+from chatkit_lab.sources._har import (
+    EMPTY_STREAM_MESSAGE,
+    KEPT_RESOURCE_TYPES,
+    MISSING_BODY_MESSAGE,
+    NO_TIMING_NOTE,
+    HarImport,
+    HarProblem,
+    HarSkip,
+    load_har,
+)
+from chatkit_lab.sources._http import HTTPTransport
+from chatkit_lab.sources._loopback import LoopbackServer
+from chatkit_lab.sources._proxy import PROXY_LIMITS, RecordingProxy, capture_file_name
+from chatkit_lab.sources._proxy_serve import parse_listen, parse_upstream, serve_proxy
+
+__all__ = [
+    "FileSource",
+    "is_capture_path",
+    "read_captures",
+    "ACCEPT_ENCODING",
+    "DECODABLE",
+    "BodyDecoder",
+    "DecodingError",
+    "decode_capture",
+    "encoding_info",
+    "DEFAULT_LIMITS",
+    "EMPTY_STREAM_MESSAGE",
+    "KEPT_RESOURCE_TYPES",
+    "MISSING_BODY_MESSAGE",
+    "NO_TIMING_NOTE",
+    "PROXY_LIMITS",
+    "BaseTransport",
+    "BodyLike",
+    "ClientRequest",
+    "HTTPTransport",
+    "HarImport",
+    "HarProblem",
+    "HarSkip",
+    "HeadersLike",
+    "InProcessTransport",
+    "Limits",
+    "LoopbackServer",
+    "RecordingProxy",
+    "Transport",
+    "capture_file_name",
+    "load_har",
+    "parse_listen",
+    "parse_upstream",
+    "serve_proxy",
+]

@@ -19,40 +19,47 @@ Nothing else is raised: any unexpected failure inside one entry becomes a proble
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 
-from chatkit_lab.capture._model import Capture, Ending, RequestRecord, save_captures
-from chatkit_lab.errors import HarFormatError
+from chatkit_lab.capture import Capture, save_captures
+from chatkit_lab.redact import MAX_SECRETS, Redactor, har_entry_secrets, register_secrets
+from chatkit_lab.sources._base import gc_paused
+from chatkit_lab.sources._har_entry import (
+    EMPTY_STREAM_MESSAGE,
+    MISSING_BODY_MESSAGE,
+    NO_TIMING_NOTE,
+    chatkit_envelope_type,
+    entry_to_capture,
+)
+from chatkit_lab.sources._har_read import (
+    Broken,
+    Salvaged,
+    check_har,
+    json_kind,
+    name_version,
+    read_source,
+)
+from chatkit_lab.sources._har_stream import StreamFallback, stream_entries
 
-NO_TIMING_NOTE = "HAR keeps no per-chunk timing: timing checks are skipped"
-MISSING_BODY_MESSAGE = (
-    "response body not saved in the HAR (DevTools often drops event-stream bodies); "
-    "re-export or use the recording proxy"
-)
-EMPTY_STREAM_MESSAGE = (
-    "event-stream body is empty in the HAR: either the server sent nothing or DevTools did not "
-    "save the stream; re-export or use the recording proxy to tell which"
-)
+__all__ = [
+    "EMPTY_STREAM_MESSAGE",
+    "KEPT_RESOURCE_TYPES",
+    "MISSING_BODY_MESSAGE",
+    "NO_TIMING_NOTE",
+    "HarImport",
+    "HarProblem",
+    "HarSkip",
+    "load_har",
+]
+
 KEPT_RESOURCE_TYPES: frozenset[str] = frozenset({"fetch", "xhr", "eventsource", "preflight"})
 """Chrome ``_resourceType`` values kept by default (API traffic and its CORS preflights)."""
-
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_TEXT_NAME = "<HAR text>"
-_DICT_NAME = "<HAR object>"
 
 
 @dataclass
@@ -159,9 +166,12 @@ class HarImport:
         rows = [{"entry": p.entry, "url": p.url, "message": p.message} for p in self.problems]
         return pd.DataFrame(rows, columns=["entry", "url", "message"])
 
-    def save(self, path: str | Path, *, redact: bool = True) -> Path:
-        """Write the imported captures to one capture file (secrets redacted by default)."""
-        return save_captures(self.captures, path, redact=redact)
+    def save(
+        self, path: str | Path, *, redact: bool = True, redactor: Redactor | None = None
+    ) -> Path:
+        """Write the imported captures to one capture file (secrets redacted by default, by
+        ``redactor`` or the current one)."""
+        return save_captures(self.captures, path, redact=redact, redactor=redactor)
 
 
 def _blank_row(entry: int, url: str) -> dict[str, Any]:
@@ -181,7 +191,7 @@ def _blank_row(entry: int, url: str) -> dict[str, Any]:
     }
 
 
-# -- reading the file ----------------------------------------------------------------------------
+# -- importing ---------------------------------------------------------------------------------
 
 
 def load_har(
@@ -206,26 +216,90 @@ def load_har(
     Raises :class:`HarFormatError` only when the file as a whole is unusable; damaged entries
     become :attr:`HarImport.problems`.
     """
-    name, har = _read_source(source)
+    with gc_paused():
+        return _load(source, only_chatkit, url_contains, keep_static)
+
+
+def _load(
+    source: str | os.PathLike[str] | bytes | Mapping[str, Any],
+    only_chatkit: bool,
+    url_contains: str | None,
+    keep_static: bool,
+) -> HarImport:
+    path = _path_of(source)
+    if path is not None:
+        try:
+            return _load_streamed(path, only_chatkit, url_contains, keep_static)
+        except (StreamFallback, OSError, ValueError):
+            pass  # read it whole: the exact error, or what a cut-off file still holds
+    name, har = read_source(source)
     result = HarImport(source=name)
-    if isinstance(har, _Salvaged):
+    if isinstance(har, Salvaged):
         result.truncated = True
         result.problems.append(HarProblem(None, "", har.message))
         har = har.har
-    log = _check_har(har, name)
-    result.creator = _name_version(log.get("creator"))
-    result.browser = _name_version(log.get("browser"))
+    log = check_har(har, name)
+    result.creator = name_version(log.get("creator"))
+    result.browser = name_version(log.get("browser"))
     entries = log["entries"]
-    result.entries = len(entries)
-    if not entries:
-        result.problems.append(HarProblem(None, "", "the HAR holds no entries"))
+    _import_entries(result, entries, only_chatkit, url_contains, keep_static)
+    return result
+
+
+def _path_of(source: object) -> Path | None:
+    """``source`` as a file path when it names one (not HAR text, bytes or a parsed object)."""
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+    elif isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] not in ("{", "["):
+        try:
+            path = Path(source)
+        except (TypeError, ValueError):
+            return None
+    else:
+        return None
+    try:
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _load_streamed(
+    path: Path, only_chatkit: bool, url_contains: str | None, keep_static: bool
+) -> HarImport:
+    """:func:`load_har` of a file read entry by entry (see :mod:`._har_stream`)."""
+    head, entries = stream_entries(path)
+    result = HarImport(source=str(path))
+    result.creator = name_version(head.creator)
+    result.browser = name_version(head.browser)
+    _import_entries(result, entries, only_chatkit, url_contains, keep_static)
+    creator, browser = name_version(head.creator), name_version(head.browser)
+    if (creator, browser) != (result.creator, result.browser):  # written after the entries
+        result.creator, result.browser = creator, browser
+        for capture in result.captures:
+            capture.meta["har"].update(creator=creator, browser=browser)
+    return result
+
+
+def _import_entries(
+    result: HarImport,
+    entries: Iterable[Any],
+    only_chatkit: bool,
+    url_contains: str | None,
+    keep_static: bool,
+) -> None:
+    """Import each entry into ``result`` (one at a time: ``entries`` may be a stream)."""
+    secrets: dict[str, None] = {}  # the HAR's own credentials: redacted wherever they show up
+    count = 0
     for index, entry in enumerate(entries):
-        if isinstance(entry, _Broken):
+        count = index + 1
+        if len(secrets) < MAX_SECRETS:
+            secrets.update(dict.fromkeys(har_entry_secrets(entry)))
+        if isinstance(entry, Broken):
             result.problems.append(HarProblem(index, "", entry.message))
             continue
         if not isinstance(entry, dict):
             result.problems.append(
-                HarProblem(index, "", f"entry is {_json_kind(entry)}, not an object")
+                HarProblem(index, "", f"entry is {json_kind(entry)}, not an object")
             )
             continue
         url = _entry_url(entry)
@@ -235,237 +309,19 @@ def load_har(
             continue
         problems: list[str] = []
         try:
-            capture = _entry_to_capture(entry, index, result, problems)
+            capture = entry_to_capture(
+                entry, index, problems, creator=result.creator, browser=result.browser
+            )
         except Exception as exc:  # noqa: BLE001 - one bad entry must not sink the file
             capture = None
             problems.append(f"could not import this entry ({type(exc).__name__}: {exc})")
         result.problems.extend(HarProblem(index, url, message) for message in problems)
         if capture is not None:
             result.captures.append(capture)
-    return result
-
-
-@dataclass
-class _Salvaged:
-    har: dict[str, Any]
-    message: str
-
-
-@dataclass
-class _Broken:
-    message: str
-
-
-def _read_source(
-    source: str | os.PathLike[str] | bytes | Mapping[str, Any],
-) -> tuple[str, dict[str, Any] | _Salvaged]:
-    if isinstance(source, Mapping):
-        return _DICT_NAME, dict(source)
-    if isinstance(source, bytes | bytearray):
-        return _TEXT_NAME, _parse_text(_decode(bytes(source), _TEXT_NAME), _TEXT_NAME)
-    if isinstance(source, str) and source.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
-        return _TEXT_NAME, _parse_text(source.lstrip("\ufeff"), _TEXT_NAME)
-    if not isinstance(source, str | os.PathLike):
-        raise HarFormatError(
-            f"cannot read a HAR from a {type(source).__name__}: "
-            "pass a path, the HAR text or the parsed HAR object"
-        )
-    path = Path(source)
-    name = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise HarFormatError(f"{name}: no such HAR file") from None
-    except IsADirectoryError:
-        raise HarFormatError(f"{name}: is a directory, not a HAR file") from None
-    except OSError as exc:
-        raise HarFormatError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    return name, _parse_text(_decode(data, name), name)
-
-
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise HarFormatError(f"{name}: not a HAR file (undecodable UTF-16 text)") from None
-    if data.startswith(b"\x1f\x8b"):
-        raise HarFormatError(f"{name}: is gzip-compressed; decompress it first (gunzip)")
-    if data.startswith(b"PK\x03\x04"):
-        raise HarFormatError(f"{name}: is a zip archive; extract the .har file from it first")
-    # Bytes that are not UTF-8 are kept as surrogate escapes, so one bad body does not sink the
-    # file; the entry that holds them is reported when its body is converted back to bytes.
-    return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-
-
-def _parse_text(text: str, name: str) -> dict[str, Any] | _Salvaged:
-    if not text.strip():
-        raise HarFormatError(f"{name}: the file is empty, not a HAR")
-    try:
-        har = json.loads(text)
-    except RecursionError:
-        raise HarFormatError(f"{name}: not a HAR file (JSON nested too deeply)") from None
-    except json.JSONDecodeError as exc:
-        return _after_json_error(text, name, exc)
-    if not isinstance(har, dict):
-        raise HarFormatError(
-            f"{name}: not a HAR file (the JSON is {_json_kind(har)}; a HAR is an object "
-            "with a 'log' key)"
-        )
-    return har
-
-
-def _after_json_error(text: str, name: str, exc: json.JSONDecodeError) -> _Salvaged:
-    where = f"line {exc.lineno} column {exc.colno}"
-    if exc.msg == "Extra data":
-        first = text.lstrip().split("\n", 1)[0]
-        try:
-            record = json.loads(first)
-        except ValueError:
-            record = None
-        if isinstance(record, dict) and "record" in record:
-            raise HarFormatError(
-                f"{name}: this is a chatkit-lab capture file (JSON Lines), not a HAR; "
-                "read it with load_captures()"
-            ) from None
-        raise HarFormatError(
-            f"{name}: not a HAR file (more than one JSON value; extra data at {where})"
-        ) from None
-    scan = _scan(text)
-    if not scan.truncated:
-        raise HarFormatError(f"{name}: not valid JSON at {where}: {exc.msg}") from None
-    ends = f"line {text.count(chr(10)) + 1} column {len(text) - text.rfind(chr(10))}"
-    cut = f"{name}: the file is truncated (it ends at {ends} before its JSON is complete)"
-    if not scan.in_log:
-        raise HarFormatError(f"{cut}; nothing of a HAR 'log' was read before the cut") from None
-    entries: list[Any] = []
-    for start, end in scan.entry_spans:
-        try:
-            entries.append(json.loads(text[start:end]))
-        except (json.JSONDecodeError, RecursionError):
-            entries.append(_Broken("entry is not valid JSON (damaged before the cut)"))
-    if not entries:
-        raise HarFormatError(f"{cut}; no complete entry came before the cut") from None
-    log: dict[str, Any] = {"entries": entries}
-    for key, (start, end) in scan.log_spans.items():
-        try:
-            log[key] = json.loads(text[start:end])
-        except (json.JSONDecodeError, RecursionError):
-            pass
-    lost = scan.entries_started - len(entries)
-    message = (
-        f"the file is truncated (it ends at {ends}); imported the {len(entries)} "
-        "complete entries before the cut"
-        + (f", entry {len(entries)} was cut off and is lost" if lost else "")
-        + "; any later entries are missing"
-    )
-    return _Salvaged({"log": log}, message)
-
-
-_URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]]|"')
-_COLON = re.compile(r"\s*:")
-
-
-@dataclass
-class _Scan:
-    truncated: bool = False
-    in_log: bool = False
-    entries_started: int = 0
-    entry_spans: list[tuple[int, int]] = field(default_factory=list)
-    log_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def _scan(text: str) -> _Scan:
-    """Walk the JSON structure of ``text`` (strings and brackets only) to tell a truncated file
-    from a malformed one and to find the spans of the complete ``log.entries`` items."""
-    scan = _Scan()
-    stack: list[tuple[str, str | None, int]] = []  # (bracket, key it is the value of, start)
-    key: str | None = None
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token == '"':  # a string with no closing quote: it runs to the end of the text
-            scan.truncated = True
-            return scan
-        if token[0] == '"':
-            if _COLON.match(text, match.end()) and stack and stack[-1][0] == "{":
-                try:
-                    key = json.loads(token)
-                except ValueError:
-                    key = None
-            continue
-        if token in "{[":
-            stack.append((token, key, match.start()))
-            key = None
-            depth = len(stack)
-            if depth == 2 and stack[1][1] == "log" and token == "{":
-                scan.in_log = True
-            if depth == 4 and _in_entries(stack):
-                scan.entries_started += 1
-            continue
-        if not stack or {"}": "{", "]": "["}[token] != stack[-1][0]:
-            return scan  # mismatched bracket: malformed, not truncated
-        opener, opened_key, start = stack.pop()
-        key = None
-        depth = len(stack) + 1
-        if depth == 4 and _in_entries(stack):
-            scan.entry_spans.append((start, match.end()))
-        elif depth == 3 and stack[-1][1] == "log" and opened_key in ("creator", "browser"):
-            scan.log_spans[opened_key] = (start, match.end())
-    scan.truncated = bool(stack)
-    return scan
-
-
-def _in_entries(stack: list[tuple[str, str | None, int]]) -> bool:
-    return (
-        len(stack) >= 3 and stack[1][1] == "log" and stack[2][0] == "[" and stack[2][1] == "entries"
-    )
-
-
-def _check_har(har: dict[str, Any], name: str) -> dict[str, Any]:
-    log = har.get("log")
-    if log is None:
-        keys = ", ".join(repr(k) for k in list(har)[:6]) or "none"
-        hint = ""
-        if har.get("record") == "capture" or har.get("format") == "chatkit-lab.capture":
-            hint = "; it looks like a chatkit-lab capture: read it with load_captures()"
-        raise HarFormatError(
-            f"{name}: not a HAR file (no 'log' object at the top level; its keys: {keys}){hint}"
-        )
-    if not isinstance(log, dict):
-        raise HarFormatError(
-            f"{name}: not a HAR file ('log' is {_json_kind(log)}, expected an object)"
-        )
-    entries = log.get("entries")
-    if entries is None:
-        raise HarFormatError(f"{name}: the HAR 'log' has no 'entries' list")
-    if not isinstance(entries, list):
-        raise HarFormatError(
-            f"{name}: the HAR 'log.entries' is {_json_kind(entries)}, expected a list"
-        )
-    return log
-
-
-def _json_kind(value: Any) -> str:
-    """``an object``, ``a list``, ... for messages."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
-
-
-def _name_version(value: Any) -> str:
-    if not isinstance(value, dict):
-        return ""
-    parts = [value.get("name"), value.get("version")]
-    return " ".join(str(part) for part in parts if isinstance(part, str | int | float) and part)
+    result.entries = count
+    if not count:
+        result.problems.append(HarProblem(None, "", "the HAR holds no entries"))
+    register_secrets(secrets)
 
 
 # -- filtering -----------------------------------------------------------------------------------
@@ -496,7 +352,7 @@ def _looks_like_chatkit(entry: dict[str, Any]) -> bool:
     request = entry.get("request")
     post = request.get("postData") if isinstance(request, dict) else None
     text = post.get("text") if isinstance(post, dict) else None
-    if isinstance(text, str) and _chatkit_envelope_type(text):
+    if isinstance(text, str) and chatkit_envelope_type(text):
         return True
     response = entry.get("response")
     if not isinstance(response, dict):
@@ -512,308 +368,3 @@ def _looks_like_chatkit(entry: dict[str, Any]) -> bool:
         isinstance(v, str) and v.split(";")[0].strip().lower() == "text/event-stream"
         for v in values
     )
-
-
-def _chatkit_envelope_type(text: str) -> str | None:
-    try:
-        payload = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(payload, dict) and isinstance(payload.get("params"), dict):
-        kind = payload.get("type")
-        return kind if isinstance(kind, str) else None
-    return None
-
-
-# -- one entry -----------------------------------------------------------------------------------
-
-
-def _entry_to_capture(
-    entry: dict[str, Any], index: int, result: HarImport, problems: list[str]
-) -> Capture | None:
-    request = entry.get("request")
-    if not isinstance(request, dict):
-        problems.append("entry has no 'request' object; skipped")
-        return None
-    method = request.get("method")
-    url = request.get("url")
-    if not isinstance(url, str) or not url:
-        problems.append("request has no URL; skipped")
-        return None
-    if not isinstance(method, str) or not method:
-        problems.append("request has no method; assumed GET")
-        method = "GET"
-    method = method.upper()
-    headers, pseudo = _headers(request.get("headers"), "request", problems)
-    body = _request_body(request, method, problems)
-    record = RequestRecord(method=method, url=url, headers=headers, body=body)
-
-    notes = [NO_TIMING_NOTE]
-    har_meta: dict[str, Any] = {
-        "entry": index,
-        "startedDateTime": entry.get("startedDateTime"),
-        "creator": result.creator,
-        "browser": result.browser,
-    }
-    if pseudo:
-        har_meta["request_pseudo_headers"] = [list(pair) for pair in pseudo]
-    for key, meta_key in (
-        ("_resourceType", "resource_type"),
-        ("serverIPAddress", "server_ip"),
-        ("time", "time_ms"),
-        ("pageref", "pageref"),
-    ):
-        if entry.get(key) is not None:
-            har_meta[meta_key] = entry[key]
-    initiator = entry.get("_initiator")
-    if isinstance(initiator, dict) and isinstance(initiator.get("type"), str):
-        har_meta["initiator"] = initiator["type"]
-    if isinstance(request.get("httpVersion"), str):
-        har_meta["http_version"] = request["httpVersion"]
-
-    capture = Capture(
-        request=record,
-        label=_label(record),
-        target=_origin(url),
-        transport="har",
-        timing=False,
-        id=_entry_id(entry, index),
-        started_at=_started(entry.get("startedDateTime"), problems),
-        notes=notes,
-        meta={"source": "har", "har": har_meta},
-    )
-    headers_ns, end_ns = _timings(entry.get("timings"))
-    har_meta["timings"] = entry.get("timings") if isinstance(entry.get("timings"), dict) else None
-
-    response = entry.get("response")
-    if not isinstance(response, dict):
-        problems.append("entry has no 'response' object; imported the request only")
-        capture.ending = Ending("error", "the HAR holds no response for this request")
-        return capture
-    status = response.get("status")
-    response_headers, response_pseudo = _headers(response.get("headers"), "response", problems)
-    if response_pseudo:
-        har_meta["response_pseudo_headers"] = [list(pair) for pair in response_pseudo]
-    capture.response_headers = response_headers
-    error = response.get("_error")
-    if not isinstance(status, int) or isinstance(status, bool) or status <= 0:
-        reason = error if isinstance(error, str) and error else "no error recorded"
-        capture.status = None
-        capture.ending = Ending(
-            "error",
-            f"no response in the HAR (status {status!r}: blocked, aborted or failed; {reason})",
-        )
-        notes.append(
-            "the browser recorded no response: a CORS failure, an aborted request or "
-            "a network error; the console tells which"
-        )
-        return capture
-    capture.status = status
-    capture.headers_ns = headers_ns
-    no_body = status in (101, 204, 304) or method == "HEAD"
-    data, missing = _response_body(response, capture.is_event_stream, no_body, problems)
-    if data:
-        capture.add_chunk(data, end_ns if end_ns is not None else (headers_ns or 0))
-    if missing:
-        notes.append(MISSING_BODY_MESSAGE)
-        har_meta["body_missing"] = True
-        capture.ending = Ending("error", MISSING_BODY_MESSAGE, at_ns=end_ns)
-    else:
-        capture.ending = Ending("complete", at_ns=end_ns)
-    if isinstance(error, str) and error:
-        notes.append(f"the browser recorded an error for this response: {error}")
-    return capture
-
-
-def _headers(
-    raw: Any, which: str, problems: list[str]
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    headers: list[tuple[str, str]] = []
-    pseudo: list[tuple[str, str]] = []
-    if raw is None:
-        problems.append(f"{which} has no 'headers' list")
-        return headers, pseudo
-    if not isinstance(raw, list):
-        problems.append(f"{which} 'headers' is {_json_kind(raw)}, not a list; ignored")
-        return headers, pseudo
-    bad = 0
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            bad += 1
-            continue
-        name = item["name"]
-        value = item.get("value")
-        value = "" if value is None else value if isinstance(value, str) else str(value)
-        (pseudo if name.startswith(":") else headers).append((name, value))
-    if bad:
-        problems.append(f"{bad} malformed {which} header(s) (no name) ignored")
-    return headers, pseudo
-
-
-def _request_body(request: dict[str, Any], method: str, problems: list[str]) -> bytes:
-    post = request.get("postData")
-    size = request.get("bodySize")
-    if post is None:
-        if method in _BODY_METHODS and not (isinstance(size, int) and size == 0):
-            problems.append(
-                f"request body not saved in the HAR ({method} without postData); "
-                "the request type cannot be told"
-            )
-        return b""
-    if not isinstance(post, dict):
-        problems.append(f"request 'postData' is {_json_kind(post)}, not an object; ignored")
-        return b""
-    text = post.get("text")
-    if isinstance(text, str):
-        if post.get("encoding") == "base64":
-            return _b64(text, "request body", problems)
-        return _encode(text, "request body", problems)
-    params = post.get("params")
-    if isinstance(params, list) and params:
-        pairs = [
-            (str(p.get("name", "")), str(p.get("value", ""))) for p in params if isinstance(p, dict)
-        ]
-        problems.append(
-            "request body rebuilt from postData.params (the HAR kept no raw text); "
-            "it may differ from what was sent"
-        )
-        return urlencode(pairs).encode("ascii")
-    if not (isinstance(size, int) and size == 0):
-        problems.append("request body not saved in the HAR (postData has no text)")
-    return b""
-
-
-def _response_body(
-    response: dict[str, Any], event_stream: bool, no_body: bool, problems: list[str]
-) -> tuple[bytes, bool]:
-    """The body bytes, and whether the body is missing from the HAR.
-
-    ``no_body``: the response has no body by definition (HEAD, 101, 204, 304).
-    """
-    content = response.get("content")
-    if not isinstance(content, dict):
-        problems.append("response has no 'content' object")
-        return b"", True
-    text = content.get("text")
-    size = content.get("size")
-    known_size = isinstance(size, int) and not isinstance(size, bool) and size >= 0
-    if not isinstance(text, str) or (text == "" and known_size and size > 0):
-        if text is not None and not isinstance(text, str):
-            problems.append(f"response content.text is {_json_kind(text)}, not a string")
-            return b"", True
-        if not no_body and (event_stream or not known_size or size > 0):
-            problems.append(MISSING_BODY_MESSAGE)
-            return b"", True
-        return b"", False
-    if text == "" and event_stream:
-        problems.append(EMPTY_STREAM_MESSAGE)
-    encoding = content.get("encoding")
-    if encoding == "base64":
-        data = _b64(text, "response body", problems)
-    elif encoding:
-        problems.append(f"unknown content.encoding {encoding!r}; body read as plain text")
-        data = _encode(text, "response body", problems)
-    else:
-        data = _encode(text, "response body", problems)
-    if known_size and 0 < len(data) < size and not content.get("compression"):
-        problems.append(
-            f"response body holds {len(data)} bytes but content.size says {size}: "
-            "the HAR may have cut it short"
-        )
-    return data, False
-
-
-def _b64(text: str, what: str, problems: list[str]) -> bytes:
-    compact = "".join(text.split())
-    try:
-        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        pass
-    if _URLSAFE_B64.fullmatch(compact):
-        try:
-            return base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
-        except (binascii.Error, ValueError):
-            pass
-    problems.append(f"{what} is marked base64 but is not valid base64; left empty")
-    return b""
-
-
-def _encode(text: str, what: str, problems: list[str]) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    try:
-        data = text.encode("utf-8", errors="surrogateescape")
-    except UnicodeEncodeError:
-        problems.append(
-            f"{what} holds invalid Unicode (lone surrogate escapes); those characters were "
-            "replaced with '?'"
-        )
-        return text.encode("utf-8", errors="replace")
-    problems.append(
-        f"{what} is not valid UTF-8 in the HAR file; its raw bytes were kept as they are"
-    )
-    return data
-
-
-def _timings(raw: Any) -> tuple[int | None, int | None]:
-    """``(headers_ns, end_ns)`` from HAR timings, measured from when the request was sent."""
-    if not isinstance(raw, dict):
-        return None, None
-
-    def ms(name: str) -> float | None:
-        value = raw.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if math.isfinite(value) and 0 <= value < 1e12:
-                return float(value)
-        return None
-
-    wait = ms("wait")
-    receive = ms("receive")
-    headers_ns = round(wait * 1e6) if wait is not None else None
-    if headers_ns is None:
-        return None, None
-    end_ns = headers_ns + (round(receive * 1e6) if receive is not None else 0)
-    return headers_ns, end_ns
-
-
-def _started(value: Any, problems: list[str]) -> str:
-    if not isinstance(value, str) or not value:
-        problems.append("entry has no startedDateTime")
-        return ""
-    try:
-        return datetime.fromisoformat(value).isoformat(timespec="milliseconds")
-    except ValueError:
-        problems.append(f"startedDateTime {value!r} is not an ISO 8601 time; kept as text")
-        return value
-
-
-def _label(request: RequestRecord) -> str:
-    kind = _chatkit_envelope_type(request.body.decode("utf-8", errors="replace"))
-    if kind:
-        return kind
-    path = urlsplit(request.url).path or "/"
-    return f"{request.method} {path}"
-
-
-def _origin(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if not parts.scheme or not parts.hostname:
-        return ""
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-
-
-def _entry_id(entry: dict[str, Any], index: int) -> str:
-    """A stable id: re-importing the same HAR gives the same capture ids."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(str(index).encode())
-    try:
-        text = json.dumps(entry, sort_keys=True, default=str)
-    except (TypeError, ValueError, RecursionError):  # a parsed object with odd keys
-        text = repr(entry)
-    digest.update(text.encode("utf-8", "surrogatepass"))
-    return "har" + digest.hexdigest()[:9]

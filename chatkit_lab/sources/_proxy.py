@@ -4,7 +4,7 @@ Point ChatKit's ``api.url`` at the proxy instead of the backend. Every request i
 the upstream unchanged (hop-by-hop headers and ``Host`` aside) and every reply is streamed back
 piece by piece as it arrives: nothing is buffered, decoded or compressed on the way (raw bytes,
 the upstream ``Content-Encoding`` kept as it is). Each exchange is recorded as a
-:class:`~chatkit_lab.capture._model.Capture` with transport ``proxy``:
+:class:`~chatkit_lab.capture.Capture` with transport ``proxy``:
 
 * ``chunks`` hold the body pieces as they arrived from the upstream, with their arrival offsets;
 * ``meta["client_send_ns"]`` holds, for each chunk, when it was handed to the client (same clock,
@@ -19,7 +19,8 @@ upstream breaks off after the reply has started, the client's connection is clos
 clean end, so the browser sees the same failure the proxy saw.
 
 With ``out_dir`` set, each finished capture is also saved there, redacted, as
-``<timestamp>_<n>_<label>.jsonl``.
+``<timestamp>_<n>_<label>.jsonl``. A compressed reply is recorded as relayed; reading the
+recording decodes it as the browser did (:func:`~chatkit_lab.sources.decode_capture`).
 """
 
 from __future__ import annotations
@@ -30,33 +31,35 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from chatkit_lab.capture._model import Capture, Ending, RequestRecord
-from chatkit_lab.sources._transports import Limits, _http_ending
-
-__all__ = [
-    "PROXY_LIMITS",
-    "RecordingProxy",
-    "capture_file_name",
-    "parse_listen",
-    "parse_upstream",
-    "serve_proxy",
-]
+from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.redact import Redactor, current_redactor, header_secrets, request_secrets
+from chatkit_lab.sources._base import Limits, http_ending, httpx_timeout, latin1, over_total
+from chatkit_lab.sources._proxy_clients import UpstreamClients
+from chatkit_lab.sources._proxy_serve import parse_upstream
+from chatkit_lab.sources._scope import (
+    Message,
+    Receive,
+    Scope,
+    Send,
+    client_url,
+    lifespan,
+    raw_path,
+    read_request_body,
+    request_skip,
+    response_skip,
+    wait_for_disconnect,
+)
 
 logger = logging.getLogger(__name__)
-
-Scope = Mapping[str, Any]
-Message = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PROXY_LIMITS = Limits(connect_s=10.0, read_s=300.0, total_s=3600.0)
 """Default bounds: a live conversation may think for minutes, so only a stuck one is cut.
@@ -65,64 +68,7 @@ PROXY_LIMITS = Limits(connect_s=10.0, read_s=300.0, total_s=3600.0)
 capture ends with state ``limit``.
 """
 
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-_NOT_FORWARDED_UP = _HOP_BY_HOP | {"host", "content-length"}
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-# -- command-line argument checks ------------------------------------------------------------
-
-
-def parse_upstream(url: str) -> str:
-    """``url`` without a trailing slash, or :class:`ValueError` if it is not an http(s) URL."""
-    text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"upstream {url!r} is not an http:// or https:// URL")
-    try:
-        hostname, _ = parts.hostname, parts.port
-    except ValueError:
-        raise ValueError(f"upstream {url!r} has a bad port") from None
-    if not hostname:
-        raise ValueError(f"upstream {url!r} has no host")
-    if parts.query or parts.fragment:
-        raise ValueError(f"upstream {url!r} must not carry a query or fragment")
-    return text.rstrip("/")
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:port`` for IPv6) as a pair, or :class:`ValueError`."""
-    text = value.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or not rest.startswith(":"):
-            raise ValueError(f"listen address {value!r}: expected [ipv6]:port")
-        port_text = rest[1:]
-    else:
-        host, colon, port_text = text.rpartition(":")
-        if not colon or ":" in host:
-            raise ValueError(f"listen address {value!r}: expected host:port")
-    if not host:
-        raise ValueError(f"listen address {value!r} has no host")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"listen address {value!r}: port must be a number from 0 to 65535")
-    return host, int(port_text)
-
-
-# -- the proxy -------------------------------------------------------------------------------
 
 
 class _ClientGone(Exception):
@@ -153,9 +99,12 @@ CaptureCallback = Callable[[Capture, Path | None], None]
 class RecordingProxy:
     """A reverse proxy (an ASGI app) that records every exchange with the upstream.
 
-    ``proxy.app`` (or the proxy itself) is the ASGI callable; serve it with uvicorn or
-    :class:`~chatkit_lab.sources._transports.LoopbackServer`. Finished captures are appended to
-    ``proxy.captures`` and, with ``out_dir``, saved there redacted (paths in ``proxy.saved``).
+    ``proxy.app`` (or the proxy itself) is the ASGI callable; serve it with :func:`serve_proxy`
+    or :class:`~chatkit_lab.sources.LoopbackServer`. Finished captures are appended to
+    ``proxy.captures`` and, with ``out_dir``, saved there redacted (paths in ``proxy.saved``) by
+    ``redactor``: the run's :class:`~chatkit_lab.redact.Redactor`, which knows the secrets the
+    user supplied (by default the one current where the proxy is made, so it holds even when the
+    proxy is served from another thread).
     ``on_capture(capture, path)`` is called for each finished exchange (``path`` is ``None``
     when nothing was saved).
     """
@@ -171,6 +120,7 @@ class RecordingProxy:
         *,
         trust_env: bool = True,
         on_capture: CaptureCallback | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.upstream = parse_upstream(upstream)
         parts = urlsplit(self.upstream)
@@ -180,10 +130,14 @@ class RecordingProxy:
         self.verify = verify
         self.trust_env = trust_env
         self.on_capture = on_capture
+        self.redactor = redactor if redactor is not None else current_redactor()
+        """Redacts what the proxy saves; by default the redactor current when it was made. It
+        learns every credential the proxy forwards (and each cookie the upstream sets)."""
         self.captures: list[Capture] = []
         self.saved: list[Path] = []
         self._numbers = itertools.count(1)
         self._ssl: ssl.SSLContext | None = None
+        self._clients = UpstreamClients(self._new_client)
 
     @property
     def app(self) -> RecordingProxy:
@@ -195,35 +149,38 @@ class RecordingProxy:
         if kind == "http":
             await self._handle(scope, receive, send)
         elif kind == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
+            await self._clients.aclose()
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
     # -- one exchange ----------------------------------------------------------------------
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_request_body(receive)
+        body = await read_request_body(receive)
         if body is None:
             return  # the client left before sending its whole request: nothing to forward
         method = str(scope.get("method", "GET")).upper()
-        path = _raw_path(scope)
+        path = raw_path(scope)
         query = bytes(scope.get("query_string") or b"").decode("latin-1")
         url = self.upstream + path + (f"?{query}" if query else "")
-        skip = _request_skip(scope)
+        skip = request_skip(scope)
         headers = [
-            (_latin1(k), _latin1(v))
+            (latin1(k), latin1(v))
             for k, v in scope.get("headers", [])
-            if _latin1(k).lower() not in skip
+            if latin1(k).lower() not in skip
         ]
+        # Every credential forwarded is a secret from now on: an upstream may echo it back.
+        self.redactor = self.redactor.with_secrets(request_secrets(url, headers))
         capture = Capture(
             request=RequestRecord(method, url, headers, body),
             target=self.target,
             transport=self.transport_name,
         )
         capture.label = capture.request_type or f"{method} {path}"
-        capture.meta["client_url"] = _client_url(scope, path, query)
+        capture.meta["client_url"] = client_url(scope, path, query)
         exchange = _Exchange(capture=capture, send=send)
-        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+        watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
             await self._forward(exchange, watcher)
         finally:
@@ -253,15 +210,7 @@ class RecordingProxy:
             list(request.headers.multi_items()),
             capture.request.body,
         )
-        timeout = httpx.Timeout(
-            connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s
-        )
-        async with httpx.AsyncClient(
-            timeout=timeout,
-            verify=self._ssl_context(),
-            follow_redirects=False,
-            trust_env=self.trust_env,
-        ) as client:
+        async with self._clients.client() as client:
             exchange.started = time.monotonic_ns()
             pump = asyncio.ensure_future(self._pump(client, request, exchange))
             try:
@@ -287,12 +236,7 @@ class RecordingProxy:
                 elif watcher in done:
                     capture.ending = _client_left(exchange)
                 else:
-                    capture.ending = Ending(
-                        "timeout",
-                        f"exchange still running after {limits.total_s:g} s (total limit); "
-                        f"kept {len(capture.chunks)} chunks",
-                        exchange.now_ns(),
-                    )
+                    capture.ending = over_total(limits, len(capture.chunks), exchange.now_ns())
         if capture.ending.state == "complete" or watcher.done():
             return
         if not exchange.head_sent:
@@ -308,7 +252,7 @@ class RecordingProxy:
         try:
             response = await client.send(request, stream=True)
         except (httpx.HTTPError, OSError, ValueError) as exc:
-            return _http_ending(exc, capture, limits, exchange.now_ns())
+            return http_ending(exc, capture, limits, exchange.now_ns())
         except Exception as exc:
             return Ending("error", f"proxy failure: {type(exc).__name__}: {exc}", exchange.now_ns())
         try:
@@ -318,7 +262,7 @@ class RecordingProxy:
             headers = [
                 (k.encode("latin-1"), v.encode("latin-1"))
                 for k, v in response.headers.multi_items()
-                if k.lower() not in _response_skip(response.headers)
+                if k.lower() not in response_skip(response.headers)
             ]
             await self._to_client(
                 exchange,
@@ -345,7 +289,7 @@ class RecordingProxy:
         except _ClientGone:
             return _client_left(exchange)
         except (httpx.HTTPError, OSError, ValueError) as exc:
-            return _http_ending(exc, capture, limits, exchange.now_ns())
+            return http_ending(exc, capture, limits, exchange.now_ns())
         except Exception as exc:
             logger.exception("proxy failure while relaying %s", capture.request.url)
             return Ending("error", f"proxy failure: {type(exc).__name__}: {exc}", exchange.now_ns())
@@ -404,11 +348,12 @@ class RecordingProxy:
 
     async def _finish(self, capture: Capture) -> None:
         number = next(self._numbers)
+        self.redactor = self.redactor.with_secrets(header_secrets(capture.response_headers))
         path: Path | None = None
         if self.out_dir is not None:
-            path = self.out_dir / capture_file_name(capture, number)
+            path = self.out_dir / capture_file_name(capture, number, self.redactor)
             try:
-                await asyncio.to_thread(capture.save, path)
+                await asyncio.to_thread(_save_redacted, capture, path, self.redactor)
             except OSError as exc:
                 logger.warning("could not save capture %s to %s: %s", capture.id, path, exc)
                 path = None
@@ -421,6 +366,14 @@ class RecordingProxy:
             except Exception:
                 logger.exception("on_capture callback failed")
 
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx_timeout(self.limits),
+            verify=self._ssl_context(),
+            follow_redirects=False,
+            trust_env=self.trust_env,
+        )
+
     def _ssl_context(self) -> ssl.SSLContext:
         if isinstance(self.verify, ssl.SSLContext):
             return self.verify
@@ -429,137 +382,20 @@ class RecordingProxy:
         return self._ssl
 
 
-def capture_file_name(capture: Capture, number: int) -> str:
+def capture_file_name(capture: Capture, number: int, redactor: Redactor | None = None) -> str:
     """``<timestamp>_<n>_<label>.jsonl``; the label redacted and made safe for a file name."""
-    from chatkit_lab.redact._engine import redact_text
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
-    label = _UNSAFE_NAME.sub("-", redact_text(capture.name)).strip("-.")[:60] or "exchange"
+    shown = (redactor or current_redactor()).redact_text(capture.name)
+    label = _UNSAFE_NAME.sub("-", shown).strip("-.")[:60] or "exchange"
     return f"{stamp}_{number:04d}_{label}.jsonl"
 
 
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _latin1(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("latin-1")
-    return str(value)
-
-
-def _connection_tokens(values: list[str]) -> set[str]:
-    return {token.strip().lower() for value in values for token in value.split(",")}
-
-
-def _request_skip(scope: Scope) -> set[str]:
-    named = [_latin1(v) for k, v in scope.get("headers", []) if _latin1(k).lower() == "connection"]
-    return set(_NOT_FORWARDED_UP) | _connection_tokens(named)
-
-
-def _response_skip(headers: httpx.Headers) -> set[str]:
-    return set(_HOP_BY_HOP) | _connection_tokens(headers.get_list("connection"))
-
-
-def _raw_path(scope: Scope) -> str:
-    raw = scope.get("raw_path")
-    if raw:
-        return bytes(raw).decode("latin-1").split("?", 1)[0] or "/"
-    return quote(str(scope.get("path") or "/"), safe="/:@!$&'()*+,;=-._~%")
-
-
-def _client_url(scope: Scope, path: str, query: str) -> str:
-    host = next(
-        (_latin1(v) for k, v in scope.get("headers", []) if _latin1(k).lower() == "host"), ""
-    )
-    if not host and scope.get("server"):
-        server_host, server_port = scope["server"][0], scope["server"][1]
-        host = f"{server_host}:{server_port}" if server_port else str(server_host)
-    scheme = scope.get("scheme") or "http"
-    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+def _save_redacted(capture: Capture, path: Path, redactor: Redactor) -> None:
+    """Write ``capture`` to ``path`` with its secrets (and the run's) redacted."""
+    capture.save(path, redactor=redactor)
 
 
 def _client_left(exchange: _Exchange) -> Ending:
     return Ending(
         "reset", f"client disconnected after {exchange.client_bytes} bytes", exchange.now_ns()
     )
-
-
-async def _read_request_body(receive: Receive) -> bytes | None:
-    parts: list[bytes] = []
-    while True:
-        message = await receive()
-        if message.get("type") == "http.disconnect":
-            return None
-        if message.get("type") == "http.request":
-            parts.append(bytes(message.get("body", b"")))
-            if not message.get("more_body", False):
-                return b"".join(parts)
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message.get("type") == "http.disconnect":
-            return
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message.get("type") == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message.get("type") == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-# -- serving ---------------------------------------------------------------------------------
-
-
-def serve_proxy(
-    proxy: RecordingProxy,
-    host: str = "127.0.0.1",
-    port: int = 8787,
-    *,
-    on_listening: Callable[[str], None] | None = None,
-) -> None:
-    """Serve ``proxy`` with uvicorn on ``host:port`` until interrupted (blocking).
-
-    The port is bound first (port ``0`` picks a free one), so ``on_listening`` gets the real URL;
-    a port that cannot be bound raises :class:`~chatkit_lab.errors.TargetError`. uvicorn adds
-    no ``server``/``date`` headers of its own: the upstream's pass through alone.
-    """
-    import socket
-
-    import uvicorn
-
-    from chatkit_lab.errors import TargetError
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise TargetError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)  # connections made before uvicorn takes over wait in the backlog
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(
-        proxy.app,
-        log_level="warning",
-        lifespan="on",
-        access_log=False,
-        ws="none",
-        server_header=False,
-        date_header=False,
-        timeout_graceful_shutdown=3,
-    )
-    server = uvicorn.Server(config)
-    if on_listening is not None:
-        on_listening(f"http://{shown}:{bound}")
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()

@@ -12,14 +12,33 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import httpx
 import pandas as pd
 from httpx_sse import EventSource, ServerSentEvent
 
-from chatkit_lab.capture._model import Capture
+from chatkit_lab.redact import shorten
 from chatkit_lab.sse._frames import BOM, Frame, parse_frames
+
+
+class CaptureLike(Protocol):
+    """What the cross-checks read of a :class:`chatkit_lab.Capture` (a lower stage cannot import
+    it): its body chunks (each with ``data``) and its response headers."""
+
+    @property
+    def chunks(self) -> Sequence[Any]: ...
+
+    def header(self, name: str) -> str | None: ...
+
+
+Source = CaptureLike | bytes | bytearray | Sequence[bytes]
+"""A capture, a whole body, or a list of body chunks (fed in that chunking)."""
+
+
+def is_capture(source: object) -> TypeGuard[CaptureLike]:
+    return hasattr(source, "chunks") and callable(getattr(source, "header", None))
+
 
 COLUMNS = [
     "row",
@@ -60,8 +79,8 @@ class CrosscheckResult:
         )
 
 
-def _chunks_of(source: Capture | bytes | bytearray | Sequence[bytes]) -> tuple[list[bytes], str]:
-    if isinstance(source, Capture):
+def _chunks_of(source: Source) -> tuple[list[bytes], str]:
+    if is_capture(source):
         return [chunk.data for chunk in source.chunks], source.header("content-type") or ""
     if isinstance(source, bytes | bytearray):
         return [bytes(source)], ""
@@ -97,8 +116,7 @@ def _describe_sse(sse: ServerSentEvent) -> str:
 
 
 def _short(text: str, limit: int = 60) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 2] + "…'"
+    return shorten(repr(text), limit)
 
 
 def _key_frame(frame: Frame) -> tuple[str, str, str]:
@@ -156,9 +174,7 @@ def _why_differs(frame: Frame, sse: ServerSentEvent, bom: bool) -> str:
     return "; ".join(reasons) or "differs"
 
 
-def crosscheck_httpx_sse(
-    source: Capture | bytes | bytearray | Sequence[bytes],
-) -> CrosscheckResult:
+def crosscheck_httpx_sse(source: Source) -> CrosscheckResult:
     """Compare our browser-rule frames with what ``httpx-sse`` yields for the same bytes.
 
     ``source`` is a capture, a whole body, or a list of body chunks (fed in that chunking).
@@ -175,7 +191,7 @@ def crosscheck_httpx_sse(
         content_type = "text/event-stream"
     if not content_type:
         content_type = "text/event-stream"
-    if isinstance(source, Capture) and source.header("content-encoding"):
+    if is_capture(source) and source.header("content-encoding"):
         notes.append(
             f"body is {source.header('content-encoding')}-encoded: both sides read the raw "
             "bytes here, while httpx-sse on a live response would decompress first"

@@ -1,36 +1,51 @@
-"""Decoding: dispatched SSE frames to JSON events.
+"""Decoding: the messages ChatKit's parser dispatches (or WHATWG frames) to JSON events.
 
 ChatKit's client keys every event on the JSON ``type`` field of the ``data`` payload; the SSE
-``event:`` name is kept for reference but decides nothing.
+``event:`` name is kept for reference but decides nothing. Payloads are judged as the browser's
+``JSON.parse`` judges them (:func:`chatkit_lab.sse.parse_browser_json`): ``NaN`` and
+``Infinity`` are not JSON, numbers the browser reads differently and lone surrogates are kept as
+``json_issues`` on the event (with lone surrogates replaced by U+FFFD in ``payload``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic_core import from_json
-
 from chatkit_lab.sse._frames import Frame
+from chatkit_lab.sse._json import _SLOW as SLOW
+from chatkit_lab.sse._json import JsonIssue, fast_json, plain_json, slow_json
+from chatkit_lab.sse._message import Message
 
 
 @dataclass(slots=True)
 class Event:
-    """One dispatched frame's payload, decoded."""
+    """One dispatched message's payload, decoded."""
 
     index: int
-    """Position among dispatched frames (the client's event number)."""
+    """Position among decoded events (the client's event number)."""
     frame_index: int
+    """Index of the message it was decoded from: a ``fetch-event-source`` message (what
+    :attr:`chatkit_lab.Capture.events` decodes) or a WHATWG frame (:func:`decode_events` over
+    frames)."""
     arrived_ns: int
     data: str
+    """The ``data`` as dispatched, verbatim (escapes untouched)."""
     sse_event: str
-    """The SSE ``event:`` name (``message`` when the frame had none)."""
+    """The SSE ``event:`` name; ``message`` when the block set none (ChatKit itself gets ``""``:
+    the name decides nothing)."""
     payload: Any = None
-    """The decoded JSON value (``None`` when decoding failed; check ``decode_error``)."""
+    """The decoded JSON value (``None`` when decoding failed; check ``decode_error``). Lone
+    surrogates in its strings are replaced with U+FFFD (see ``json_issues``)."""
     decode_error: str | None = None
     byte_range: tuple[int, int] = (0, 0)
+    json_issues: tuple[JsonIssue, ...] = ()
+    """Where the browser reads the payload differently from Python (numbers), or where the kit
+    changed it (lone surrogates); at most a few, see :class:`chatkit_lab.sse.JsonIssue`."""
+    json_error_kind: str | None = None
+    """``syntax``, ``constant`` (``NaN``/``Infinity``), ``depth`` (too deep for the kit) or
+    ``type`` (JSON, but not an object); ``None`` when the payload is an object."""
 
     @property
     def ok(self) -> bool:
@@ -45,7 +60,7 @@ class Event:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
             "frame_index": self.frame_index,
             "arrived_ns": self.arrived_ns,
@@ -55,56 +70,96 @@ class Event:
             "data": self.data,
             "byte_range": list(self.byte_range),
         }
+        if self.json_issues:
+            out["json_issues"] = [issue.to_dict() for issue in self.json_issues]
+        return out
 
 
-def decode_event(frame: Frame, index: int) -> Event:
-    """Decode one dispatched frame's data as JSON."""
-    event = Event(  # positional: the field order of Event
-        index,
-        frame.index,
-        frame.arrived_ns,
-        frame.data,
-        frame.event,
-        None,
-        None,
-        (frame.start, frame.end),
-    )
-    try:
-        payload = _loads(frame.data)
-    except json.JSONDecodeError as exc:
-        event.decode_error = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+def _decode(
+    index: int,
+    source_index: int,
+    arrived_ns: int,
+    data: str,
+    name: str,
+    byte_range: tuple[int, int],
+    careful: bool = True,
+) -> Event:
+    payload = fast_json(data) if careful else plain_json(data)
+    if payload is not SLOW:
+        if isinstance(payload, dict):
+            return Event(index, source_index, arrived_ns, data, name, payload, None, byte_range)
+        event = Event(index, source_index, arrived_ns, data, name, payload, None, byte_range)
+        event.decode_error = (
+            f"JSON {type(payload).__name__} where an object with a 'type' field was expected"
+        )
+        event.json_error_kind = "type"
         return event
-    except RecursionError:
-        event.decode_error = "not JSON: nested too deeply to decode"
+    event = Event(index, source_index, arrived_ns, data, name, None, None, byte_range)
+    decoded = slow_json(data)
+    if decoded.error is not None:
+        kind = decoded.error_kind
+        event.decode_error = decoded.error if kind == "depth" else f"not JSON: {decoded.error}"
+        event.json_error_kind = kind
         return event
+    payload = decoded.value
     event.payload = payload
+    if decoded.issues:
+        event.json_issues = decoded.issues
     if not isinstance(payload, dict):
         event.decode_error = (
             f"JSON {type(payload).__name__} where an object with a 'type' field was expected"
         )
+        event.json_error_kind = "type"
     return event
 
 
-def _loads(data: str) -> Any:
-    """``json.loads(data)``, the same value, decoded faster and with repeated strings shared.
+def decode_event(frame: Frame, index: int) -> Event:
+    """Decode one dispatched WHATWG frame's data as JSON."""
+    return _decode(
+        index, frame.index, frame.arrived_ns, frame.data, frame.event, (frame.start, frame.end)
+    )
 
-    pydantic-core's JSON parser returns the same values as ``json.loads`` for every document
-    both accept (duplicate keys, NaN and Infinity, big numbers and float rounding included) and
-    shares the Python objects of short strings it has seen before (keys such as ``type``, event
-    names, item ids), which on a long stream is most of its payloads' memory. It rejects a few
-    documents ``json.loads`` accepts (escaped lone surrogates, nesting past 200 levels); those,
-    and every error, go to ``json.loads``, so values and error messages stay ``json.loads``'s.
+
+def decode_message(message: Message, index: int, *, careful: bool = True) -> Event:
+    """Decode one ``fetch-event-source`` message's data as JSON.
+
+    ``careful=False`` skips looking for long numbers and escaped surrogates: only for data known
+    to hold none (see :func:`chatkit_lab.sse.may_differ`).
     """
-    try:
-        return from_json(data)
-    except (ValueError, TypeError):
-        return json.loads(data)
+    return _decode(
+        index,
+        message.index,
+        message.arrived_ns,
+        message.data,
+        message.event or "message",
+        (message.start, message.end),
+        careful,
+    )
 
 
-def decode_events(frames: Iterable[Frame]) -> list[Event]:
-    """Events for the frames a browser would dispatch, in order."""
+def decode_messages(messages: Iterable[Message], *, careful: bool = True) -> list[Event]:
+    """Events for the messages ChatKit's parser dispatches that carry data, in order.
+
+    A message with empty data (a keep-alive comment's blank line, a ``retry:``-only block) is
+    handed to ChatKit's UI too, but what the UI does with it is not known; the kit models it as
+    ignored (it is not an event), and the framing layer reports it. ``careful=False`` when
+    :func:`chatkit_lab.sse.may_differ` found nothing in the body: each message is then not
+    scanned again.
+    """
     events: list[Event] = []
-    for frame in frames:
-        if frame.dispatched:
-            events.append(decode_event(frame, len(events)))
+    for message in messages:
+        if message.data:
+            events.append(decode_message(message, len(events), careful=careful))
+    return events
+
+
+def decode_events(frames: Iterable[Frame | Message]) -> list[Event]:
+    """Events for the frames a browser would dispatch (or ChatKit's messages that carry data)."""
+    events: list[Event] = []
+    for item in frames:
+        if isinstance(item, Message):
+            if item.data:
+                events.append(decode_message(item, len(events)))
+        elif item.dispatched:
+            events.append(decode_event(item, len(events)))
     return events

@@ -12,17 +12,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from chatkit_lab import (
-    HTTPTransport,
-    LifecycleRunner,
-    LoopbackServer,
-    RecordingProxy,
-    load_captures,
-    load_transform,
-    redact_text,
-    save_captures,
-)
+from chatkit_lab import HTTPTransport, LoopbackServer, RecordingProxy, load_captures, save_captures
 from chatkit_lab.backends import legacy_app
+from chatkit_lab.client import LifecycleRunner
+from chatkit_lab.redact import redact_text
+from chatkit_lab.targets import load_transform
 
 HERE = Path(__file__).resolve().parent
 

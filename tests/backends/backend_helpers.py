@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from chatkit_lab.sources._transports import LoopbackServer
+from chatkit_lab.sources import LoopbackServer
 
 MODES = ("in-process", "loopback")
 

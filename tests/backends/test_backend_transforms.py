@@ -17,12 +17,8 @@ from chatkit_lab.backends import (
     legacy_fetch,
     parse_conversation_id,
 )
-from chatkit_lab.client._transform import (
-    ClientRequest,
-    LocalResponse,
-    apply_transform,
-    load_transform,
-)
+from chatkit_lab.client import ClientRequest, LocalResponse, apply_transform
+from chatkit_lab.targets import load_transform
 
 CHATKIT_URL = "http://localhost:8000/user-1/chat"
 

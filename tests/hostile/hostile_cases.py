@@ -37,7 +37,9 @@ from hostile_servers import (
     valid_stream,
 )
 
-from chatkit_lab import Capture, ChatKitLabError, HTTPTransport, Limits, LoopbackServer, TargetError
+from chatkit_lab import Capture, ChatKitLabError, HTTPTransport, LoopbackServer
+from chatkit_lab.errors import TargetError
+from chatkit_lab.sources import Limits
 
 QUICK = Limits(connect_s=1.0, read_s=1.0, total_s=3.0, max_bytes=8 * 1024 * 1024)
 """Limits for every case unless it sets its own: no case may take seconds."""
@@ -330,16 +332,19 @@ CASES: list[Case] = [
         kept=GZIPPED,
     ),
     Case(
-        "gzip-encoded-event-stream-over-loopback-is-kept-compressed",
+        # Over HTTP the kit decodes what it asked for, as ChatKit's browser does (issue 16: the
+        # compressed bytes used to be framed raw, a wrong verdict); the warning stays.
+        "gzip-encoded-event-stream-over-loopback-is-decoded",
         scripted_app(
             200,
             SSE_HEAD + (("content-encoding", "gzip"),),
             split_every(GZIPPED, 64),
         ),
         via="loopback",
-        expect=("transport.compressed_stream", "framing.no_events"),
+        expect=("transport.compressed_stream",),
+        absent=("framing.no_events",),
         says="Content-Encoding gzip",
-        kept=GZIPPED,
+        kept=VALID,
     ),
     Case(
         "json-reply-where-a-stream-was-expected",

@@ -1,0 +1,143 @@
+"""Tables of a capture, for notebooks and reports: redacted, then shortened.
+
+Every string in a table is redacted first (the chunk previews across chunk boundaries, as when
+saving) and only then cut, so a shortened cell never holds part of a secret.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from chatkit_lab.redact import Redactor, current_redactor, shorten
+
+if TYPE_CHECKING:
+    from chatkit_lab.capture._model import Capture
+
+PREVIEW_LIMIT = 60
+DATA_LIMIT = 80
+
+CHUNK_COLUMNS = ["chunk", "arrived_ms", "gap_ms", "bytes", "preview"]
+FRAME_COLUMNS = [
+    "frame",
+    "bytes",
+    "chunks",
+    "arrived_ms",
+    "line_ending",
+    "fields",
+    "event",
+    "id",
+    "dispatched",
+    "complete",
+    "data",
+    "notes",
+]
+EVENT_COLUMNS = ["event", "frame", "arrived_ms", "sse_event", "type", "decode_error", "data"]
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks shown as ``\\r`` and ``\\n``, for a table cell."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _scrubbed(table: pd.DataFrame, redactor: Redactor | None, limits: dict[str, int]) -> Any:
+    out = (redactor or current_redactor()).redact_dataframe(table)
+    for column, limit in limits.items():
+        out[column] = [
+            shorten(one_line(value), limit) if isinstance(value, str) else value
+            for value in out[column]
+        ]
+    return out
+
+
+def chunks_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per chunk: arrival offset, gap since the previous chunk, size, preview."""
+    scrub = redactor or current_redactor()
+    previews = scrub.redact_chunks([chunk.data for chunk in capture.chunks])
+    rows = []
+    previous = 0
+    for chunk, shown in zip(capture.chunks, previews, strict=True):
+        rows.append(
+            {
+                "chunk": chunk.index,
+                "arrived_ms": chunk.offset_ns / 1e6 if capture.timing else None,
+                "gap_ms": (chunk.offset_ns - previous) / 1e6 if capture.timing else None,
+                "bytes": len(chunk.data),
+                "preview": shorten(
+                    one_line(shown.decode("utf-8", errors="replace")), PREVIEW_LIMIT
+                ),
+            }
+        )
+        previous = chunk.offset_ns
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+
+
+def frames_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per SSE frame: byte range, chunks, arrival, line endings, fields, dispatch."""
+    rows = []
+    for frame in capture.frames:
+        rows.append(
+            {
+                "frame": frame.index,
+                "bytes": f"{frame.start}..{frame.end}",
+                "chunks": (
+                    str(frame.first_chunk)
+                    if frame.first_chunk == frame.last_chunk
+                    else f"{frame.first_chunk}..{frame.last_chunk}"
+                ),
+                "arrived_ms": frame.arrived_ns / 1e6 if capture.timing else None,
+                "line_ending": frame.line_ending,
+                "fields": ",".join(name for name, _ in frame.fields),
+                "event": frame.event,
+                "id": frame.id,
+                "dispatched": frame.dispatched,
+                "complete": frame.complete,
+                "data": frame.data,
+                "notes": "; ".join(frame.notes),
+            }
+        )
+    table = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    return _scrubbed(table, redactor, {"data": DATA_LIMIT})
+
+
+def events_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per dispatched event: arrival, SSE name, JSON ``type``, decode error."""
+    rows = []
+    for event in capture.events:
+        rows.append(
+            {
+                "event": event.index,
+                "frame": event.frame_index,
+                "arrived_ms": event.arrived_ns / 1e6 if capture.timing else None,
+                "sse_event": event.sse_event,
+                "type": event.type,
+                "decode_error": event.decode_error,
+                "data": event.data,
+            }
+        )
+    table = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return _scrubbed(table, redactor, {"data": DATA_LIMIT})
+
+
+def capture_summary(capture: Capture, redactor: Redactor | None = None) -> dict[str, Any]:
+    """A one-row overview of the exchange (its strings redacted)."""
+    summary = {
+        "capture": capture.name,
+        "target": capture.target,
+        "transport": capture.transport,
+        "request": capture.request_type or f"{capture.request.method} {capture.request.url}",
+        "status": capture.status,
+        "content_type": capture.content_type,
+        "chunks": len(capture.chunks),
+        "bytes": capture.size,
+        "frames": len(capture.frames),
+        "events": len(capture.events),
+        "ended": capture.ending.state,
+        "duration_ms": (
+            (capture.ending.at_ns or (capture.chunks[-1].offset_ns if capture.chunks else 0)) / 1e6
+            if capture.timing
+            else None
+        ),
+    }
+    return (redactor or current_redactor()).redact_obj(summary)

@@ -1,0 +1,160 @@
+"""Every check, listed once: the layer modules in layer order.
+
+A check is a function with its declaration on it (:func:`~chatkit_lab.checks.check`) in the
+module named for its layer. To add one, declare it in that module; the catalogue
+(``chatkit-lab checks``, ``docs/concepts/checks.md``), the severities and the diagnosis all read
+the declarations from the modules listed here, and nothing else registers a check.
+
+:func:`run_layer` is the check runner the diagnosis uses. Its cost is bounded by the number of
+distinct codes, not by the input: of each code it keeps the first :data:`KEPT_PER_CODE` findings
+in one context (a stream, an exchange) as examples and counts the rest on the first of them
+(:attr:`Finding.more <chatkit_lab.checks.Finding.more>`), so a stream that trips one check on a
+million events yields a handful of findings that say "and 999,980 more". Layer states and the
+verdict read severities and codes only, so they are the same as with every finding kept.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+
+from chatkit_lab.checks import (
+    decoding,
+    framing,
+    ordering,
+    persistence,
+    rendering,
+    request,
+    schema,
+    transport,
+)
+from chatkit_lab.checks._model import (
+    LAYERS,
+    Check,
+    CheckSpec,
+    Evidence,
+    Finding,
+    Outcome,
+    Skip,
+    Skipped,
+    checks_of,
+)
+
+__all__ = [
+    "KEPT_PER_CODE",
+    "LAYER_MODULES",
+    "all_checks",
+    "check_specs",
+    "checks_for",
+    "checks_table",
+    "finding",
+    "run_layer",
+]
+
+LAYER_MODULES: tuple[ModuleType, ...] = (
+    request,
+    transport,
+    framing,
+    decoding,
+    schema,
+    ordering,
+    rendering,
+    persistence,
+)
+"""The check modules, one per layer, in layer order."""
+
+KEPT_PER_CODE = 20
+"""Findings of one code kept per context by :func:`run_layer`; the rest are counted."""
+
+
+@cache
+def _registry() -> dict[str, tuple[Check[Any], ...]]:
+    by_layer: dict[str, tuple[Check[Any], ...]] = {}
+    seen: set[str] = set()
+    for module, layer in zip(LAYER_MODULES, LAYERS, strict=True):
+        if module.__name__.rsplit(".", 1)[-1] != layer:
+            raise RuntimeError(f"{module.__name__} is listed where layer {layer!r} belongs")
+        checks = tuple(checks_of(module.__name__))
+        for declared in checks:
+            if declared.spec.layer != layer:
+                raise RuntimeError(f"{declared.code} is declared in the {layer} module")
+            if declared.code in seen:
+                raise RuntimeError(f"check code {declared.code!r} is declared twice")
+            seen.add(declared.code)
+        by_layer[layer] = checks
+    return by_layer
+
+
+def checks_for(layer: str) -> tuple[Check[Any], ...]:
+    """The checks of one layer, in declaration order."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    return _registry()[layer]
+
+
+def all_checks() -> list[Check[Any]]:
+    """Every check, in layer order, then declaration order."""
+    return [declared for layer in LAYERS for declared in _registry()[layer]]
+
+
+def check_specs() -> dict[str, CheckSpec]:
+    """Every check's declaration, by code."""
+    return {declared.code: declared.spec for declared in all_checks()}
+
+
+def checks_table() -> pd.DataFrame:
+    """All checks as a table (code, layer, severity, description, expectation, fix)."""
+    specs = sorted(check_specs().values(), key=lambda spec: (LAYERS.index(spec.layer), spec.code))
+    columns = ["code", "layer", "severity", "description", "expectation", "fix"]
+    return pd.DataFrame(
+        [{column: getattr(spec, column) for column in columns} for spec in specs], columns=columns
+    )
+
+
+def finding(code: str, summary: str, evidence: Evidence | None = None) -> Finding:
+    """A finding of the check ``code``: layer, severity and fix come from its declaration."""
+    for declared in all_checks():
+        if declared.code == code:
+            return declared.finding(summary, evidence)
+    raise KeyError(f"no check is declared with code {code!r}")
+
+
+def run_layer(layer: str, context: Any, *, keep: int = KEPT_PER_CODE) -> Outcome:
+    """Run one layer's checks over a context of that layer's kind.
+
+    Of each code, the first ``keep`` findings are kept (ordered by position, then declaration,
+    as :func:`~chatkit_lab.checks.run_checks` orders them) and the number of the others is
+    added to the first one's :attr:`~chatkit_lab.checks.Finding.more`. The others are counted
+    as the check yields them and never become findings, so memory does not grow with them.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}")
+    outcome = Outcome()
+    placed: list[tuple[tuple[int, ...], Finding]] = []
+    name = getattr(context, "name", None)
+    for declared in checks_for(layer):
+        kept: list[Finding] = []
+        dropped = 0
+        for item in declared.function(context):
+            if isinstance(item, Skip):
+                outcome.skipped.append(
+                    Skipped(declared.spec.layer, item.reason, name, declared.code)
+                )
+            elif len(kept) < keep:
+                found = declared.finding(item.summary, item.evidence)
+                kept.append(found)
+                placed.append((item.at, found))
+            else:
+                dropped += 1
+        if dropped:
+            kept[0].more += dropped
+    placed.sort(key=_position)
+    outcome.findings = [found for _, found in placed]
+    return outcome
+
+
+def _position(placed: tuple[tuple[int, ...], Finding]) -> tuple[int, ...]:
+    return placed[0]

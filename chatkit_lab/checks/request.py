@@ -1,0 +1,316 @@
+"""Request: did ChatKit's request reach the backend as ChatKit sent it, and was it accepted?
+
+Each check reads one :class:`~chatkit_lab.checks.ExchangeContext`: the capture, and (when a
+client transform ran) the body ChatKit would have sent before it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks._contexts import ExchangeContext
+from chatkit_lab.checks._model import (
+    Evidence,
+    Finding,
+    Found,
+    check,
+    checks_of,
+    excerpt,
+    run_checks,
+)
+from chatkit_lab.client import SEND_TYPES, SOURCE
+from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES
+
+__all__ = ["check_request"]
+
+
+def _reached_backend(exchange: ExchangeContext) -> bool:
+    return not exchange.capture.meta.get("answered_locally")
+
+
+@check(
+    code="request.answered_locally",
+    layer="request",
+    severity="warning",
+    description="A client transform answered a ChatKit request itself; the backend never saw it.",
+    expectation="Requests reach the backend (answering locally is safe only for types the UI "
+    "does not use).",
+    fix="Remove the local interception and let the backend answer it from its store.",
+)
+def answered_locally(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if not _reached_backend(exchange):
+        yield Found(
+            f"{capture.meta.get('client_type', 'a request')} was answered by the custom fetch; "
+            "the backend never saw it",
+            Evidence(capture=capture.name, excerpt=excerpt(capture.body)),
+        )
+
+
+@check(
+    code="request.rewritten",
+    layer="request",
+    severity="error",
+    description="A client transform (custom fetch) replaced the ChatKit request body with "
+    "another shape.",
+    expectation="A custom fetch only adds headers or credentials; the body stays ChatKit's "
+    "envelope.",
+    fix="Let the custom fetch add the Authorization header and nothing else, and serve the "
+    "ChatKit protocol on the backend (ChatKitServer.process) instead of translating requests.",
+)
+def rewritten(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if not _reached_backend(exchange) or exchange.client_body is None:
+        return
+    try:
+        client_payload: Any = json.loads(exchange.client_body)
+    except (ValueError, RecursionError):
+        client_payload = None
+    client_type = client_payload.get("type") if isinstance(client_payload, dict) else None
+    wire_type = capture.request_type
+    if client_type in KNOWN_TYPES and wire_type != client_type:
+        yield Found(
+            f"the custom fetch turned ChatKit's {client_type} into {capture.request.method} "
+            f"{_path(capture.request.url)} with a non-ChatKit body",
+            Evidence(
+                capture=capture.name,
+                excerpt=excerpt(capture.request.body),
+                detail={"client_sent": client_type, "wire_type": wire_type or "none"},
+            ),
+        )
+
+
+@check(
+    code="request.not_chatkit",
+    layer="request",
+    severity="warning",
+    description="A request that got a chat stream back is not a ChatKit envelope {type, params}.",
+    expectation="What ChatKit sends reaches the backend unchanged: {type, params, metadata}.",
+    fix="If a custom fetch rewrites ChatKit's body, make it add headers only; serve the ChatKit "
+    "protocol on the backend (ChatKitServer.process) instead of a bespoke chat API.",
+)
+def not_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if not _reached_backend(exchange) or exchange.client_body is not None:
+        return  # with the client's body at hand, request.rewritten judges the rewrite
+    request = capture.request
+    if (
+        request.method == "POST"
+        and capture.request_type is None
+        and request.body
+        and capture.is_event_stream
+    ):
+        yield Found(
+            f"{request.method} {_path(request.url)} sent {_body_keys(request.body)}, not a "
+            "ChatKit envelope",
+            Evidence(capture=capture.name, excerpt=excerpt(request.body)),
+        )
+
+
+@check(
+    code="request.redirect",
+    layer="request",
+    severity="error",
+    description="The backend answers with a redirect that is not followed, or that loses the "
+    "request's credentials or body on the way.",
+    expectation="The ChatKit endpoint answers directly (no 3xx).",
+    fix="Point api.url at the final URL; a redirected POST may lose its body or its credentials.",
+)
+def redirect(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if not _reached_backend(exchange):
+        return
+    hops = _hops(capture)
+    lost = _lost_on_the_way(capture, hops)
+    if hops and lost:
+        yield Found(_followed(capture, hops, lost), _hops_evidence(capture, hops))
+    status = capture.status
+    if status is not None and 300 <= status < 400:
+        yield Found(
+            f"HTTP {status} redirect to {capture.header('location') or '?'}",
+            Evidence(capture=capture.name, detail={"status": status}),
+        )
+
+
+@check(
+    code="request.redirect_followed",
+    layer="request",
+    severity="warning",
+    description="The request was redirected, and the redirect was followed without losing "
+    "anything.",
+    expectation="The ChatKit endpoint answers directly (no 3xx).",
+    fix="Point api.url at the final URL: every redirect costs a round trip, and one to another "
+    "origin drops the credentials.",
+)
+def redirect_followed(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    hops = _hops(capture)
+    if _reached_backend(exchange) and hops and not _lost_on_the_way(capture, hops):
+        yield Found(_followed(capture, hops, []), _hops_evidence(capture, hops))
+
+
+@check(
+    code="request.http_error",
+    layer="request",
+    severity="error",
+    description="The backend answers a ChatKit request with an HTTP error status.",
+    expectation="Every ChatKit request gets a 2xx reply.",
+    fix="Make the endpoint accept ChatKit's envelope {type, params, metadata} at the URL the "
+    "client is configured with, with the headers the client sends (auth, CORS).",
+)
+def http_error(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    status = capture.status
+    if _reached_backend(exchange) and status is not None and status >= 400:
+        yield Found(
+            f"HTTP {status} for {capture.request_type or capture.request.method} "
+            f"{_path(capture.request.url)}",
+            Evidence(
+                capture=capture.name,
+                excerpt=excerpt(capture.body),
+                detail={"status": status, "content_type": capture.content_type or "none"},
+            ),
+        )
+
+
+@check(
+    code="request.load_ran_a_turn",
+    layer="request",
+    severity="error",
+    description="A request that asks for no turn (a thread load, a list, a delete) made the "
+    "target run a chat turn: it answered with an event stream.",
+    expectation="Only sends (threads.create, threads.add_user_message, ...) run a turn; thread "
+    "loads and lists are answered from the store with JSON.",
+    fix="Route every ChatKit request type to its own handler (ChatKitServer.process does): a "
+    "custom fetch that turns every request into a chat message makes each thread load a new, "
+    "paid agent turn that also stores an empty user message.",
+)
+def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    kind = capture.meta.get("client_type")
+    if kind in SEND_TYPES or not isinstance(kind, str) or capture.meta.get("kit"):
+        return
+    if not _reached_backend(exchange) or not capture.is_event_stream or not capture.events:
+        return
+    ui = (
+        f"; {SOURCE} handed the UI {{}} for it (the reply is not JSON)"
+        if kind in NON_STREAMING_TYPES
+        else ""
+    )
+    yield Found(
+        f"ChatKit's {kind} became a chat turn on the target: it answered with an event stream "
+        f"of {len(capture.events)} events{ui}",
+        Evidence(
+            capture=capture.name,
+            excerpt=excerpt(capture.request.body),
+            detail={"client_sent": kind, "events": len(capture.events), "ui_got": "{}"}
+            if ui
+            else {"client_sent": kind, "events": len(capture.events)},
+        ),
+    )
+
+
+@check(
+    code="request.fetch_threw",
+    layer="request",
+    severity="error",
+    description="The custom fetch threw instead of returning a Response.",
+    expectation="api.fetch resolves with a Response for every request ChatKit makes.",
+    fix="Make the custom fetch return fetch(input, init) (adding headers) for every request "
+    "type, and let errors surface as HTTP statuses instead of exceptions.",
+)
+def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    error = capture.meta.get("fetch_error")
+    if isinstance(error, str) and error:
+        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        yield Found(
+            f"the custom fetch threw on {kind}: {error}",
+            Evidence(capture=capture.name, detail={"client_sent": kind}),
+        )
+
+
+@check(
+    code="request.resent_by_chatkit",
+    layer="request",
+    severity="warning",
+    description="ChatKit's host script re-sent a streaming request because its open check "
+    "failed (a non-4xx error, or a reply that is not text/event-stream).",
+    expectation="A stream opens at the first try: 2xx and a content type that starts with "
+    "text/event-stream (case-sensitive).",
+    fix="Answer streaming request types with status 200 and Content-Type text/event-stream; "
+    "anything else (a 500, JSON with 200) is re-sent up to five times with the same body, so "
+    "the user's message is saved again on every retry.",
+)
+def resent_by_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    attempt = capture.meta.get("attempt")
+    if isinstance(attempt, int) and attempt > 0:
+        kind = capture.meta.get("client_type") or capture.request_type or "the request"
+        wait = capture.meta.get("retry_wait_s")
+        waited = f", after ChatKit waits {wait[0]:g}-{wait[1]:g} s" if wait else ""
+        yield Found(
+            f"{SOURCE} re-sent {kind} (retry {attempt} of 5{waited})",
+            Evidence(capture=capture.name, detail={"attempt": attempt, "status": capture.status}),
+        )
+
+
+def _hops(capture: Capture) -> list[Any]:
+    """The redirects the transport followed (``[]`` when it followed none)."""
+    hops = capture.meta.get("redirects")
+    return hops if isinstance(hops, list) else []
+
+
+def _lost_on_the_way(capture: Capture, hops: list[Any]) -> list[str]:
+    """What the followed redirects lost: the credentials, the method and body."""
+    if not hops:
+        return []
+    lost = [note for note in capture.notes if "credentials not forwarded" in note]
+    if any(isinstance(hop, dict) and hop.get("status") in (301, 302, 303) for hop in hops):
+        lost.append(f"the request arrived as {capture.request.method} without its body")
+    return lost
+
+
+def _followed(capture: Capture, hops: list[Any], lost: list[str]) -> str:
+    first = hops[0] if isinstance(hops[0], dict) else {}
+    steps = " -> ".join(
+        f"{hop.get('status')} {hop.get('location')}" for hop in hops if isinstance(hop, dict)
+    )
+    tail = f"; {'; '.join(lost)}" if lost else ""
+    return f"HTTP {first.get('status')} redirect followed ({steps}){tail}"
+
+
+def _hops_evidence(capture: Capture, hops: list[Any]) -> Evidence:
+    return Evidence(capture=capture.name, detail={"redirects": len(hops)})
+
+
+def _body_keys(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return "a non-JSON body"
+    if isinstance(payload, dict):
+        return "{" + ", ".join(str(key) for key in payload) + "}"
+    return f"a JSON {type(payload).__name__}"
+
+
+def _path(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return parts.path or "/"
+
+
+def check_request(capture: Capture, client_body: bytes | None = None) -> list[Finding]:
+    """Request-layer findings for one exchange.
+
+    ``client_body`` is what ChatKit would have sent before a transform; when given and the wire
+    body is no longer a ChatKit envelope, the rewrite is reported.
+    """
+    context = ExchangeContext(capture, client_body=client_body)
+    return run_checks(checks_of(__name__), context).findings

@@ -1,0 +1,346 @@
+"""Transport: did a response arrive whole, of the kind the request type calls for, unbuffered?
+
+Each check reads one :class:`~chatkit_lab.checks.ExchangeContext`: the capture and whether the
+client expected a stream or JSON back. A compressed body is judged as the browser reads it:
+the sources decode ``Content-Encoding`` (see :mod:`chatkit_lab.sources`), so a gzip'd JSON reply
+is a JSON reply; a compressed event stream is still a warning (it holds events back), and a
+body that is not what its ``Content-Encoding`` says is one finding of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks._contexts import ExchangeContext
+from chatkit_lab.checks._model import (
+    Evidence,
+    Finding,
+    Found,
+    Skip,
+    Skipped,
+    check,
+    checks_of,
+    excerpt,
+    run_checks,
+)
+from chatkit_lab.client.protocol import NON_STREAMING_TYPES
+
+__all__ = ["body_not_saved", "buffering_evidence", "check_transport"]
+
+
+def _answered(exchange: ExchangeContext) -> bool:
+    """A response head arrived with a 2xx (or 1xx) status and a body the browser could read."""
+    status = exchange.capture.status
+    return status is not None and status < 300 and _decoding_error(exchange.capture) is None
+
+
+def _decoding_error(capture: Capture) -> str | None:
+    """Why the body could not be decoded as its ``Content-Encoding`` says (``None``: it could)."""
+    info = capture.meta.get("content_encoding")
+    error = info.get("error") if isinstance(info, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def _wrong_reply(exchange: ExchangeContext) -> str | None:
+    """The one reply-kind check that applies to this exchange, if any (they exclude each other)."""
+    if not _answered(exchange):
+        return None
+    capture, expects, kind = exchange.capture, exchange.expects, exchange.kind
+    if expects == "stream" and kind != "stream":
+        return "transport.expected_stream_got_json"
+    if expects == "json" and kind == "stream":
+        return "transport.expected_json_got_stream"
+    if expects == "json" and kind != "json" and _asked_for_json(capture):
+        return "transport.expected_json_got_other"
+    if kind == "stream" and capture.content_type != "text/event-stream":
+        return "transport.content_type"
+    if kind == "json" and not capture.content_type.endswith("json"):
+        return "transport.content_type"
+    return None
+
+
+def _asked_for_json(capture: Capture) -> bool:
+    """Whether the client sent a ChatKit request type whose reply is JSON."""
+    asked = capture.meta.get("client_type") or capture.request_type
+    return asked in NON_STREAMING_TYPES
+
+
+def _what_was_asked(capture: Capture) -> str:
+    return capture.meta.get("client_type") or capture.request_type or "request"
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+@check(
+    code="transport.no_response",
+    layer="transport",
+    severity="error",
+    description="No HTTP response arrived (connection refused, DNS or TLS failure).",
+    expectation="The endpoint accepts the connection and sends a response head.",
+    fix="Check the URL, that the server listens there, and TLS settings.",
+)
+def no_response(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if capture.status is None:
+        yield Found(
+            capture.ending.message or "no response head arrived",
+            Evidence(capture=capture.name, detail={"url": capture.request.url}),
+        )
+
+
+@check(
+    code="transport.incomplete",
+    layer="transport",
+    severity="error",
+    description="The exchange did not end normally (timeout, reset, size limit or error "
+    "mid-stream).",
+    expectation="The response ends cleanly when the server is done.",
+    fix="Make the stream end when the turn is done (return from the generator); check proxies "
+    "and timeouts between client and server.",
+)
+def incomplete(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if _decoding_error(capture) is not None:
+        return  # the body ended where it stopped decoding: transport.undecodable_body says so
+    if capture.status is not None and capture.ending.state != "complete":
+        yield Found(
+            f"exchange ended by {capture.ending.state}: {capture.ending.message}",
+            Evidence(
+                capture=capture.name,
+                byte_range=(0, capture.size),
+                detail={
+                    "ended": capture.ending.state,
+                    "chunks_kept": len(capture.chunks),
+                    "bytes_kept": capture.size,
+                },
+            ),
+        )
+
+
+@check(
+    code="transport.expected_stream_got_json",
+    layer="transport",
+    severity="error",
+    description="A streaming request type got a non-stream (JSON or other) reply.",
+    expectation="Streaming request types are answered with text/event-stream.",
+    fix="Return StreamingResponse(result, media_type='text/event-stream') for StreamingResult.",
+)
+def expected_stream_got_json(exchange: ExchangeContext) -> Iterator[Found]:
+    if _wrong_reply(exchange) == "transport.expected_stream_got_json":
+        capture = exchange.capture
+        yield Found(
+            f"{capture.request_type or 'streaming request'} got {_a(exchange.kind)} reply "
+            f"(Content-Type {capture.content_type or 'none'})",
+            Evidence(capture=capture.name, excerpt=excerpt(capture.body)),
+        )
+
+
+@check(
+    code="transport.expected_json_got_stream",
+    layer="transport",
+    severity="error",
+    description="A non-streaming request type got an event stream where JSON was expected.",
+    expectation="threads.get_by_id, items.list, threads.list ... are answered with "
+    "application/json.",
+    fix="Route non-streaming request types to JSON replies (NonStreamingResult.json) instead of "
+    "sending every request to the chat stream.",
+)
+def expected_json_got_stream(exchange: ExchangeContext) -> Iterator[Found]:
+    if _wrong_reply(exchange) == "transport.expected_json_got_stream":
+        capture = exchange.capture
+        yield Found(
+            f"{_what_was_asked(capture)} expected JSON but got an event stream",
+            Evidence(
+                capture=capture.name,
+                excerpt=excerpt(capture.body),
+                detail={"content_type": capture.content_type or "none"},
+            ),
+        )
+
+
+@check(
+    code="transport.expected_json_got_other",
+    layer="transport",
+    severity="error",
+    description="A non-streaming request type got a reply that is not JSON (empty, HTML or "
+    "plain text).",
+    expectation="threads.get_by_id, items.list, threads.list ... are answered with a JSON body.",
+    fix="Answer non-streaming request types with NonStreamingResult.json as application/json; "
+    "an HTML page with status 200 usually means the request reached a frontend route or a login "
+    "page instead of the ChatKit endpoint.",
+)
+def expected_json_got_other(exchange: ExchangeContext) -> Iterator[Found]:
+    if _wrong_reply(exchange) == "transport.expected_json_got_other":
+        capture = exchange.capture
+        content_type = capture.content_type or "none"
+        yield Found(
+            f"{_what_was_asked(capture)} expected JSON but got {_a(exchange.kind)} reply "
+            f"(Content-Type {content_type})",
+            Evidence(
+                capture=capture.name,
+                excerpt=excerpt(capture.body),
+                detail={"content_type": content_type, "bytes": capture.size},
+            ),
+        )
+
+
+@check(
+    code="transport.content_type",
+    layer="transport",
+    severity="warning",
+    description="The Content-Type header does not match the body.",
+    expectation="Event streams are text/event-stream; JSON replies are application/json.",
+    fix="Set media_type='text/event-stream' on streaming replies and application/json on the rest.",
+)
+def content_type(exchange: ExchangeContext) -> Iterator[Found]:
+    if _wrong_reply(exchange) == "transport.content_type":
+        capture = exchange.capture
+        what = "event-stream" if exchange.kind == "stream" else "JSON"
+        sent = capture.content_type or "none"
+        yield Found(
+            f"{what} body sent with Content-Type {sent}",
+            Evidence(capture=capture.name, detail={"content_type": sent}),
+        )
+
+
+@check(
+    code="transport.compressed_stream",
+    layer="transport",
+    severity="warning",
+    description="The event stream is compressed (Content-Encoding).",
+    expectation="Event streams are sent uncompressed so each event can be flushed as it is "
+    "produced.",
+    fix="Exclude text/event-stream from gzip/brotli middleware or proxies.",
+)
+def compressed_stream(exchange: ExchangeContext) -> Iterator[Found]:
+    if not _answered(exchange) or exchange.kind != "stream":
+        return
+    capture = exchange.capture
+    encoding = (capture.header("content-encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        yield Found(
+            f"event stream sent with Content-Encoding {encoding}",
+            Evidence(capture=capture.name, detail={"content_encoding": encoding}),
+        )
+
+
+@check(
+    code="transport.undecodable_body",
+    layer="transport",
+    severity="error",
+    description="The body is not what its Content-Encoding says (gzip that is not gzip data, a "
+    "coding the kit cannot decode): a browser fails the request while reading the body.",
+    expectation="A body sent with Content-Encoding is compressed that way; otherwise the header "
+    "is left out.",
+    fix="Compress the body the way Content-Encoding says, or drop the header (a proxy or "
+    "middleware that sets it without compressing, or compresses twice, is the usual cause).",
+)
+def undecodable_body(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    error = _decoding_error(capture)
+    if error is None or capture.status is None:
+        return
+    info = capture.meta["content_encoding"]
+    yield Found(
+        f"the body cannot be decoded as Content-Encoding {info.get('coding') or '?'}: {error}",
+        Evidence(
+            capture=capture.name,
+            byte_range=(0, capture.size),
+            detail={
+                "content_encoding": capture.header("content-encoding") or "",
+                "raw_bytes": info.get("raw_bytes"),
+                "decoded_bytes": capture.size,
+            },
+        ),
+    )
+
+
+@check(
+    code="transport.buffered",
+    layer="transport",
+    severity="warning",
+    description="The response head arrived, then nothing until the whole stream came at once "
+    "at the end: something held the body back.",
+    expectation="Events arrive as the server produces them, spread over the time after the "
+    "response head (measured from the head, so a slow first byte with a fast body is fine; a "
+    "hop that holds back the head as well cannot be told from a slow first byte).",
+    fix="Disable buffering for text/event-stream on every hop (Next.js rewrites, nginx "
+    "proxy_buffering off / X-Accel-Buffering: no, compression middleware).",
+)
+def buffered(exchange: ExchangeContext) -> Iterator[Found | Skip]:
+    if not _answered(exchange) or exchange.kind != "stream":
+        return
+    capture = exchange.capture
+    if not capture.timing:
+        yield Skip("the source kept no per-chunk timing")
+        return
+    held = buffering_evidence(capture)
+    if held is not None:
+        yield Found(
+            f"all {held['events']} events arrived within {held['spread_ms']:.1f} ms, "
+            f"{held['duration_ms']:.0f} ms after the response head",
+            Evidence(capture=capture.name, detail=held),
+        )
+
+
+def buffering_evidence(
+    capture: Capture, min_events: int = 3, min_duration_ms: float = 100.0
+) -> dict[str, Any] | None:
+    """Timing evidence that a stream was held back until its end, or ``None``.
+
+    Held back means: at least ``min_events`` events, at least ``min_duration_ms`` passed from
+    the response head to the last byte, and every event arrived in the last tenth of that time
+    (the first event came no earlier than 90 % of the way from the head to the end). Measured
+    from the head: a slow first byte (head and body arriving late together) is not buffering.
+    """
+    events = capture.events
+    if len(events) < min_events or not capture.chunks:
+        return None
+    head_ns = capture.headers_ns or 0
+    end_ns = capture.chunks[-1].offset_ns
+    duration_ms = (end_ns - head_ns) / 1e6
+    if duration_ms < min_duration_ms:
+        return None
+    first_ns = events[0].arrived_ns
+    last_ns = events[-1].arrived_ns
+    if first_ns - head_ns < 0.9 * (end_ns - head_ns):
+        return None
+    head_ms = head_ns / 1e6
+    return {
+        "events": len(events),
+        "first_event_ms": round(first_ns / 1e6, 1),
+        "last_event_ms": round(last_ns / 1e6, 1),
+        "spread_ms": round((last_ns - first_ns) / 1e6, 1),
+        "duration_ms": round(duration_ms, 1),
+        "headers_ms": round(head_ms, 1),
+        "chunks": len(capture.chunks),
+    }
+
+
+def check_transport(capture: Capture, expects: str | None) -> tuple[list[Finding], list[Skipped]]:
+    """Transport-layer findings, and the checks skipped (with reasons) for this capture.
+
+    ``expects`` is ``stream``, ``json`` or ``None`` (unknown).
+    """
+    exchange = ExchangeContext(capture, expects)
+    unsaved = body_not_saved(exchange)
+    if unsaved is not None:
+        return [], [unsaved]
+    outcome = run_checks(checks_of(__name__), exchange)
+    return outcome.findings, outcome.skipped
+
+
+def body_not_saved(exchange: ExchangeContext) -> Skipped | None:
+    """Why nothing above the response head can be judged: a HAR that kept no body (or ``None``)."""
+    if not exchange.capture.meta.get("har", {}).get("body_missing"):
+        return None
+    return Skipped(
+        "transport",
+        "the HAR file did not save this response body; nothing above the response head can be "
+        "checked",
+        exchange.name,
+    )

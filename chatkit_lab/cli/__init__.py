@@ -1,0 +1,408 @@
+"""The ``chatkit-lab`` command line: it parses arguments, calls the diagnosis, formats the answer.
+
+Exit codes: 0 when no layer fails, 1 when a layer fails, 2 for bad input or an unreachable
+target (a one-line reason on stderr, or a JSON object on stdout with ``--json``).
+
+Nothing heavy is imported until a command runs, so ``--help`` and usage errors answer at once;
+every line written to the terminal is redacted and has its control characters made visible.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chatkit_lab import __version__
+from chatkit_lab.cli._io import (
+    JSON_MODE,
+    PROGRESS,
+    check_out,
+    check_timeout,
+    fail,
+    parse_headers,
+    print_json,
+    progress,
+    say,
+)
+from chatkit_lab.errors import ChatKitLabError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: loading rich would cost most of a second per call
+    pretty_exceptions_enable=False,
+    help="Find the first layer where a ChatKit conversation breaks, with evidence.",
+)
+
+WIDTH = 80
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+"""The walkthroughs `investigate --notebooks` executes (the checkout's notebooks folder)."""
+
+
+def _emit(diagnoses: list[Any], as_json: bool, out: Path | None, title: str, verbose: bool) -> int:
+    from chatkit_lab.report import report_markdown, terminal_answer
+
+    if out is not None:
+        try:
+            report_markdown(diagnoses, out, title=title)
+        except (ChatKitLabError, OSError) as exc:
+            fail(f"cannot write the report to {out}: {exc}")
+    if as_json:
+        payload = [d.to_json() for d in diagnoses]  # each redacted by its run's redactor
+        print_json(payload[0] if len(payload) == 1 else payload)
+    else:
+        for diagnosis in diagnoses:
+            for line in terminal_answer(diagnosis, verbose=verbose, width=WIDTH):
+                say(line)
+        if out is not None:
+            say(f"report written to {out}")
+    return 1 if any(d.failed for d in diagnoses) else 0
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chatkit-lab {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Find the first layer where a ChatKit conversation breaks, with evidence."""
+    JSON_MODE[0] = False
+
+
+@app.command()
+def diagnose(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="What to diagnose: a built-in backend (reference, legacy:attempt1..3, "
+            "faulty:create-500, faulty:create-json), a ChatKit endpoint URL, a HAR file, a "
+            "saved capture file (.jsonl) or a recording folder (from `chatkit-lab proxy`)."
+        ),
+    ],
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", help="Extra request header 'Name: value' (repeatable)."),
+    ] = None,
+    transform: Annotated[
+        str | None,
+        typer.Option(
+            help="Client transform (a Python stand-in for a custom fetch): none, legacy-fetch, "
+            "legacy-auth, or module:callable. Built-in legacy targets default to legacy-fetch."
+        ),
+    ] = None,
+    fetch: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your own fetch file (.js, .mjs, .ts), run as written under Node between the "
+            "client and the target (see docs/guides/your-fetch.md)."
+        ),
+    ] = None,
+    token_env: Annotated[
+        str, typer.Option(help="Environment variable holding the token your fetch uses.")
+    ] = "CHATKIT_TOKEN",
+    user_id: Annotated[
+        str | None, typer.Option(help="The user id your fetch's factory receives.")
+    ] = None,
+    message: Annotated[str, typer.Option(help="The first user message to send.")] = (
+        "Hello! What can you do?"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every finding.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
+    loopback: Annotated[
+        bool, typer.Option(help="Run built-in backends on 127.0.0.1 under uvicorn.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Total seconds allowed per exchange.")] = 30.0,
+    insecure: Annotated[
+        bool, typer.Option(help="Do not verify TLS certificates (never the default).")
+    ] = False,
+    keep_threads: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the threads this run creates in a remote target (deleted by default)."
+        ),
+    ] = False,
+    url_contains: Annotated[
+        str | None, typer.Option(help="HAR files: only entries whose URL contains this text.")
+    ] = None,
+    show_progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show each step on stderr (default: when stderr is a terminal).",
+        ),
+    ] = None,
+) -> None:
+    """Diagnose TARGET and name the first break on the user's path, with the fix."""
+    JSON_MODE[0] = as_json
+    PROGRESS[0] = sys.stderr.isatty() if show_progress is None else show_progress
+    headers = parse_headers(header or [])
+    limit = check_timeout(timeout)
+    check_out(out)
+    if fetch is not None and transform is not None:
+        fail("give --fetch or --transform, not both")
+    if fetch is not None and not fetch.is_file():
+        fail(f"bad --fetch {fetch}: no such file")
+    from chatkit_lab.redact import current_redactor, redacting, request_secrets
+
+    # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
+    # userinfo and tokens in the URL) before anything is sent.
+    run = current_redactor().with_secrets(request_secrets(target, headers))
+    with redacting(run):
+        progress(f"chatkit-lab: diagnosing {target} ...")
+        code = _diagnose(
+            target,
+            headers,
+            transform,
+            fetch,
+            token_env,
+            user_id,
+            message,
+            loopback,
+            limit,
+            insecure,
+            keep_threads,
+            url_contains,
+            run,
+        )
+        if code is None:
+            return
+        diagnosis, title = code
+        raise typer.Exit(_emit([diagnosis], as_json, out, title, verbose))
+
+
+def _diagnose(
+    target: str,
+    headers: dict[str, str],
+    transform: str | None,
+    fetch: Path | None,
+    token_env: str,
+    user_id: str | None,
+    message: str,
+    loopback: bool,
+    timeout: float,
+    insecure: bool,
+    keep_threads: bool,
+    url_contains: str | None,
+    run: Any,
+) -> tuple[Any, str] | None:
+    from chatkit_lab.diagnosis import diagnose as run_diagnosis
+    from chatkit_lab.diagnosis import diagnose_captures, diagnose_source
+    from chatkit_lab.sources import Limits
+
+    try:
+        kind, source = diagnose_source(target, url_contains=url_contains)
+        if kind == "files":
+            say(f"chatkit-lab: read {source.describe()}", err=True)
+            for problem in source.problems[:20]:
+                say(f"  note: {problem}", err=True)
+            if not source.captures:
+                fail(f"{target}: no usable exchanges")
+            diagnosis = diagnose_captures(source.captures, target=str(target))
+            diagnosis.redactor = run
+            return diagnosis, f"ChatKit diagnosis: {Path(target).name}"
+        what = "URL" if "://" in target else "built-in backend"
+        progress(f"{what} {target}: playing the ChatKit client ...")
+        import asyncio
+
+        diagnosis = asyncio.run(
+            run_diagnosis(
+                target,
+                headers=headers,
+                transform=transform or "default",
+                message=message,
+                loopback=loopback,
+                limits=Limits(total_s=timeout),
+                verify=not insecure,
+                keep_threads=keep_threads,
+                redactor=run,
+                progress=progress,
+                fetch_file=fetch,
+                token_env=token_env,
+                user_id=user_id,
+            )
+        )
+    except ChatKitLabError as exc:
+        fail(str(exc))
+    return diagnosis, f"ChatKit diagnosis: {target}"
+
+
+@app.command()
+def investigate(
+    out: Annotated[Path, typer.Option(help="Where to write the markdown report.")] = Path(
+        "reports/investigation.md"
+    ),
+    loopback: Annotated[
+        bool, typer.Option(help="Run the built-in backends on 127.0.0.1 under uvicorn.")
+    ] = False,
+    notebooks: Annotated[
+        bool,
+        typer.Option(
+            help="Execute the six notebooks headless instead (executed copies go to "
+            "reports/notebooks/; notebook 06 writes the report)."
+        ),
+    ] = False,
+) -> None:
+    """The main job: diagnose every built-in backend and write the findings report."""
+    check_out(out)
+    say("chatkit-lab: investigating the built-in backends ...", err=True)
+    import asyncio
+
+    from chatkit_lab.report import run_investigation, run_notebooks
+
+    try:
+        if notebooks:
+            executed = run_notebooks(NOTEBOOKS_DIR, out, out.parent / "notebooks")
+            say(f"executed notebooks written to {executed[0].parent}")
+            path = out
+        else:
+            path = asyncio.run(run_investigation(out, loopback=loopback))
+    except ChatKitLabError as exc:
+        fail(str(exc))
+    say(f"report written to {path}")
+
+
+@app.command()
+def har(
+    path: Annotated[Path, typer.Argument(help="A HAR file exported from browser DevTools.")],
+    url_contains: Annotated[
+        str | None, typer.Option(help="Only entries whose URL contains this text.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every finding.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
+) -> None:
+    """Diagnose a HAR export (the same as `diagnose FILE.har`)."""
+    JSON_MODE[0] = as_json
+    check_out(out)
+    from chatkit_lab.diagnosis import diagnose_captures
+    from chatkit_lab.sources import read_captures
+
+    try:
+        source = read_captures(path, url_contains=url_contains)
+    except ChatKitLabError as exc:
+        fail(str(exc))
+    for problem in source.problems:
+        say(f"note: {problem}", err=True)
+    if not source.captures:
+        fail(f"{path}: no usable entries")
+    diagnosis = diagnose_captures(source.captures, target=str(path))
+    raise typer.Exit(_emit([diagnosis], as_json, out, f"ChatKit diagnosis: {path.name}", verbose))
+
+
+@app.command()
+def checks(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the full catalogue as a markdown table.")
+    ] = False,
+) -> None:
+    """List every check: stable code, layer, severity, expectation (and fix with --markdown)."""
+    table = all_checks_table()
+    if markdown:
+        typer.echo(CHECKS_HEADER + table.to_markdown(index=False))
+    else:
+        columns = ["code", "layer", "severity", "expectation"]
+        typer.echo(table[columns].to_string(index=False))
+
+
+CHECKS_HEADER = (
+    "# Check catalogue\n\n"
+    "Every check chatkit-lab runs, with its stable code, layer, severity, what it expects and the "
+    "fix it suggests. Generated by `chatkit-lab checks --markdown`; a test keeps it in sync.\n\n"
+)
+
+
+def all_checks_table() -> Any:
+    """Every check, from the declarations in the layer modules the registry lists."""
+    from chatkit_lab.checks import checks_table
+
+    return checks_table()
+
+
+@app.command()
+def proxy(
+    upstream: Annotated[
+        str, typer.Option(help="The backend's base URL (http:// or https://) to forward to.")
+    ],
+    listen: Annotated[
+        str, typer.Option(help="host:port to listen on (port 0 picks a free one).")
+    ] = "127.0.0.1:8787",
+    out: Annotated[Path, typer.Option(help="Where to save the (redacted) captures.")] = Path(
+        "data/captures/proxy"
+    ),
+    insecure: Annotated[
+        bool, typer.Option(help="Do not verify the upstream's TLS certificate.")
+    ] = False,
+) -> None:
+    """Record a live ChatKit session: a reverse proxy to point the frontend's api.url at."""
+    from chatkit_lab.capture import Capture
+    from chatkit_lab.sources import RecordingProxy, parse_listen, parse_upstream, serve_proxy
+
+    try:
+        base = parse_upstream(upstream)
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        fail(str(exc))
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} exists and is not a directory")
+
+    def report(capture: Capture, path: Path | None) -> None:
+        summary = capture.summary()
+        line = (
+            f"{capture.label}: {capture.status or '-'} {summary['chunks']} chunks "
+            f"{summary['bytes']} B {capture.ending.state}"
+        )
+        if capture.ending.message:
+            line += f" ({capture.ending.message})"
+        say(recorder.redactor.redact_text(line) + (f" -> {path.name}" if path else ""))
+
+    def listening(url: str) -> None:
+        say(f"proxy listening on {url} -> {base}")
+        say(f"point ChatKit's api.url at {url}/<path on the backend>")
+        say(f"captures (redacted) go to {out}/; diagnose them with `chatkit-lab diagnose {out}`")
+        say("Ctrl-C stops")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            say(f"note: listening on {host}, not loopback only", err=True)
+
+    from chatkit_lab.redact import current_redactor, url_secrets
+
+    recorder = RecordingProxy(
+        base,
+        out_dir=out,
+        verify=not insecure,
+        on_capture=report,
+        redactor=current_redactor().with_secrets(url_secrets(base)),
+    )
+    try:
+        serve_proxy(recorder, host, port, on_listening=listening)
+    except ChatKitLabError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    say(f"stopped: {len(recorder.saved)} captures saved in {out}")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

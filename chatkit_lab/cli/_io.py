@@ -1,0 +1,92 @@
+"""The command line's input checks and output: redacted, visible and strict.
+
+Every line written to the terminal is redacted by the run's current redactor and has its control
+characters (and lone surrogates) shown as escapes; every JSON object printed is strict (no NaN).
+Bad input stops with a one-line reason and exit code 2, or a JSON object in ``--json`` mode.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+PROGRESS = [False]
+"""``[True]`` when progress lines go to stderr (a terminal, or ``--progress``)."""
+JSON_MODE = [False]
+"""``[True]`` while a command given ``--json`` runs: errors are then printed as JSON on stdout."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
+def safe(text: str) -> str:
+    """Redacted, with control characters (and lone surrogates) shown as escapes."""
+    from chatkit_lab.redact import current_redactor
+
+    redacted = current_redactor().redact_text(text)
+    return "".join(
+        char if char.isprintable() or char in "\n\t" else _escape(char) for char in redacted
+    )
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    typer.echo(safe(text), err=err)
+
+
+def print_json(payload: Any) -> None:
+    from chatkit_lab.redact import current_redactor
+    from chatkit_lab.sse import dumps_strict
+
+    # strict JSON (no bare NaN), and text that is valid UTF-8 (a lone surrogate is escaped)
+    text = dumps_strict(current_redactor().redact_obj(payload), indent=2)
+    typer.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Stop with a one-line reason (a JSON object on stdout in ``--json`` mode)."""
+    if JSON_MODE[0]:
+        print_json({"error": safe(message), "exit_code": code})
+    else:
+        say(f"chatkit-lab: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def progress(line: str) -> None:
+    """A progress line on stderr, when progress is on (a terminal, or ``--progress``)."""
+    if PROGRESS[0]:
+        say(f"  {line}", err=True)
+
+
+def parse_headers(values: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, colon, rest = value.partition(":")
+        if not colon or not name.strip():
+            fail(f"bad --header {value!r}: expected 'Name: value'")
+        if any(char in value for char in "\r\n\0"):
+            fail(f"bad --header {name.strip()!r}: a header value cannot hold a line break")
+        if not _TOKEN.fullmatch(name.strip()):
+            fail(f"bad --header name {name.strip()!r}: not an HTTP header name")
+        headers[name.strip()] = rest.strip()
+    return headers
+
+
+def check_timeout(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        fail(f"bad --timeout {value!r}: give a number of seconds greater than 0")
+    return value
+
+
+def check_out(out: Path | None) -> None:
+    if out is not None and out.is_dir():
+        fail(f"bad --out {out}: it is a directory; give a file name such as {out}/report.md")
+
+

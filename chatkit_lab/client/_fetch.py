@@ -1,0 +1,147 @@
+"""The client's fetch: what stands between ChatKit's requests and the wire.
+
+ChatKit's host script performs every request with ``options.api.fetch`` when the page sets one
+(protocol notes, "The client's network layer"). A :class:`ClientFetch` is that function as the
+kit runs it: it receives the request ChatKit would send and a way to reach the wire, and hands
+back what ChatKit gets, recording every wire call and every call it made to the ChatKit control
+(``setThreadId`` and friends).
+
+Two kinds exist: :class:`TransformFetch` wraps a Python transform (a request in, a request or a
+local reply out), and the Node runner (:mod:`chatkit_lab.client._node_fetch`) runs the user's
+own JavaScript or TypeScript fetch as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.client._transform import (
+    ClientRequest,
+    LocalResponse,
+    Transform,
+    apply_transform,
+    identity,
+)
+from chatkit_lab.errors import TransformError
+
+Send = Callable[[ClientRequest], Awaitable[Capture]]
+"""How a fetch reaches the wire: the kit performs the request and returns its capture."""
+
+CONTROL_COMMANDS: tuple[str, ...] = (
+    "setThreadId",
+    "sendUserMessage",
+    "setComposerValue",
+    "fetchUpdates",
+    "sendCustomAction",
+    "focusComposer",
+)
+"""Commands a page can send to ChatKit (``control`` in React), per the protocol notes."""
+
+
+@dataclass(frozen=True)
+class ControlCall:
+    """One call the fetch made to the ChatKit control."""
+
+    command: str
+    args: tuple[Any, ...] = ()
+
+    def describe(self) -> str:
+        shown = ", ".join(repr(arg) for arg in self.args)
+        return f"{self.command}({shown})"
+
+
+@dataclass
+class FetchOutcome:
+    """What one ChatKit request turned into."""
+
+    handed_back: Capture | None
+    """What the fetch handed back to ChatKit (``None`` when it threw)."""
+    wire: list[Capture] = field(default_factory=list)
+    """Every request the fetch made on the wire, in order."""
+    wire_requests: list[ClientRequest] = field(default_factory=list)
+    controls: list[ControlCall] = field(default_factory=list)
+    error: str | None = None
+    """The error the fetch threw (ChatKit's request then fails with it)."""
+    built_by_fetch: bool = False
+    """``True`` when the reply handed back did not come from a wire call (answered locally)."""
+    console: str = ""
+    """What the fetch printed (Node runs only), bounded."""
+
+
+class ClientFetch(Protocol):
+    """A custom fetch as the kit runs it."""
+
+    name: str
+
+    async def __call__(self, request: ClientRequest, send: Send) -> FetchOutcome: ...
+
+
+def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:
+    """A capture for a reply a custom fetch produced itself (no network, no timing)."""
+    capture = Capture(
+        request=RequestRecord(
+            request.method, request.url, list(request.headers.items()), request.body
+        ),
+        status=reply.status,
+        response_headers=list(reply.headers.items()),
+        headers_ns=0,
+        label=label,
+        target=target,
+        transport="local",
+        timing=False,
+        ending=Ending("complete", "answered by the client transform", 0),
+    )
+    capture.add_chunk(reply.body, 0)
+    capture.meta["answered_locally"] = True
+    capture.meta["client_type"] = (
+        request.json.get("type") if isinstance(request.json, dict) else None
+    )
+    capture.notes.append(
+        "answered by the client transform (custom fetch); the backend never saw it"
+    )
+    return capture
+
+
+class TransformFetch:
+    """A Python transform run as ChatKit's fetch: rewrite (or answer), then one wire call.
+
+    A transform cannot see replies, so it makes no control calls; a transform object may define
+    ``controls(request, capture) -> list[ControlCall]`` to say which calls its frontend makes
+    after a reply (the report's fetch calls ``setThreadId`` on ``thread.created``).
+    """
+
+    def __init__(self, transform: Transform = identity, name: str = "") -> None:
+        self.transform = transform
+        self.name = name or getattr(transform, "__name__", type(transform).__name__)
+
+    async def __call__(self, request: ClientRequest, send: Send) -> FetchOutcome:
+        try:
+            result = apply_transform(self.transform, request)
+        except TransformError as exc:
+            return FetchOutcome(None, error=str(exc))
+        if isinstance(result, LocalResponse):
+            capture = local_capture(request, result, "", "")
+            return FetchOutcome(capture, built_by_fetch=True)
+        capture = await send(result)
+        outcome = FetchOutcome(capture, [capture], [result])
+        controls = getattr(self.transform, "controls", None)
+        if callable(controls):
+            try:
+                outcome.controls = list(controls(request, capture))
+            except Exception as exc:  # a user's hook may raise anything
+                outcome.error = f"{type(exc).__name__} in controls(): {exc}"
+        return outcome
+
+
+__all__ = [
+    "CONTROL_COMMANDS",
+    "ClientFetch",
+    "ControlCall",
+    "FetchOutcome",
+    "Send",
+    "TransformFetch",
+    "local_capture",
+]

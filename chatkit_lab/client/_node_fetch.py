@@ -1,0 +1,423 @@
+"""The user's own ``fetch`` (JavaScript or TypeScript), run as written under Node.
+
+:class:`NodeFetch` starts one Node process for a fetch file (``js/fetch_runner.mjs``) and talks
+to it in JSON lines. For each ChatKit request, the user's fetch runs with a global ``fetch``
+that is a bridge back to Python: every wire call it makes is performed by the ``send`` the
+caller gives (the kit's transport), and the real response goes back to the fetch (status,
+headers, then the body chunk by chunk). A :class:`NodeFetchOutcome` records both sides: the wire
+captures, the reply the fetch handed back to ChatKit (read the way ChatKit reads it), the calls
+it made to ChatKit's control, its console output and the error it threw, if any.
+
+The module contract (the default export is a fetch, or a factory receiving ``ctx``) is
+documented in ``docs/guides/your-fetch.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from pathlib import Path
+from typing import Any
+
+from chatkit_lab.client._fetch import Send
+from chatkit_lab.client._network import status_text
+from chatkit_lab.client._node_outcome import (
+    FetchError,
+    NodeControlCall,
+    NodeFetchError,
+    NodeFetchOutcome,
+    PendingFetch,
+)
+from chatkit_lab.client._transform import ClientRequest
+from chatkit_lab.client.js import NodeError, ensure_node_modules
+from chatkit_lab.redact import redact_text, register_secrets
+
+RUNNER = Path(__file__).with_name("js") / "fetch_runner.mjs"
+SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts")
+DEFAULT_TOKEN_ENV = "CHATKIT_TOKEN"
+"""The environment variable whose value a factory receives as ``ctx.token``."""
+_PIECE = 64 * 1024
+_GRACE_S = 2.0
+
+__all__ = [
+    "DEFAULT_TOKEN_ENV",
+    "FetchError",
+    "NodeControlCall",
+    "NodeFetch",
+    "NodeFetchError",
+    "NodeFetchOutcome",
+]
+
+
+class NodeFetch:
+    """One Node process running one fetch file; use :meth:`open`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        token_env: str = DEFAULT_TOKEN_ENV,
+        user_id: str = "",
+        timeout_s: float = 30.0,
+        max_wire_calls: int = 20,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.name = self.path.name
+        self.token_env = token_env
+        self.user_id = user_id
+        self.timeout_s = float(timeout_s)
+        self.max_wire_calls = int(max_wire_calls)
+        self.max_body_bytes = int(max_body_bytes)
+        self.env = dict(os.environ if env is None else env)
+        token = self.env.get(token_env, "")
+        self._extra = [token] if token.strip() else []
+        if self._extra:
+            register_secrets(self._extra)
+        self.shape = ""
+        self.node_version = ""
+        self.restarts = 0
+        self.late: list[NodeControlCall] = []
+        """Control calls that arrived after their request's outcome was returned."""
+        self.stderr: deque[str] = deque(maxlen=200)
+        """Process-level output not tied to a request (Node warnings, raw writes), redacted."""
+        self._proc: asyncio.subprocess.Process | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._pending: dict[int, PendingFetch] = {}
+        self._loaded: asyncio.Future[dict[str, Any]] | None = None
+        self._write_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        self._next_id = 0
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        token_env: str = DEFAULT_TOKEN_ENV,
+        user_id: str = "",
+        timeout_s: float = 30.0,
+        max_wire_calls: int = 20,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        env: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[NodeFetch]:
+        """Start Node for the fetch file ``path``; Node is always stopped on exit.
+
+        ``token_env`` names the environment variable whose value a factory gets as
+        ``ctx.token`` (the value is never printed); ``user_id`` is ``ctx.userId``;
+        ``timeout_s`` bounds loading and each request; ``max_wire_calls`` bounds the wire calls
+        of one request and ``max_body_bytes`` every body; ``env`` replaces the process
+        environment Node gets (``PATH`` included). Raises :class:`NodeFetchError`.
+        """
+        runner = cls(
+            path,
+            token_env=token_env,
+            user_id=user_id,
+            timeout_s=timeout_s,
+            max_wire_calls=max_wire_calls,
+            max_body_bytes=max_body_bytes,
+            env=env,
+        )
+        try:
+            await runner._start()
+            yield runner
+        finally:
+            await runner.aclose()
+
+    # -- process ---------------------------------------------------------------------------
+
+    def _hide(self, text: str) -> str:
+        for prefix, short in ((self.path.parent, ""), (RUNNER.parent, "chatkit-lab/")):
+            text = text.replace(f"{prefix}{os.sep}", short)
+        return redact_text(text, extra=self._extra)
+
+    async def _start(self) -> None:
+        name = self.path.name
+        if not self.path.is_file():
+            raise NodeFetchError(f"fetch file {name!r} does not exist (or is not a file)", "file")
+        if self.path.suffix.lower() not in SUFFIXES:
+            raise NodeFetchError(
+                f"fetch file {name!r}: expected one of {', '.join(SUFFIXES)}", "file"
+            )
+        node = shutil.which("node", path=self.env.get("PATH", ""))
+        if node is None:
+            raise NodeFetchError(
+                "running your own fetch needs Node.js 18 or newer, and no 'node' was found on "
+                "PATH; install Node, or mirror the fetch in Python with a transform instead",
+                "node",
+            )
+        if self.path.suffix.lower() in (".ts", ".mts"):  # the transpiler comes from npm, once
+            try:
+                await asyncio.to_thread(ensure_node_modules)
+            except NodeError as exc:
+                said = f"{name}: TypeScript needs the transpiler: {exc}"
+                raise NodeFetchError(said, "dependency") from None
+        limit = 2 * self.max_body_bytes + 1024 * 1024
+        self._proc = await asyncio.create_subprocess_exec(
+            node,
+            str(RUNNER),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+            cwd=str(self.path.parent),
+            limit=limit,
+        )
+        self._loaded = asyncio.get_running_loop().create_future()
+        self._readers = [
+            asyncio.create_task(self._read_stdout(self._proc, self._loaded)),
+            asyncio.create_task(self._read_stderr(self._proc)),
+        ]
+        await self._write(
+            {
+                "op": "load",
+                "path": str(self.path),
+                "userId": self.user_id,
+                "tokenEnv": self.token_env,
+                "maxBodyBytes": self.max_body_bytes,
+            }
+        )
+        try:
+            ready = await asyncio.wait_for(asyncio.shield(self._loaded), self.timeout_s)
+        except TimeoutError:
+            await self._kill()
+            late = f"{name} did not load within {self.timeout_s:g} s"
+            raise NodeFetchError(late, "timeout") from None
+        if ready.get("op") != "ready":
+            await self._kill()
+            kind = str(ready.get("kind", "runner"))
+            raise NodeFetchError(self._hide(str(ready.get("message", "Node failed"))), kind)
+        self.shape, self.node_version = str(ready["shape"]), str(ready.get("node", ""))
+
+    async def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        for task in self._readers:
+            task.cancel()
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), _GRACE_S)
+        self._readers = []
+        for pending in self._pending.values():  # nothing more will come for them
+            if not pending.done.is_set() and pending.outcome.thrown is None:
+                stopped = "Node was stopped before the fetch finished"
+                pending.outcome.thrown = FetchError("NodeStopped", stopped, phase="exit")
+            pending.done.set()
+            pending.console_end.set()
+
+    async def aclose(self) -> None:
+        """Ask Node to exit, and kill it if it has not within a short grace period."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await self._write({"op": "close"})
+                await asyncio.wait_for(proc.wait(), _GRACE_S)
+        await self._kill()
+
+    async def _write(self, record: dict[str, Any]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        async with self._write_lock:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
+                proc.stdin.write(json.dumps(record).encode() + b"\n")
+                await proc.stdin.drain()
+
+    async def _read_stdout(
+        self, proc: asyncio.subprocess.Process, loaded: asyncio.Future[dict[str, Any]]
+    ) -> None:
+        assert proc.stdout is not None
+        while True:
+            try:
+                line = await proc.stdout.readline()
+            except ValueError:  # a line over the limit: skip what is buffered
+                continue
+            if not line:
+                break
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                self.stderr.append(self._hide(line.decode("utf-8", "replace").rstrip()))
+                continue
+            if isinstance(record, dict):
+                self._dispatch(record, loaded)
+        code = await proc.wait()
+        if not loaded.done():
+            tail = "; ".join(list(self.stderr)[-5:])
+            message = f"Node exited (code {code}) before the fetch file loaded"
+            loaded.set_result({"op": "fatal", "message": f"{message}: {tail}" if tail else message})
+        for pending in self._pending.values():
+            if not pending.done.is_set():
+                exited = f"the Node process exited (code {code}) during the request"
+                if pending.outcome.thrown is None:
+                    pending.outcome.thrown = FetchError("NodeExited", exited, phase="exit")
+                pending.done.set()
+            pending.console_end.set()
+
+    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while True:
+            try:
+                line = await proc.stderr.readline()
+            except ValueError:
+                continue
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            record = None
+            if text.startswith("\x1e"):
+                with contextlib.suppress(ValueError, RecursionError):
+                    record = json.loads(text[1:])
+            if not isinstance(record, dict):
+                self.stderr.append(self._hide(text))
+                continue
+            pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
+            if record.get("end"):
+                if pending is not None:
+                    pending.console_end.set()
+            elif pending is not None:
+                pending.add_console(
+                    str(record.get("level", "log")), self._hide(str(record.get("text", "")))
+                )
+            else:
+                self.stderr.append(self._hide(str(record.get("text", ""))))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _dispatch(self, record: dict[str, Any], loaded: asyncio.Future[dict[str, Any]]) -> None:
+        op = record.get("op")
+        if op in ("ready", "fatal"):
+            if not loaded.done():
+                loaded.set_result(record)
+            return
+        pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
+        if op == "control":
+            call = NodeControlCall.from_record(record, self._extra)
+            (pending.outcome.controls if pending else self.late).append(call)
+        elif pending is not None and op == "wire":
+            self._wire(pending, record)
+        elif pending is not None:
+            pending.apply(record, self.max_body_bytes, self._extra)
+
+    def _wire(self, pending: PendingFetch, record: dict[str, Any]) -> None:
+        pending.wire_calls += 1
+        call = record.get("call")
+        body = base64.b64decode(record["body"]) if record.get("body") else b""
+        refusal = ""
+        if pending.wire_calls > self.max_wire_calls:
+            refusal = f"more than {self.max_wire_calls} wire calls for one request"
+        elif len(body) > self.max_body_bytes:
+            refusal = f"request body over {self.max_body_bytes} bytes"
+        if refusal:
+            pending.outcome.notes.append(f"chatkit-lab refused a wire call: {refusal}")
+            fail = {"op": "wire_fail", "id": record["id"], "call": call}
+            self._spawn(pending, self._write({**fail, "message": f"chatkit-lab: {refusal}"}))
+            return
+        headers = {str(k): str(v) for k, v in record.get("headers", [])}
+        request = ClientRequest(str(record.get("method", "GET")), str(record["url"]), headers, body)
+        self._spawn(pending, self._perform(pending, record["id"], call, request))
+
+    def _spawn(self, pending: PendingFetch, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        pending.tasks.add(task)
+        task.add_done_callback(pending.tasks.discard)
+
+    async def _perform(
+        self, pending: PendingFetch, rid: int, call: Any, request: ClientRequest
+    ) -> None:
+        where = {"id": rid, "call": call}
+        try:
+            capture = await pending.send(request)
+        except Exception as exc:  # the caller's send failed: the fetch sees a network error
+            pending.outcome.notes.append(f"wire call {call} failed: {type(exc).__name__}: {exc}")
+            await self._write({"op": "wire_fail", **where, "message": str(exc)})
+            return
+        pending.wire[int(call)] = (request, capture)
+        if capture.status is None:
+            reason = capture.ending.message or capture.ending.state
+            await self._write({"op": "wire_fail", **where, "message": reason})
+            return
+        headers = [list(pair) for pair in capture.response_headers]
+        coding = capture.meta.get("content_encoding")
+        if isinstance(coding, dict) and coding.get("decoded"):  # the chunks are decoded already
+            dropped = ("content-encoding", "content-length")
+            headers = [pair for pair in headers if pair[0].lower() not in dropped]
+        reason = status_text(capture.status)
+        head = {"status": capture.status, "statusText": reason, "headers": headers}
+        await self._write({"op": "wire_head", **where, **head})
+        for chunk in capture.chunks:
+            for at in range(0, len(chunk.data), _PIECE):
+                data = base64.b64encode(chunk.data[at : at + _PIECE]).decode()
+                await self._write({"op": "wire_chunk", **where, "data": data})
+        ending = capture.ending
+        error = None if ending.state == "complete" else f"{ending.state}: {ending.message}"
+        await self._write({"op": "wire_end", **where, "error": error})
+
+    async def fetch(self, request: ClientRequest, send: Send) -> NodeFetchOutcome:
+        """Run the user's fetch on one ChatKit request; its wire calls go through ``send``.
+
+        A fetch that throws, times out or kills Node is an outcome (``outcome.error``), not an
+        exception. After a timeout or an exit, Node is restarted for the next request.
+        """
+        async with self._start_lock:
+            restarted = self._proc is None or self._proc.returncode is not None
+            if restarted:
+                await self._kill()
+                await self._start()
+                self.restarts += 1
+        self._next_id += 1
+        rid = self._next_id
+        pending = PendingFetch(request, send)
+        self._pending[rid] = pending
+        outcome = pending.outcome
+        if restarted:
+            outcome.notes.append("Node was restarted before this request: module state was lost")
+        await self._write(
+            {
+                "op": "fetch",
+                "id": rid,
+                "url": request.url,
+                "method": request.method,
+                "headers": [(_as_chatkit_spells(k), v) for k, v in request.headers.items()],
+                "body": base64.b64encode(request.body).decode() if request.body else None,
+            }
+        )
+        try:
+            await asyncio.wait_for(pending.done.wait(), self.timeout_s)
+        except TimeoutError:
+            late = f"the fetch did not finish within {self.timeout_s:g} s"
+            outcome.thrown = FetchError("TimeoutError", late, phase="timeout")
+            pending.frozen = True
+            await self._write({"op": "abort", "id": rid, "reason": "timed out"})
+            try:
+                await asyncio.wait_for(pending.done.wait(), _GRACE_S)
+            except TimeoutError:
+                outcome.notes.append("Node did not respond to the abort: it was stopped")
+                await self._kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pending.console_end.wait(), _GRACE_S)
+        for task in list(pending.tasks):
+            task.cancel()
+        del self._pending[rid]
+        return pending.finish()
+
+    __call__ = fetch
+
+
+def _as_chatkit_spells(name: str) -> str:
+    """The header name as the UI iframe passes it to the fetch.
+
+    Modelled: the iframe is closed. The report's fetch spreads ChatKit's headers and then sets
+    ``'Content-Type'``, and its streams worked, so ChatKit must spell that one the same way
+    (a lowercase key would have doubled the header, which FastAPI rejects).
+    """
+    return "Content-Type" if name.lower() == "content-type" else name

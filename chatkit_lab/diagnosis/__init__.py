@@ -1,0 +1,26 @@
+"""Layered diagnosis: the only orchestrator.
+
+It plays the client against a target (or reads loose captures), runs every layer's checks
+(request, transport, framing, decoding, schema, ordering, rendering, persistence), derives each
+layer's state (``pass``, ``warn``, ``fail``, ``skip``) and names the verdict: the first failure
+on the user's path, the earliest failing step and within it the lowest failing layer.
+"""
+
+from chatkit_lab.diagnosis._loose import diagnose_captures, diagnose_source
+from chatkit_lab.diagnosis._model import Diagnosis
+from chatkit_lab.diagnosis._run import (
+    diagnose,
+    diagnose_target,
+    evaluate_lifecycle,
+    evaluate_steps,
+)
+
+__all__ = [
+    "Diagnosis",
+    "diagnose",
+    "diagnose_captures",
+    "diagnose_source",
+    "diagnose_target",
+    "evaluate_lifecycle",
+    "evaluate_steps",
+]

@@ -1,0 +1,131 @@
+"""The Diagnosis: every finding of one run, the layer states, and the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks import (
+    LAYERS,
+    Finding,
+    Reload,
+    Skipped,
+    findings_table,
+)
+from chatkit_lab.client import (
+    Lifecycle,
+)
+from chatkit_lab.redact import Redactor, current_redactor
+
+
+@dataclass
+class Diagnosis:
+    """Everything one diagnosis found, and the verdict."""
+
+    target: str
+    findings: list[Finding] = field(default_factory=list)
+    layers: dict[str, str] = field(default_factory=dict)
+    captures: list[Capture] = field(default_factory=list)
+    lifecycle: Lifecycle | None = None
+    reloads: list[Reload] = field(default_factory=list)
+    analyses: dict[str, Any] = field(default_factory=dict)
+    """Event analysis per streaming capture name."""
+    skipped: list[Skipped] = field(default_factory=list)
+    """Checks (or layers) that could not run, each with the reason (``str()`` reads as text)."""
+    transform: str = ""
+    redactor: Redactor = field(default_factory=current_redactor, repr=False, compare=False)
+    """The run's redactor (the secrets the user supplied): every output below is redacted by it."""
+
+    @property
+    def verdict(self) -> Finding | None:
+        """The first failure on the user's path: the earliest failing step, and within it the
+        lowest failing layer (see docs/concepts/layers.md, "The verdict")."""
+        errors = [finding for finding in self.findings if finding.severity == "error"]
+        if not errors:
+            return None
+        order = self.step_order()
+        last = len(order) + 1
+        return min(
+            errors,
+            key=lambda f: (order.get(f.evidence.capture or "", last), LAYERS.index(f.layer)),
+        )
+
+    def step_order(self) -> dict[str, int]:
+        """Each capture's position on the user's path (the lifecycle step it belongs to)."""
+        order: dict[str, int] = {}
+        if self.lifecycle is not None:
+            for number, step in enumerate(self.lifecycle.steps):
+                for capture in (step.capture, *step.wire, step.handed_back):
+                    if capture is not None:
+                        order.setdefault(capture.name, number)
+        for number, capture in enumerate(self.captures):
+            order.setdefault(capture.name, len(order) + number)
+        return order
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is not None
+
+    def to_json(self, *, redact: bool = True) -> dict[str, Any]:
+        """The CLI's ``--json`` object (secrets redacted unless ``redact=False``)."""
+        verdict = self.verdict
+        payload = {
+            "target": self.target,
+            "verdict": (
+                {"layer": verdict.layer, "code": verdict.code, "summary": verdict.summary}
+                if verdict
+                else None
+            ),
+            "layers": dict(self.layers),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        return self.redactor.redact_obj(payload) if redact else payload
+
+    def layers_table(self) -> pd.DataFrame:
+        """One row per layer: state, number of findings, the first finding's code."""
+        rows = []
+        for layer in LAYERS:
+            mine = [f for f in self.findings if f.layer == layer]
+            rows.append(
+                {
+                    "layer": layer,
+                    "state": self.layers.get(layer, "skip"),
+                    "errors": sum(f.severity == "error" for f in mine),
+                    "warnings": sum(f.severity == "warning" for f in mine),
+                    "first": mine[0].code if mine else "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def findings_table(self) -> pd.DataFrame:
+        """Every finding, one row each, in layer order (secrets redacted, then shortened)."""
+        return findings_table(self.redactor.redact_obj(self.findings))
+
+    def summary_by_code(self) -> pd.DataFrame:
+        """Findings grouped by code (count, first summary): readable when events repeat a fault."""
+        table = self.findings_table()
+        if table.empty:
+            return pd.DataFrame(columns=["layer", "code", "severity", "count", "example", "fix"])
+        grouped = (
+            table.groupby(["layer", "code", "severity"], sort=False)
+            .agg(count=("summary", "size"), example=("summary", "first"), fix=("fix", "first"))
+            .reset_index()
+        )
+        return grouped
+
+    def headline(self) -> str:
+        """One line: the verdict or that every layer passes (secrets redacted)."""
+        verdict = self.verdict
+        if verdict is None:
+            warned = [name for name, state in self.layers.items() if state == "warn"]
+            extra = f" (warnings in {', '.join(warned)})" if warned else ""
+            return self.redactor.redact_text(f"{self.target}: every layer passes{extra}")
+        return self.redactor.redact_text(
+            f"{self.target}: first broken layer is {verdict.layer} ({verdict.code}): "
+            + verdict.summary
+        )
+
+

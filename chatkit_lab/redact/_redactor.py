@@ -1,0 +1,314 @@
+"""The redactor: one object that holds a run's literal secrets and redacts every kind of value.
+
+Text, URLs, bytes, bodies received in pieces, headers, JSON-like data, dataclasses and pandas
+tables all go through the same spans (:mod:`chatkit_lab.redact._spans`). A :class:`Redactor` is
+immutable: :meth:`Redactor.with_secrets` gives a new one holding more secrets, so a redactor
+handed to one run never changes under another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from chatkit_lab.redact._chunks import SURROGATE, apply_spans, redact_pieces_once
+from chatkit_lab.redact._learn import split_secrets, texts_in
+from chatkit_lab.redact._literals import Literals
+from chatkit_lab.redact._names import URL_HEADERS, is_secret_field, is_secret_header
+from chatkit_lab.redact._shapes import Style, already_redacted, redact_token
+from chatkit_lab.redact._spans import Span, find_spans, header_value_spans, marker_ranges, merge
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_EXTRA_LENGTH = 6
+"""Literal secrets shorter than this are ignored: they would match ordinary text."""
+MAX_SECRETS = 256
+"""The most literal secrets one redactor holds (a hostile HAR could carry thousands)."""
+
+_MAX_PASSES = 4
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+class Redactor:
+    """Redacts secrets in text, bytes, URLs, headers, chunked bodies, JSON-like data and tables.
+
+    ``extra``: literal secrets to scrub wherever they appear (also percent-encoded or JSON-escaped),
+    e.g. a staging password or the token held in an environment variable (see
+    :func:`secrets_from_env`). Values shorter than :data:`MIN_EXTRA_LENGTH` are ignored.
+    """
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        given: dict[str, None] = {}
+        for secret in extra:
+            if len(given) >= MAX_SECRETS:
+                break
+            if isinstance(secret, str) and len(secret.strip()) >= MIN_EXTRA_LENGTH:
+                given.setdefault(secret)
+        self._given: tuple[str, ...] = tuple(given)
+        self._known = frozenset(given)
+        self._literals = Literals(self._given)
+        self.extra: tuple[str, ...] = self._literals.forms
+        """Every form looked for: the secrets as given, percent-encoded and JSON-escaped."""
+
+    def __repr__(self) -> str:  # never the secrets themselves
+        return f"<Redactor with {len(self._given)} literal secret(s)>"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The literal secrets this redactor scrubs, as they were given."""
+        return self._given
+
+    def with_secrets(self, values: Iterable[str]) -> Redactor:
+        """A redactor scrubbing these literal secrets too (``self`` when none of them is new).
+
+        A redactor holds at most :data:`MAX_SECRETS` literal secrets (every redaction looks for
+        each of them): past that, new ones are ignored.
+        """
+        new = [
+            value
+            for value in values
+            if isinstance(value, str)
+            and len(value.strip()) >= MIN_EXTRA_LENGTH
+            and value not in self._known
+        ]
+        if not new or len(self._given) >= MAX_SECRETS:
+            return self
+        return Redactor([*self._given, *new])
+
+    def secrets_in(self, text: str) -> list[str]:
+        """The secrets found in ``text`` (by shape, by name or given), each once, in order.
+
+        Register them (:meth:`with_secrets`) to redact the pieces of a secret that a text was
+        built from: a token a stream sent in two deltas is whole only in the joined text, and
+        once known, each delta's excerpt loses its piece of it.
+        """
+        found: dict[str, None] = {}
+        for span in self._spans(text, "text"):
+            value = text[span.start : span.end].strip()
+            if span.kind != "part" and not already_redacted(value):
+                found.setdefault(value)
+        return list(found)
+
+    def learned(self, text: str) -> Redactor:
+        """A redactor that also knows the secrets ``text``'s deltas hold between them.
+
+        A token a stream sent in two deltas is whole only once they are joined: the secrets that
+        span two ``delta`` values of ``text`` are added (``self`` when there are none), so each
+        piece is redacted where it stands alone. Bodies, JSON-like data and tables are redacted
+        this way by themselves; call it to redact separate excerpts of one stream alike.
+        """
+        return self.with_secrets(split_secrets(text, lambda joined: self._spans(joined, "text")))
+
+    # -- text, bytes, urls --------------------------------------------------------------
+
+    def _spans(self, text: str, style: Style) -> list[Span]:
+        return find_spans(text, style, self._literals)
+
+    def _redact(self, text: str, style: Style) -> str:
+        scrub = self.learned(text)
+        # A replacement can expose a secret its neighbour hid (a URL glued to a token): repeat
+        # until nothing is left, which also makes redacting twice the same as redacting once.
+        for _ in range(_MAX_PASSES):
+            spans = scrub._spans(text, style)
+            if not spans:
+                break
+            text = apply_spans(text, spans)
+        return text
+
+    def redact_text(self, text: str) -> str:
+        """``text`` with every secret replaced by a marker."""
+        return self._redact(text, "text")
+
+    def redact_url(self, url: str) -> str:
+        """A URL with its userinfo password, secret parameters and tokens replaced.
+
+        The rest of the URL is left byte for byte (nothing is re-encoded) and markers use the
+        URL form (``?token=REDACTED-abcd``), so the result stays a usable URL.
+        """
+        return self._redact(url, "url")
+
+    def redact_string(self, value: str) -> str:
+        """A string redacted as a URL when it is one (markers stay URL-safe), else as text."""
+        if _URL_LIKE.fullmatch(value):
+            return self.redact_url(value)
+        return self.redact_text(value)
+
+    def redact_chunks(self, chunks: Sequence[bytes]) -> list[bytes]:
+        """Redact a body received in pieces as one text, then cut it at the same boundaries.
+
+        Each boundary is mapped through the replacements before it; a replacement straddling a
+        boundary goes wholly into the piece where it starts (the next piece shrinks, possibly to
+        nothing). Bytes that are not UTF-8 are kept as they are.
+        """
+        parts = [bytes(chunk) for chunk in chunks]
+        scrub = self.learned(b"".join(parts).decode("utf-8", errors=SURROGATE))
+        for _ in range(_MAX_PASSES):
+            redacted = redact_pieces_once(parts, lambda text: scrub._spans(text, "text"))
+            if redacted is None:
+                break
+            parts = redacted
+        return parts
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """:meth:`redact_text` over bytes; bytes that are not UTF-8 are kept as they are."""
+        return self.redact_chunks([data])[0]
+
+    # -- headers ------------------------------------------------------------------------
+
+    def redact_header_value(self, name: str, value: str) -> str:
+        """A credential header's value with the secret replaced.
+
+        The auth scheme (``Bearer``, ``Basic``...), cookie names and ``Set-Cookie`` attributes
+        are kept. A header that is not a credential only has token-shaped strings replaced.
+        """
+        if not is_secret_header(name):
+            return self._ordinary_header(name, value)
+        return self._redact_header_parts(name, value)
+
+    def _ordinary_header(self, name: str, value: str) -> str:
+        if name.strip().lower() in URL_HEADERS:
+            return self.redact_url(value)
+        return self.redact_text(value)
+
+    def _redact_header_parts(self, name: str, value: str) -> str:
+        for _ in range(_MAX_PASSES):
+            spans = header_value_spans(name, value, 0, False)
+            merged = merge([(span, 0) for span in spans], marker_ranges(value))
+            redacted = self.redact_text(apply_spans(value, merged))
+            if redacted == value:
+                break
+            value = redacted
+        return value
+
+    def redact_headers(
+        self, headers: Iterable[tuple[str, str]] | Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        """Headers (pairs or a mapping) with credential values and token-shaped strings redacted."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        return [(name, self.redact_header_value(name, value)) for name, value in pairs]
+
+    # -- structured data ----------------------------------------------------------------
+
+    def redact_obj(self, value: Any) -> Any:
+        """A redacted copy of JSON-like data (dicts, lists, tuples, strings, bytes).
+
+        Strings are redacted as text (as URLs when they are one); values under a secret-named key
+        (``password``, ``api_key``, ``Authorization``...) are redacted whole; dict keys, numbers,
+        booleans and ``None`` are kept. DataFrames and Series inside are redacted too, and so are
+        dataclass instances (a copy with every field redacted, a field's name acting as its key).
+        A secret split across the ``delta`` strings it holds is redacted piece by piece.
+        """
+        return self.learned("\n".join(texts_in(value)))._obj(value, None)
+
+    def _secret_key(self, key: Any) -> bool:
+        if not isinstance(key, str):
+            return False
+        return is_secret_field(key) or (
+            "-" in key and " " not in key.strip() and is_secret_header(key)
+        )
+
+    def _obj(self, value: Any, key: Any) -> Any:
+        secret = self._secret_key(key)
+        if isinstance(value, str):
+            if secret:
+                return self._redact_header_parts(key, value)
+            return self.redact_string(value)
+        if isinstance(value, bytes | bytearray):
+            return self.redact_bytes(bytes(value))
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int):
+            return redact_token(str(value)) if secret else value
+        if isinstance(value, Mapping):
+            return {
+                (self.redact_string(k) if isinstance(k, str) else k): self._obj(v, k)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            if (
+                len(value) == 2
+                and all(isinstance(item, str) for item in value)
+                and is_secret_header(value[0])
+                and " " not in value[0].strip()
+            ):
+                items = [value[0], self.redact_header_value(value[0], value[1])]
+            else:
+                items = [self._obj(item, key) for item in value]
+            if isinstance(value, list):
+                return items
+            return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+        if isinstance(value, set | frozenset):
+            return type(value)(self._obj(item, key) for item in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self._dataclass(value)
+        return self._pandas(value, key)
+
+    def _dataclass(self, value: Any) -> Any:
+        changes = {
+            item.name: self._obj(getattr(value, item.name), item.name)
+            for item in dataclasses.fields(value)
+            if item.init
+        }
+        try:
+            return dataclasses.replace(value, **changes)
+        except (TypeError, ValueError):  # a dataclass whose fields refuse redacted values
+            return self._obj(dataclasses.asdict(value), None)
+
+    def _pandas(self, value: Any, key: Any) -> Any:
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas is a dependency
+            return value
+        if isinstance(value, pd.DataFrame):
+            return self.redact_dataframe(value)
+        if isinstance(value, pd.Series):
+            return self._series(value, key)
+        return value
+
+    def _series(self, series: pd.Series, key: Any) -> pd.Series:
+        import pandas as pd
+
+        dtype = series.dtype
+        if not (
+            pd.api.types.is_object_dtype(dtype)
+            or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)
+        ):
+            return series.copy()
+        if isinstance(dtype, pd.CategoricalDtype):
+            return series.map(lambda item: self._obj(item, key))
+        values = [
+            self._obj(item, key if self._secret_key(key) else label)
+            for label, item in series.items()
+        ]
+        return pd.Series(values, index=series.index, name=series.name, dtype=dtype)
+
+    def redact_dataframe(self, df: pd.DataFrame) -> pd.DataFrame:
+        """A copy of ``df`` with every string cell redacted (index and columns kept).
+
+        A column named like a secret (``password``, ``Authorization``...) is redacted whole, and
+        in a headers table (``name``/``header`` and ``value`` columns) the values of credential
+        headers are redacted as headers.
+        """
+        import pandas as pd
+
+        if df.shape[1] == 0:
+            return df.copy()
+        learned = self.learned("\n".join(texts_in(df)))
+        if learned is not self:
+            return learned.redact_dataframe(df)
+        columns = [self._series(df.iloc[:, i], df.columns[i]) for i in range(df.shape[1])]
+        out = pd.concat(columns, axis=1)
+        out.columns = df.columns
+        lowered = {str(c).lower(): i for i, c in enumerate(df.columns)}
+        name_at = lowered.get("name", lowered.get("header"))
+        value_at = lowered.get("value")
+        if name_at is not None and value_at is not None:
+            for row in range(len(df)):
+                name, value = df.iat[row, name_at], df.iat[row, value_at]
+                if isinstance(name, str) and isinstance(value, str) and is_secret_header(name):
+                    out.iat[row, value_at] = self.redact_header_value(name, value)
+        return out

@@ -1,0 +1,304 @@
+"""What every source shares: the request it sends, its bounds, and how a failure is worded.
+
+A source sends one request and records the exchange byte for byte as a :class:`Capture`. It
+never raises for a network fault: a refused connection, a timeout, a reset or a crashing app ends
+up in ``capture.ending`` (``status`` stays ``None`` when no response head arrived). Chunk offsets
+are monotonic nanoseconds from the moment the request was sent.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import httpx
+
+from chatkit_lab.capture import Capture, Ending
+
+HeadersLike = Mapping[str, str] | Sequence[tuple[str, str]] | None
+BodyLike = bytes | bytearray | str | None
+
+_MiB = 1024 * 1024
+
+
+@dataclass
+class ClientRequest:
+    """A request as a ChatKit client (or a transform) sends it."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body) if self.body else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+
+    @classmethod
+    def chatkit(
+        cls, url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> ClientRequest:
+        """The POST ChatKit.js sends for one envelope ``{"type", "params", "metadata"}``."""
+        merged = {"content-type": "application/json", "accept": "text/event-stream, */*"}
+        merged.update(headers or {})
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return cls("POST", url, merged, body)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one exchange. Hitting one ends the capture; what arrived so far is kept."""
+
+    connect_s: float = 5.0
+    """Time allowed to open the connection (HTTP only)."""
+    read_s: float = 15.0
+    """Longest silence allowed while waiting for the response head or the next chunk."""
+    total_s: float = 30.0
+    """Longest the whole exchange may take, from sending the request to the last byte."""
+    max_bytes: int = 32 * _MiB
+    """Most body bytes kept; the capture ends with state ``limit`` past this. A compressed body
+    is bounded both ways: its decoded bytes (what is kept) and the raw bytes read."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Something that sends one request and returns the recorded exchange."""
+
+    name: str
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: HeadersLike = None,
+        body: BodyLike = None,
+        label: str = "",
+        limits: Limits | None = None,
+    ) -> Capture: ...
+
+    async def send_request(
+        self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
+    ) -> Capture: ...
+
+
+class BaseTransport:
+    """A transport's ``send_request``, written once on top of its ``send``."""
+
+    name = "transport"
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: HeadersLike = None,
+        body: BodyLike = None,
+        label: str = "",
+        limits: Limits | None = None,
+    ) -> Capture:
+        raise NotImplementedError
+
+    async def send_request(
+        self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
+    ) -> Capture:
+        """Send a :class:`ClientRequest` (for example the output of a client transform)."""
+        return await self.send(
+            request.method,
+            request.url,
+            headers=request.headers,
+            body=request.body,
+            label=label,
+            limits=limits,
+        )
+
+
+# -- small shared helpers ----------------------------------------------------------------------
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many long-lived objects are built.
+
+    Importing a large HAR builds a few containers per entry and frees none of them, so the
+    collector runs full collections over an ever larger heap without finding anything (half
+    the parse time on a HAR of 70,000 entries). Nothing built there forms reference cycles;
+    the collector is switched back on (if it was on) on the way out.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def header_list(headers: HeadersLike) -> list[tuple[str, str]]:
+    """Headers given as a mapping or as pairs, as a list of string pairs."""
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+def body_bytes(body: BodyLike) -> bytes:
+    """A request body as bytes (text is sent as UTF-8)."""
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
+def has_header(headers: list[tuple[str, str]], name: str) -> bool:
+    """Whether ``headers`` hold ``name`` (give it lower-case)."""
+    return any(key.lower() == name for key, _ in headers)
+
+
+def join_url(base_url: str | None, url: str) -> str:
+    """``url`` if absolute, else appended to ``base_url`` (its path prefix kept, like httpx)."""
+    if not base_url or urlsplit(url).scheme:
+        return url
+    if not url:
+        return base_url
+    if url.startswith(("?", "#")):
+        return base_url + url
+    return base_url + "/" + url.lstrip("/")
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (``url`` itself when it has no scheme)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else url
+
+
+def seconds(value: float) -> str:
+    """A duration for messages: ``2.5 s``."""
+    return f"{value:g} s"
+
+
+def latin1(value: Any) -> str:
+    """An ASGI header name or value (bytes) as text."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
+    return str(value)
+
+
+# -- how an exchange ended ---------------------------------------------------------------------
+
+
+def over_total(limits: Limits, chunks: int, at: int) -> Ending:
+    """The ending of an exchange cut by the total limit."""
+    return Ending(
+        "timeout",
+        f"exchange still running after {seconds(limits.total_s)} (total limit); "
+        f"kept {chunks} chunks",
+        at,
+    )
+
+
+def over_read(limits: Limits, head_arrived: bool, chunks: int, at: int) -> Ending:
+    """The ending of an exchange cut by the read limit (silence for too long)."""
+    waiting = "the next chunk" if head_arrived else "the response head"
+    return Ending(
+        "timeout",
+        f"no {waiting} for {seconds(limits.read_s)} (read limit); kept {chunks} chunks",
+        at,
+    )
+
+
+def over_size(limits: Limits, at: int) -> Ending:
+    """The ending of an exchange that reached ``max_bytes``."""
+    return Ending("limit", f"stopped after {limits.max_bytes} bytes (max_bytes limit)", at)
+
+
+def unsendable(exc: Exception, url: str) -> str:
+    """Why a request could not be put on the wire (a header value the encoding cannot carry)."""
+    if isinstance(exc, UnicodeEncodeError):
+        bad = exc.object[exc.start : exc.end]
+        if exc.encoding.replace("-", "") == "latin1":
+            why = "not a single-byte (ISO-8859-1) character; a browser's fetch refuses it too"
+        else:
+            why = f"not {exc.encoding} text, which header values must be on this transport"
+        return f"cannot send to {url!r}: a request header holds {bad!r}, {why}"
+    return f"cannot send to {url!r}: {exc}"
+
+
+def _underlying(exc: BaseException) -> str:
+    """The first informative message down an exception's cause chain.
+
+    httpx reports a reset as an empty ``ReadError`` whose root cause is the OS error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        if current is not exc and str(current):
+            return f"{type(current).__name__}: {current}"
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def http_ending(exc: BaseException, capture: Capture, limits: Limits, at: int) -> Ending:
+    """How an httpx exchange ended, from the exception it raised (worded for a person)."""
+    url = capture.request.url
+    where = origin(url)
+    text = str(exc) or _underlying(exc) or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Ending(
+            "timeout",
+            f"cannot connect to {where}: no connection within {seconds(limits.connect_s)} "
+            "(connect limit)",
+            at,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in lowered or "all connection attempts failed" in lowered:
+            reason = "connection refused"
+        elif "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+            reason = f"TLS handshake failed ({text})"
+        elif "name" in lowered and ("resolution" in lowered or "known" in lowered):
+            reason = f"host name does not resolve ({text})"
+        else:
+            reason = text
+        return Ending("error", f"cannot connect to {where}: {reason}", at)
+    if isinstance(exc, httpx.ReadTimeout | httpx.PoolTimeout | httpx.WriteTimeout):
+        return over_read(limits, capture.status is not None, len(capture.chunks), at)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if capture.status is None and ("disconnect" in lowered or "closed" in lowered):
+            return Ending("reset", f"{where} closed the connection without a response: {text}", at)
+        if capture.status is None:
+            return Ending("error", f"{where} did not answer with HTTP: {text}", at)
+        if "incomplete" in lowered or "peer closed" in lowered or "closed" in lowered:
+            return Ending("reset", f"connection closed before the response ended: {text}", at)
+        return Ending("error", f"HTTP protocol error: {text}", at)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | ConnectionError):
+        return Ending("reset", f"connection to {where} broken: {text}", at)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return Ending("error", f"cannot send to {url!r}: {text}", at)
+    if isinstance(exc, UnicodeEncodeError) and capture.status is None:
+        return Ending("error", unsendable(exc, url), at)
+    return Ending("error", f"{type(exc).__name__}: {text}", at)
+
+
+def httpx_timeout(limits: Limits) -> httpx.Timeout:
+    """The httpx timeouts for ``limits`` (the total limit is enforced by the caller)."""
+    return httpx.Timeout(
+        connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s
+    )

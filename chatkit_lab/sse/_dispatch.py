@@ -1,0 +1,374 @@
+"""SSE as ChatKit parses it: the messages ``@microsoft/fetch-event-source`` hands to the UI.
+
+ChatKit's host script reads every streamed reply with ``@microsoft/fetch-event-source`` (2.x),
+not with the browser's ``EventSource``, and its rules differ from the WHATWG ones that
+:mod:`chatkit_lab.sse._frames` follows. Read from the package's own parse module:
+
+* lines end at CR, LF or CRLF, also when the CR and the LF arrive in different chunks;
+* a line whose first colon is its first byte (a comment) is ignored, and so is a line with no
+  colon at all (WHATWG makes that a field with an empty value);
+* the field name is the bytes before the first colon; one space after the colon is dropped;
+* every field name and every value is decoded on its own with a ``TextDecoder``: UTF-8, bad bytes
+  become U+FFFD, and one leading BOM is dropped from each of them (so a BOM at the start of the
+  stream, or of any line or value, is not seen);
+* ``data`` values are joined with ``\\n``, except that while the data is still empty a new value
+  replaces it: empty ``data`` lines before the first non-empty one are dropped;
+* ``event`` and ``id`` are kept (last one wins), ``retry`` is kept when ``parseInt(value, 10)``
+  gives a number (leading spaces, a sign and trailing junk are accepted), others are ignored;
+* **every blank line dispatches a message**, even one with empty data and no fields;
+* bytes after the last line ending are never dispatched, nor is a block without a blank line.
+
+Each message is ``{data, event, id, retry}`` (``event`` and ``id`` are ``""`` when not set in
+its block), plus what the kit adds for investigations: the byte range of its block, the chunk
+that dispatched it, and the ``last-event-id`` a reconnect would send.
+
+Linear in the body: each byte is scanned once, an unfinished line is kept in a growing buffer,
+and a line is only copied when it ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from chatkit_lab.redact import shorten
+from chatkit_lab.sse._message import DEFAULT_RETRY_MS, Message, _decode, js_parse_int
+
+__all__ = [
+    "DEFAULT_RETRY_MS",
+    "Message",
+    "MessageParser",
+    "dispatch_bytes",
+    "dispatch_messages",
+    "js_parse_int",
+    "run_message_parser",
+]
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_MAX_NOTES = 12
+"""Notes kept per message at most (a block of a million odd lines stays small)."""
+
+
+_KNOWN = {b"data": "data", b"event": "event", b"id": "id", b"retry": "retry"}
+
+
+class MessageParser:
+    """Incremental parser following ``@microsoft/fetch-event-source``'s rules over raw bytes.
+
+    ``feed`` returns the messages that chunk dispatched; ``close`` ends the stream (nothing more
+    is ever dispatched: the library discards what is left). Any chunking of the same bytes gives
+    the same messages and byte ranges; only chunk indexes and arrival times follow the chunking.
+    A message whose blank line ended with a chunk-final CR has its ``end`` widened by one when
+    the next chunk starts with the LF of that CRLF.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.last_event_id = ""
+        """The ``last-event-id`` header a reconnect would send now (``""``: none)."""
+        self.retry_ms: int | float = DEFAULT_RETRY_MS
+        """The retry interval a reconnect would wait now (the last valid ``retry``)."""
+        self.undispatched: tuple[int, int] | None = None
+        """After :meth:`close`: the byte range left undispatched at the end, if any."""
+        self.tail_notes: list[str] = []
+        """After :meth:`close`: why the undispatched bytes were dropped."""
+        self.unterminated: Message | None = None
+        """After :meth:`close`: the message the undispatched bytes would have made, had a blank
+        line ended them (never dispatched; ``data`` tells whether an event was lost)."""
+        self._offset = 0
+        """Body offset of the next byte fed."""
+        self._line = bytearray()
+        """The unfinished line's bytes (those after the last line ending)."""
+        self._line_start = 0
+        self._skip_lf = False
+        """The last chunk ended with a CR: an LF starting the next one belongs to it."""
+        self._cr_message: Message | None = None
+        """The message that chunk-final CR dispatched, widened if that LF comes."""
+        self._chunk = 0
+        self._arrived = 0
+        self._closed = False
+        self._reset_block(0)
+
+    def _reset_block(self, start: int) -> None:
+        self._block_start = start
+        self._data: list[str] = []
+        self._has_data = False
+        """Whether the data is non-empty (the library's ``message.data ? ... : value``)."""
+        self._dropped_empty = 0
+        self._event = ""
+        self._id = ""
+        self._retry: int | float | None = None
+        self._notes: list[str] | None = None
+
+    def _note(self, text: str) -> None:
+        notes = self._notes
+        if notes is None:
+            notes = self._notes = []
+        if len(notes) < _MAX_NOTES and text not in notes:
+            notes.append(text)
+
+    def feed(
+        self, data: bytes, chunk_index: int | None = None, arrived_ns: int = 0
+    ) -> list[Message]:
+        """Consume one chunk; return the messages it dispatched."""
+        if self._closed:
+            raise RuntimeError("MessageParser.feed() called after close()")
+        if chunk_index is not None:
+            self._chunk = chunk_index
+        self._arrived = arrived_ns
+        before = len(self.messages)
+        if data:
+            self._consume(bytes(data))
+        if chunk_index is None:
+            self._chunk += 1
+        return self.messages[before:]
+
+    def close(self) -> list[Message]:
+        """End of the stream: record what was never dispatched. Returns ``[]`` (by the rules)."""
+        if self._closed:
+            return []
+        self._closed = True
+        if self._offset > self._block_start:
+            self.undispatched = (self._block_start, self._offset)
+            if self._line:
+                self.tail_notes.append(
+                    "the body ends inside a line (no line ending after its last bytes): "
+                    "fetch-event-source never dispatches them"
+                )
+            if self._line_start > self._block_start:
+                self.tail_notes.append(
+                    "the last block has no blank line after it: fetch-event-source never "
+                    "dispatches it"
+                )
+            # What those bytes would have dispatched had a blank line ended them (the reader's
+            # state is put back: the library never read them as a message).
+            last_event_id, retry_ms = self.last_event_id, self.retry_ms
+            if self._line:
+                self._take_line(bytes(self._line), self._offset)
+            self.unterminated = self._dispatch(self._offset)
+            self.messages.pop()
+            self.last_event_id, self.retry_ms = last_event_id, retry_ms
+        self._line = bytearray()  # never dispatched: not kept
+        return []
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _consume(self, data: bytes) -> None:
+        base = self._offset
+        self._offset += len(data)
+        position = 0
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[:1] == b"\n":
+                position = 1
+                self._line_start = base + 1
+                if self._cr_message is not None:
+                    self._cr_message.end += 1
+                    self._block_start += 1
+        self._cr_message = None
+        if b"\r" not in data:
+            self._consume_split(data, base, position, b"\n")
+            return
+        crs = data.count(b"\r")
+        if crs == data.count(b"\n") == data.count(b"\r\n") and data[-1:] != b"\r":
+            self._consume_split(data, base, position, b"\r\n")  # CRLF only, none cut off
+            return
+        length = len(data)
+        for match in _LINE_END.finditer(data, position):
+            line = data[position : match.start()]
+            if self._line:
+                self._line += line
+                line = bytes(self._line)
+                self._line.clear()
+            position = match.end()
+            self._line_start = base + position
+            dispatched = self._take_line(line, base + position)
+            if position == length and match.group() == b"\r":
+                self._skip_lf = True
+                self._cr_message = dispatched
+        self._line += data[position:]
+
+    def _consume_split(self, data: bytes, base: int, position: int, ending: bytes) -> None:
+        """:meth:`_consume` for a chunk whose lines all end with ``ending``: split at once."""
+        lines = (data[position:] if position else data).split(ending)
+        step = len(ending)
+        rest = lines.pop()
+        if not lines:
+            self._line += rest
+            return
+        offset = base + position
+        if self._line:
+            offset -= len(self._line)  # the unfinished line's bytes came before this chunk
+            self._line += lines[0]
+            lines[0] = bytes(self._line)
+            self._line.clear()
+        take = self._take_line
+        messages = self.messages
+        count = len(lines)
+        at = 0
+        while at < count:
+            line = lines[at]
+            at += 1
+            start = offset
+            offset += len(line) + step
+            if line[:5] == b"data:" and line.isascii():
+                if start == self._block_start and at < count and not lines[at]:
+                    # The usual block, one ASCII ``data:`` line and a blank line: made directly.
+                    at += 1
+                    offset += step
+                    value = line[6:] if line[5:6] == b" " else line[5:]
+                    messages.append(
+                        Message(
+                            len(messages),
+                            start,
+                            offset,
+                            self._chunk,
+                            self._arrived,
+                            value.decode("ascii"),
+                            "",
+                            "",
+                            None,
+                            self.last_event_id,
+                        )
+                    )
+                    self._block_start = offset
+                    continue
+                self._ascii_data(line)
+            elif line:
+                take(line, offset)
+            else:
+                self._dispatch(offset)
+        self._line_start = offset
+        self._line += rest
+
+    def _ascii_data(self, line: bytes) -> None:
+        """A ``data:`` line of ASCII bytes (most lines of a real stream), without decoding."""
+        value = line[6:] if line[5:6] == b" " else line[5:]
+        self._add_data(value.decode("ascii"))
+
+    def _add_data(self, value: str) -> None:
+        if self._has_data:
+            self._data.append(value)
+        elif value:
+            if self._data:
+                self._dropped_empty += 1
+            self._data = [value]
+            self._has_data = True
+        else:
+            self._data = [value]
+
+    def _take_line(self, line: bytes, end: int) -> Message | None:
+        """Apply one complete line; return the message it dispatched (a blank line), if any."""
+        if not line:
+            return self._dispatch(end)
+        colon = line.find(b":")
+        if colon <= 0:
+            if colon < 0:
+                self._note(
+                    f"line without a colon ignored: {_excerpt(line)} (WHATWG reads it as a "
+                    "field with an empty value)"
+                )
+            return None
+        name_bytes = line[:colon]
+        value_bytes = (
+            line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
+        )
+        name = _KNOWN.get(name_bytes)
+        if name is None:
+            decoded = _decode(name_bytes)
+            if "\ufffd" in decoded:
+                self._note("invalid UTF-8 replaced with U+FFFD")
+            if decoded in _KNOWN.values():
+                name = decoded
+                self._note(
+                    f"BOM before the field name {decoded!r} dropped by TextDecoder "
+                    "(WHATWG drops only a BOM at the start of the stream)"
+                )
+            else:
+                self._note(f"unknown field {decoded!r} ignored")
+                return None
+        value = _decode(value_bytes)
+        if "\ufffd" in value and b"\xef\xbf\xbd" not in value_bytes:
+            self._note("invalid UTF-8 replaced with U+FFFD")
+        if value_bytes.startswith(b"\xef\xbb\xbf"):
+            self._note(
+                f"BOM at the start of a {name!r} value dropped by TextDecoder (WHATWG keeps it)"
+            )
+        if name == "data":
+            self._add_data(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\x00" in value:
+                self._note("id holding NUL kept (WHATWG ignores such an id)")
+            self._id = value
+            self.last_event_id = value
+        else:
+            retry = js_parse_int(value)
+            if retry is None:
+                self._note(f"retry value {_excerpt(value_bytes)} is not a number: ignored")
+            else:
+                if not (value.isascii() and value.isdigit()):
+                    self._note(
+                        f"retry value {_excerpt(value_bytes)} read as {retry} by parseInt "
+                        "(WHATWG accepts ASCII digits only)"
+                    )
+                self._retry = retry
+                self.retry_ms = retry
+        return None
+
+    def _dispatch(self, end: int) -> Message:
+        notes = self._notes
+        if self._dropped_empty:
+            notes = notes or []
+            notes.append(
+                "empty data line(s) before the first non-empty one dropped (WHATWG keeps them "
+                "as leading newlines)"
+            )
+        message = Message(
+            len(self.messages),
+            self._block_start,
+            end,
+            self._chunk,
+            self._arrived,
+            "\n".join(self._data) if len(self._data) != 1 else self._data[0],
+            self._event,
+            self._id,
+            self._retry,
+            self.last_event_id,
+            tuple(notes) if notes else (),
+        )
+        self.messages.append(message)
+        self._reset_block(end)
+        return message
+
+
+def _excerpt(raw: bytes, limit: int = 40) -> str:
+    return shorten(repr(raw.decode("utf-8", "replace")), limit)
+
+
+def dispatch_messages(chunks: Iterable[Any]) -> list[Message]:
+    """The messages ChatKit's UI gets for a body given as chunks.
+
+    Each chunk is ``bytes`` or an object with ``data``, ``index`` and ``offset_ns`` attributes
+    (a :class:`chatkit_lab.Chunk`), fed in that chunking.
+    """
+    return run_message_parser(chunks).messages
+
+
+def dispatch_bytes(body: bytes) -> list[Message]:
+    """The messages ChatKit's UI gets for a body given in one piece."""
+    return dispatch_messages([body])
+
+
+def run_message_parser(chunks: Iterable[Any]) -> MessageParser:
+    """Feed every chunk to a :class:`MessageParser`, close it, and return it (state included)."""
+    parser = MessageParser()
+    for position, chunk in enumerate(chunks):
+        if isinstance(chunk, bytes | bytearray | memoryview):
+            parser.feed(bytes(chunk), position, 0)
+        else:
+            parser.feed(chunk.data, chunk.index, chunk.offset_ns)
+    parser.close()
+    return parser

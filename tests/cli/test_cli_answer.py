@@ -1,0 +1,139 @@
+"""The command line answers first, takes any source, and refuses bad input cleanly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chatkit_lab.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+HAR = ROOT / "tests" / "har" / "chrome_reference.har"
+RECORDING = ROOT / "data" / "samples" / "legacy_attempt3_via_proxy.jsonl"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), terminal_width=80)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_verdict_the_explanation_and_the_fix_come_first_within_twelve_lines() -> None:
+    code, out, _ = run("diagnose", "legacy:attempt3")
+    assert code == 1
+    head = out.splitlines()[:12]
+    assert all(len(line) <= 80 for line in head)
+    assert head[0] == "legacy:attempt3: FAIL, first broken layer is request (request.rewritten)"
+    assert head[1] == "  on the user's path at step 2 (send: threads.create)"
+    text = "\n".join(head)
+    assert "What the user sees" in text and "Why" in text
+    assert "The smallest fix:" in text
+
+
+def test_each_finding_code_gets_one_line_and_verbose_lists_every_finding() -> None:
+    _, out, _ = run("diagnose", "legacy:attempt3")
+    listed = [line for line in out.splitlines() if line.startswith("  error ")]
+    codes = [line.split()[1] for line in listed]
+    assert len(codes) == len(set(codes)) and "schema.foreign_protocol" in codes
+    _, everything, _ = run("diagnose", "legacy:attempt3", "-v")
+    assert everything.count("schema.") > out.count("schema.")
+
+
+def test_the_reference_backend_passes_with_exit_code_zero() -> None:
+    code, out, err = run("diagnose", "reference", "--progress")
+    assert code == 0, out + err
+    assert out.splitlines()[0] == "reference: PASS, every layer passes"
+    assert "send: threads.create: 200 text/event-stream" in err  # a line per step, on stderr
+
+
+def test_a_har_file_is_diagnosed_and_the_command_says_what_it_read() -> None:
+    code, _, err = run("diagnose", str(HAR))
+    assert code in (0, 1)
+    assert "read HAR file" in err
+
+
+def test_a_capture_file_is_diagnosed_and_the_command_says_what_it_read() -> None:
+    code, out, err = run("diagnose", str(RECORDING))
+    assert code == 1
+    assert "read capture file" in err
+    assert "FAIL" in out.splitlines()[0]
+
+
+def test_a_recording_folder_is_diagnosed_and_the_command_says_what_it_read(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(RECORDING, tmp_path / "one.jsonl")
+    code, _, err = run("diagnose", str(tmp_path))
+    assert code == 1
+    assert "read recording folder" in err
+
+
+def test_a_url_is_diagnosed() -> None:
+    from chatkit_lab import LoopbackServer
+    from chatkit_lab.backends import reference_app
+
+    with LoopbackServer(reference_app(store="memory")) as server:
+        url = f"{server.url}/chatkit"
+        code, out, err = run("diagnose", url)
+    assert code == 0, out + err
+    assert out.startswith(f"{url}: PASS")
+
+
+async def test_two_threads_in_one_recording_give_no_false_persistence_finding(
+    tmp_path: Path,
+) -> None:
+    from chatkit_lab import diagnose, diagnose_captures, save_captures
+
+    first = await diagnose("reference")
+    second = await diagnose("reference", message="A different first message")
+    save_captures(first.captures + second.captures, tmp_path / "both.jsonl")
+    from chatkit_lab import load_captures
+
+    loose = diagnose_captures(load_captures(tmp_path / "both.jsonl"))
+    persistence = [f.code for f in loose.findings if f.layer == "persistence"]
+    assert persistence == []
+    assert len(loose.reloads) >= 2
+
+
+def test_an_unknown_target_is_a_clear_error_and_json_mode_prints_it_as_json() -> None:
+    code, out, _ = run("diagnose", "nosuch", "--json")
+    assert code == 2
+    payload = json.loads(out)
+    assert "unknown target 'nosuch'" in payload["error"] and payload["exit_code"] == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
+def test_a_bad_timeout_is_bad_input_not_an_unreachable_target(value: str) -> None:
+    code, _, err = run("diagnose", "reference", "--timeout", value)
+    assert code == 2 and "bad --timeout" in err
+
+
+def test_a_header_value_with_a_newline_is_bad_input() -> None:
+    code, _, err = run("diagnose", "reference", "-H", "X-Test: a\nInjected: b")
+    assert code == 2 and "bad --header" in err
+
+
+def test_out_naming_an_existing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = run("diagnose", "reference", "--out", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+def test_version_prints_the_version() -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("chatkit-lab ")
+
+
+def test_an_unknown_transform_is_refused_before_any_backend_is_built() -> None:
+    code, _, err = run("diagnose", "reference", "--transform", "nosuch")
+    assert code == 2 and "unknown transform 'nosuch'" in err
+
+
+def test_investigate_finds_the_six_notebooks_it_executes() -> None:
+    from chatkit_lab.cli import NOTEBOOKS_DIR
+    from chatkit_lab.report import NOTEBOOKS
+
+    assert all((NOTEBOOKS_DIR / f"{name}.ipynb").is_file() for name in NOTEBOOKS)
+    assert len(NOTEBOOKS) == 6

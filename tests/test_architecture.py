@@ -1,0 +1,76 @@
+"""The package's structure keeps its promises (the layer contracts themselves run as
+``lint-imports`` in the test command)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import chatkit_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "chatkit_lab"
+MAX_LINES = 425
+"""About 400 lines: no module grows past it."""
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _stage(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else path.stem
+
+
+def test_no_module_imports_a_private_name_of_another_stage() -> None:
+    offences = []
+    for path in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if not node.module.startswith("chatkit_lab"):
+                continue
+            target = node.module.split(".")[1] if "." in node.module else ""
+            if target == _stage(path):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    offences.append(f"{path.relative_to(ROOT)}: {node.module}.{alias.name}")
+    assert offences == []
+
+
+def test_no_module_is_much_over_four_hundred_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): count
+        for path in _modules()
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_no_notebook_calls_or_mentions_redaction() -> None:
+    # Redaction happens in the functions that produce what a notebook shows, never by hand.
+    hits = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "notebooks").rglob("*")
+        if path.is_file() and "redact" in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert hits == []
+
+
+def test_the_public_api_is_small_and_every_name_resolves() -> None:
+    assert 15 <= len(chatkit_lab.__all__) <= 30
+    for name in chatkit_lab.__all__:
+        assert getattr(chatkit_lab, name) is not None
+
+
+def test_the_core_names_no_backend_even_in_a_string() -> None:
+    offences = [
+        str(path.relative_to(ROOT))
+        for path in _modules()
+        if "backends" not in path.relative_to(PACKAGE).parts
+        and "chatkit_lab.backends" in path.read_text(encoding="utf-8")
+    ]
+    assert offences == []
