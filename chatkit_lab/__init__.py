@@ -1,10 +1,10 @@
 """chatkit-lab: find out why a ChatKit UI goes blank against a custom backend, with evidence.
 
 Data flows one way, and the package's subpackages are the stages (see ``docs/architecture.md``):
-sources → capture → sse → client → checks → diagnosis → report. This module re-exports the
-small public API below; each stage's package exports the rest of its own public names
+sources → capture → sse → client → checks → scenarios → diagnosis → report. This module
+re-exports the small public API below; each stage's package exports the rest of its own public names
 (``chatkit_lab.capture``, ``chatkit_lab.sources``, ``chatkit_lab.sse``, ``chatkit_lab.client``,
-``chatkit_lab.checks``, ``chatkit_lab.report``, ``chatkit_lab.redact``).
+``chatkit_lab.checks``, ``chatkit_lab.scenarios``, ``chatkit_lab.report``, ``chatkit_lab.redact``).
 
 Names load on first use, so ``import chatkit_lab`` (and the command line's ``--help``) stays
 fast: the heavy libraries (pandas, the ChatKit SDK, the agents SDK) load only when needed.
@@ -42,6 +42,9 @@ _EXPORTS: dict[str, str] = {
     "diagnose_target": "chatkit_lab.diagnosis",
     "diagnose_captures": "chatkit_lab.diagnosis",
     "Diagnosis": "chatkit_lab.diagnosis",
+    # scenarios: conformance beyond the first message
+    "diagnose_scenarios": "chatkit_lab.diagnosis",
+    "Conformance": "chatkit_lab.diagnosis",
     # report
     "report_markdown": "chatkit_lab.report",
     # secrets and errors
@@ -54,6 +57,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "Capture",
     "ChatKitLabError",
+    "Conformance",
     "Diagnosis",
     "HTTPTransport",
     "InProcessTransport",
@@ -66,6 +70,7 @@ __all__ = [
     "decode_events",
     "diagnose",
     "diagnose_captures",
+    "diagnose_scenarios",
     "diagnose_target",
     "load_captures",
     "load_har",
@@ -95,7 +100,14 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors; nothing here runs
     from chatkit_lab.capture import Capture, load_captures, save_captures
     from chatkit_lab.checks import analyze_capture, analyze_events, check_specs
-    from chatkit_lab.diagnosis import Diagnosis, diagnose, diagnose_captures, diagnose_target
+    from chatkit_lab.diagnosis import (
+        Conformance,
+        Diagnosis,
+        diagnose,
+        diagnose_captures,
+        diagnose_scenarios,
+        diagnose_target,
+    )
     from chatkit_lab.errors import ChatKitLabError
     from chatkit_lab.redact import Redactor, register_secrets, secrets_from_env
     from chatkit_lab.report import report_markdown

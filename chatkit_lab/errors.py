@@ -25,3 +25,7 @@ class TransformError(ChatKitLabError):
 
 class HarFormatError(ChatKitLabError):
     """A HAR file cannot be read at all (individual bad entries are reported, not raised)."""
+
+
+class ScenarioError(ChatKitLabError):
+    """A scenario name that is not known, or a bad prompt override."""

@@ -193,6 +193,8 @@ class Target:
     token: str | None = None
     """A token a built-in backend accepts (handed to a user's fetch when none is given)."""
     user_id: str | None = None
+    upload_url: str | None = None
+    """Where ChatKit uploads files directly (a built-in backend's own upload route)."""
 
 
 def _transform_name(spec: str | Transform | None, default: str) -> tuple[Transform, str]:
@@ -291,6 +293,9 @@ async def open_target(
         target.builtin = True
         target.store = getattr(getattr(backend.app, "state", None), "store", None)
         target.token, target.user_id = backend.token, backend.user_id
+        upload = getattr(getattr(backend.app, "state", None), "direct_upload_path", None)
+        if isinstance(upload, str) and target.url.endswith(backend.path):
+            target.upload_url = target.url[: len(target.url) - len(backend.path)] + upload
         yield target
 
 

@@ -20,8 +20,9 @@
 # The last step turns the investigation into a markdown file: the verdicts, the layer matrix,
 # per target the findings with evidence and fixes, what the client did and would render, the
 # stream-versus-reload diffs, and the plots (a layer grid and the event arrivals of every
-# stream) as PNG files next to it. It diagnoses the four built-in backends and the fix ladder
-# (notebook 04) in one go, as `chatkit-lab investigate` does. Secrets (tokens, cookies, keys) are
+# stream) as PNG files next to it, and the conformance table (notebook 07's scenarios). It
+# diagnoses the four built-in backends and the fix ladder (notebook 04) and grades the scenarios
+# in one go, as `chatkit-lab investigate` does. Secrets (tokens, cookies, keys) are
 # masked in every piece of text before it is written.
 
 # %%
@@ -31,7 +32,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from chatkit_lab import report_markdown
-from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all
+from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, INTRO, run_all, run_suite
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 
@@ -42,11 +43,14 @@ report_path = "reports/investigation.md"  # relative to the repository root, or 
 # ## Diagnose, then write the report
 #
 # The four built-in backends (notebook 04's matrix) and the fix ladder, each section captioned
-# with the change it tests. `report_markdown` writes the file and its plots and returns its path.
+# with the change it tests, then the conformance suite (notebook 07): the reference graded on
+# every scenario and each faulty variant on its own. `report_markdown` writes the file and its
+# plots and returns its path.
 
 # %%
 builtins = await run_all(BUILTIN_RUNS, progress=False)
 ladder = await run_all(FIX_LADDER, progress=False)
+suite = await run_suite()
 for diagnosis, run in zip(ladder, FIX_LADDER, strict=True):
     diagnosis.target = run.caption
 
@@ -58,6 +62,7 @@ written = report_markdown(
     title="ChatKit investigation: why the UI stays blank",
     intro=INTRO + "\n\nThe last four sections are the fix ladder: the report's setup, then "
     "each fix alone, then both together.",
+    suite=suite,
 )
 
 

@@ -1,8 +1,8 @@
 """The notebooks: they run top to bottom, stay in sync with their .py twins, and leak nothing.
 
-Every notebook is executed once per session with papermill (kernel ``python3``, working
-directory ``notebooks/``); files they write go to a temporary directory through their
-parameters, never into the repository.
+Every notebook is executed once per session, when a test first needs it, with papermill (kernel
+``python3``, working directory ``notebooks/``); files they write go to a temporary directory
+through their parameters, never into the repository.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ NOTEBOOKS = (
     "04_pinpoint",
     "05_staging",
     "06_export",
+    "07_scenarios",
 )
 CELL_TIMEOUT_S = 120
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}")
@@ -70,31 +71,42 @@ def outputs_text(notebook: nbformat.NotebookNode) -> str:
     )
 
 
+class Runs:
+    """Each notebook executed once, when a test first asks for it, with its defaults; files
+    written under a temporary dir. (Selecting tests with ``-k 07`` runs only that notebook.)"""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.done: dict[str, Run] = {}
+        self.parameters: dict[str, dict[str, object]] = {
+            "05_staging": {"out_dir": str(base / "staging")},
+            "06_export": {"report_path": str(base / "reports" / "investigation.md")},
+        }
+
+    def __getitem__(self, name: str) -> Run:
+        if name not in self.done:
+            output = self.base / f"{name}.out.ipynb"
+            run = Run(name, output, 0.0, self.base)
+            try:
+                run.seconds = execute(name, output, self.parameters.get(name))
+            except Exception as exc:  # reported by the test for this notebook
+                run.error = exc
+            self.done[name] = run
+        return self.done[name]
+
+    def all(self) -> dict[str, Run]:
+        return {name: self[name] for name in NOTEBOOKS}
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Each notebook executed once with its defaults, files written under a temporary dir."""
-    base = tmp_path_factory.mktemp("notebooks")
-    parameters: dict[str, dict[str, object]] = {
-        "05_staging": {"out_dir": str(base / "staging")},
-        "06_export": {"report_path": str(base / "reports" / "investigation.md")},
-    }
-    results = {}
-    for name in NOTEBOOKS:
-        output = base / f"{name}.out.ipynb"
-        run = Run(name, output, 0.0, base)
-        try:
-            run.seconds = execute(name, output, parameters.get(name))
-        except Exception as exc:  # reported by the test for this notebook
-            run.error = exc
-        results[name] = run
-    return results
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The notebook runs of this module, executed on first use."""
+    return Runs(tmp_path_factory.mktemp("notebooks"))
 
 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_every_notebook_runs_top_to_bottom_without_an_error(
-    runs: dict[str, Run], name: str
-) -> None:
+def test_every_notebook_runs_top_to_bottom_without_an_error(runs: Runs, name: str) -> None:
     run = runs[name]
     if run.error is not None:
         pytest.fail(f"{name} failed:\n{run.error}")
@@ -112,7 +124,7 @@ def test_every_notebook_runs_top_to_bottom_without_an_error(
 
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_every_notebook_shows_output_and_no_credential(runs: dict[str, Run], name: str) -> None:
+def test_every_notebook_shows_output_and_no_credential(runs: Runs, name: str) -> None:
     run = runs[name]
     if run.error is not None:
         pytest.skip("the notebook did not run")
@@ -123,9 +135,9 @@ def test_every_notebook_shows_output_and_no_credential(runs: dict[str, Run], nam
 
 
 @pytest.mark.timeout(1200)
-def test_every_notebook_stays_within_a_generous_time_budget(runs: dict[str, Run]) -> None:
+def test_every_notebook_stays_within_a_generous_time_budget(runs: Runs) -> None:
     # The target is under 15 s each on an idle machine; the bound here only catches runaways.
-    times = {name: round(run.seconds, 1) for name, run in runs.items() if run.error is None}
+    times = {name: round(run.seconds, 1) for name, run in runs.all().items() if run.error is None}
     print(times)
     assert all(seconds < 90 for seconds in times.values()), times
 
@@ -175,7 +187,7 @@ def test_the_staging_notebook_declares_its_papermill_parameters() -> None:
 
 @pytest.mark.timeout(1200)
 def test_the_export_notebook_writes_a_report_with_the_verdict_evidence_and_plots(
-    runs: dict[str, Run],
+    runs: Runs,
 ) -> None:
     run = runs["06_export"]
     if run.error is not None:
@@ -229,3 +241,18 @@ def test_the_staging_notebook_diagnoses_a_given_url_and_saves_redacted_captures(
         assert authorization is not None and "REDACTED" in authorization
     summary = json.loads(next(out_dir.glob("*_diagnosis.json")).read_text(encoding="utf-8"))
     assert summary["verdict"] is None
+
+
+@pytest.mark.timeout(1200)
+def test_notebook_07_shows_a_stopped_reply_kept_by_the_reference_and_lost_by_the_docs_route(
+    runs: Runs,
+) -> None:
+    run = runs["07_scenarios"]
+    if run.error is not None:
+        pytest.fail(f"07_scenarios failed:\n{run.error}")
+    text = outputs_text(run.notebook())
+    assert "the client stopped after 3 text deltas" in text
+    assert "- **reference**: cancel **pass**" in text
+    assert "`StreamingResponse` route): cancel **fail**" in text
+    assert "persistence.cancel_partial_lost" in text
+    assert "no, never returned" in text, "the store log should show the SDK's cancelled save"

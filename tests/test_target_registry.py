@@ -82,6 +82,14 @@ def test_the_builtin_backends_register_their_targets_through_the_entry_point() -
         "legacy:attempt3",
         "faulty:create-500",
         "faulty:create-json",
+        "faulty:cancel",
+        "faulty:retry",
+        "faulty:client-tool",
+        "faulty:widget",
+        "faulty:workflow",
+        "faulty:attachments",
+        "faulty:history",
+        "faulty:errors",
     )
     assert BUILTIN_TARGETS == tuple(target_names())
     assert "legacy:attempt3" in BUILTIN_TARGETS and "legacy:attempt4" not in BUILTIN_TARGETS

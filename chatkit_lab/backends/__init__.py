@@ -5,6 +5,9 @@
 * ``legacy:attempt1`` .. ``legacy:attempt3``: :func:`legacy_app`, the report's FastAPI backend in
   each of the formats it tried, reached through the report's custom fetch
   (:data:`legacy_fetch`);
+* ``faulty:create-500``, ``faulty:create-json`` (:data:`FAILING_SENDS`) and one
+  ``faulty:<scenario>`` per conformance scenario (:data:`FAULTY_SCENARIOS`): the reference with
+  one realistic bug;
 * stores (:class:`SQLiteStore`, :class:`MemoryStore`, :class:`RecordingStore`) and deliberately
   faulty store wrappers for the diagnosis tests.
 
@@ -138,6 +141,42 @@ def _failing_backend(failure: str, **options: Any) -> BuiltinTarget:
     )
 
 
+FAULTY_SCENARIOS: dict[str, str] = {
+    "cancel": "the reference backend served by the route the SDK docs show, "
+    "StreamingResponse(result): a stop cancels the SDK's own saves, so the partial reply is lost "
+    "(on a store with an async driver)",
+    "retry": "the reference backend on a store whose delete_thread_item does nothing: a retried "
+    "answer comes back on reload",
+    "client-tool": "the reference backend on a store whose save_item ignores client tool calls: "
+    "the completed call is never saved, so on reload it is gone",
+    "widget": "the reference backend streaming its widget as hand-written JSON with lower-case "
+    "component types (card, text, button), which is no ChatKit widget",
+    "workflow": "the reference backend sending workflow.task.updated with task_index counted "
+    "from 1: the last update points past the workflow's tasks",
+    "attachments": "the reference backend on a store that saves user messages without their "
+    "attachments: on reload the message shows no file",
+    "history": "the reference backend on a store whose delete_thread does nothing: a deleted "
+    "thread is still listed and still loads",
+    "errors": "the reference backend sending every error event with allow_retry: false, so the "
+    "UI offers no Retry for a retryable failure",
+}
+"""Faulty built-ins ``faulty:<scenario>``, one per conformance scenario: the reference with one
+bug that breaks that scenario only (see :mod:`.faulty_scenarios`)."""
+
+
+def _faulty_scenario_backend(scenario: str, **options: Any) -> BuiltinTarget:
+    from .faulty_scenarios import faulty_app
+    from .reference import CHATKIT_PATH
+
+    return BuiltinTarget(
+        f"faulty:{scenario}",
+        faulty_app(scenario, **options),
+        CHATKIT_PATH,
+        "none",
+        FAULTY_SCENARIOS[scenario],
+    )
+
+
 def register(registry: Registry) -> None:
     """Add the built-in targets and the report's fetch transforms to the kit's registry.
 
@@ -153,6 +192,12 @@ def register(registry: Registry) -> None:
             partial(_failing_backend, failure),
             description=description,
         )
+    for scenario, description in FAULTY_SCENARIOS.items():
+        registry.add_target(
+            f"faulty:{scenario}",
+            partial(_faulty_scenario_backend, scenario),
+            description=description,
+        )
     registry.add_transform("legacy-fetch", f"{__name__}.transforms:legacy_fetch")
     registry.add_transform("legacy-auth", f"{__name__}.transforms:legacy_auth")
 
@@ -165,6 +210,7 @@ __all__ = [
     "DEFAULT_REAL_MODEL",
     "DropAssistantStore",
     "FAILING_SENDS",
+    "FAULTY_SCENARIOS",
     "LEGACY_ATTEMPTS",
     "LEGACY_TEST_SECRET",
     "LEGACY_USER_ID",

@@ -12,7 +12,16 @@ and fully deterministic (the scripts are in ``scripts``). Pass ``model="openai:g
 (or ``real_model=True``) with ``OPENAI_API_KEY`` set to talk to a real model instead. Tracing is
 always disabled: nothing leaves the machine unless a real model was asked for.
 
-:func:`reference_app` wraps the server in the single-endpoint FastAPI app the SDK docs describe.
+:func:`reference_app` wraps the server in the single-endpoint FastAPI app the SDK docs describe,
+plus the attachment upload routes (``attachments``).
+
+The kit's scenarios are on by default (``scenarios=False`` turns them off): the scripted model
+picks one by a keyword in the user's text (``scenario_steps``) and its tools (``scenario_tools``)
+use the SDK's helpers, so every event is still the SDK's. The reference chooses the keywords and
+texts, the ``NoticeEvent``/``ProgressUpdateEvent`` that ``respond`` yields and the
+``CustomStreamError`` it raises, the weather card's ``action``/``sync_action``, and the bounded
+:attr:`ReferenceServer.feedback` that ``add_feedback`` fills. ``handle_stream_cancelled`` is the
+SDK's default, which saves a cancelled reply's partial text.
 """
 
 from __future__ import annotations
@@ -22,30 +31,60 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from agents import Agent, Model, RunConfig, RunContextWrapper, Runner, function_tool
+from agents import Agent, Model, RunConfig, Runner, StopAtTools
 from agents import set_tracing_disabled as _set_tracing_disabled
 from agents.testing import ScriptedModel
-from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.actions import Action
+from chatkit.agents import stream_agent_response
+from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, StreamingResult
-from chatkit.store import NotFoundError, Store
+from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
-    ProgressUpdateEvent,
+    FeedbackKind,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
-    UserMessageTagContent,
-    UserMessageTextContent,
+    WidgetItem,
 )
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
+from chatkit_lab.backends._streaming import ChatKitStreamingResponse, quiet_sdk_leftovers
 from chatkit_lab.errors import ChatKitLabError
 
 from ._util import remove_with, split_deltas, temporary_db_path
+from .attachments import (
+    AttachmentConverter,
+    MemoryAttachmentStore,
+    UploadTooLargeError,
+    add_upload_routes,
+    describe_attachment,
+    request_context,
+)
+from .scenario_steps import (
+    opening_events,
+    scenario_error,
+    scenario_for,
+    turn_facts,
+    turn_steps,
+    user_text,
+)
+from .scenario_tools import (
+    CLIENT_TOOL_NAME,
+    SCENARIO_TOOLS,
+    WEATHER_REFRESH,
+    BoundedCounter,
+    PacedAgentContext,
+    get_weather,
+    refresh_weather,
+    sync_refresh,
+    weather_report,
+)
 from .scripts import SCRIPTS, Script, ToolCall, resolve_script
 from .stores import MemoryStore, RecordingStore, SQLiteStore
 
@@ -53,6 +92,7 @@ __all__ = [
     "CHATKIT_PATH",
     "DEFAULT_REAL_MODEL",
     "SCRIPTS",
+    "Feedback",
     "ModelUnavailableError",
     "ReferenceServer",
     "Script",
@@ -71,33 +111,25 @@ DEFAULT_REAL_MODEL = "openai:gpt-4.1-mini"
 
 DEFAULT_INSTRUCTIONS = (
     "You are the assistant of a ChatKit reference backend. Answer briefly. "
-    "Use the get_weather tool when asked about the weather."
+    "Use the get_weather tool when asked about the weather, show_weather_card when asked for "
+    "it as a card, plan_trip to plan a trip step by step, and get_selected_text to read the "
+    "text selected in the user's editor."
 )
+
+MAX_FEEDBACK = 1000
+"""How many feedback records :attr:`ReferenceServer.feedback` keeps (the newest)."""
 
 
 class ModelUnavailableError(ChatKitLabError):
     """A real model was requested but cannot be used (no ``OPENAI_API_KEY``)."""
 
 
-# -- the tool ------------------------------------------------------------------------------
+class Feedback(NamedTuple):
+    """One ``items.feedback`` request as ``add_feedback`` received it."""
 
-
-def weather_report(city: str) -> str:
-    """The deterministic answer of the ``get_weather`` tool."""
-    return f"{city}: 21 °C, clear skies, light wind from the west"
-
-
-@function_tool
-async def get_weather(ctx: RunContextWrapper[Any], city: str) -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city to report on.
-    """
-    agent_context = ctx.context
-    if isinstance(agent_context, AgentContext):
-        await agent_context.stream(ProgressUpdateEvent(text=f"Checking the weather in {city}…"))
-    return weather_report(city)
+    thread_id: str
+    item_ids: tuple[str, ...]
+    kind: FeedbackKind
 
 
 # -- the model -----------------------------------------------------------------------------
@@ -123,20 +155,11 @@ def resolve_model(model: str | Model | None, real_model: bool = False) -> str | 
 # -- the server ----------------------------------------------------------------------------
 
 
-def _user_text(item: UserMessageItem | None) -> str:
-    if item is None:
-        return ""
-    parts: list[str] = []
-    for part in item.content:
-        if isinstance(part, UserMessageTextContent):
-            parts.append(part.text)
-        elif isinstance(part, UserMessageTagContent):
-            parts.append(f"@{part.text}")
-    return "".join(parts)
-
-
 class ReferenceServer(ChatKitServer[dict[str, Any]]):
     """The documented ChatKit server shape: an Agent streamed through ``stream_agent_response``."""
+
+    max_scripted_models = 256
+    """How many of the latest scripted models :attr:`scripted_models` keeps."""
 
     def __init__(
         self,
@@ -148,16 +171,26 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
         real_model: bool = False,
         delay_s: float = 0.0,
         instructions: str = DEFAULT_INSTRUCTIONS,
+        attachment_store: AttachmentStore[Any] | None = None,
+        scenarios: bool = True,
     ) -> None:
-        super().__init__(store)
+        attachments = attachment_store if attachment_store is not None else MemoryAttachmentStore()
+        super().__init__(store, attachments)
         _set_tracing_disabled(True)
         self.script = resolve_script(script, replies)
         self.model = resolve_model(model, real_model)
         self.delay_s = max(float(delay_s), 0.0)
         self.instructions = instructions
-        self.converter = ThreadItemConverter()
+        self.scenarios = scenarios
+        self.converter = AttachmentConverter(attachments)
         self.scripted_models: list[ScriptedModel] = []
-        """Every scripted model used so far (one per response), for inspecting model calls."""
+        """The latest scripted models used (one per response), for inspecting model calls."""
+        self.feedback: list[Feedback] = []
+        """The newest :data:`MAX_FEEDBACK` feedback records, oldest first."""
+        self.responses = BoundedCounter()
+        """Responses so far per thread (the retry scenario's "answer N")."""
+        self.refreshes = BoundedCounter()
+        """Refreshes so far per widget item."""
 
     async def _history(self, thread_id: str, context: dict[str, Any]) -> list[ThreadItem]:
         items: list[ThreadItem] = []
@@ -176,42 +209,105 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
         context: dict[str, Any],
     ) -> AsyncIterator[ThreadStreamEvent]:
         items = await self._history(thread.id, context)
+        self.responses.bump(thread.id)
+        text = user_text(input_user_message)
+        scenario = scenario_for(items, input_user_message, text) if self.scenarios else None
+        for opening in opening_events(scenario):
+            yield opening
+        error = scenario_error(scenario)
+        if error is not None:
+            raise error
         agent_input = await self.converter.to_agent_input(items)
-        messages = [item for item in items if item.type in ("user_message", "assistant_message")]
-        turn = sum(1 for item in messages if item.type == "user_message")
 
         model: str | Model
         if self.model is None:
-            scripted = ScriptedModel(
-                self.script.steps(
-                    turn=turn,
-                    user_text=_user_text(input_user_message),
-                    history=max(len(messages) - 1, 0),
-                    message_id=lambda: self.store.generate_item_id("message", thread, context),
-                )
+            steps = turn_steps(
+                self.script,
+                scenario,
+                items,
+                input_user_message,
+                turn_facts(
+                    items,
+                    input_user_message,
+                    answer=self.responses.get(thread.id),
+                    describe=lambda a: describe_attachment(a, self.converter.stored(a.id)),
+                ),
+                message_id=lambda: self.store.generate_item_id("message", thread, context),
+                tool_item_id=lambda: self.store.generate_item_id("tool_call", thread, context),
             )
+            scripted = ScriptedModel(steps)
             self.scripted_models.append(scripted)
+            del self.scripted_models[: -self.max_scripted_models]
             model = scripted
         else:
             model = self.model
 
-        agent = Agent[AgentContext](
+        agent = Agent[PacedAgentContext](
             name="ChatKit reference assistant",
             instructions=self.instructions,
             model=model,
-            tools=[get_weather],
+            tools=list(SCENARIO_TOOLS),
+            tool_use_behavior=StopAtTools(stop_at_tool_names=[CLIENT_TOOL_NAME]),
         )
-        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+        agent_context = PacedAgentContext(thread=thread, store=self.store, request_context=context)
         result = Runner.run_streamed(
             agent,
             agent_input,
             context=agent_context,
             run_config=RunConfig(tracing_disabled=True),
         )
-        async for event in stream_agent_response(agent_context, result):
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
+        try:
+            async for event in stream_agent_response(agent_context, result):
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield event
+                agent_context.mark_written(event)
+        finally:
+            if not result.is_complete:
+                result.cancel()
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: dict[str, Any],
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """``threads.custom_action``: the weather card's refresh button."""
+        if action.type != WEATHER_REFRESH:
+            raise CustomStreamError(f"this backend has no action {action.type[:80]!r}")
+        refresh = self.refreshes.bump(sender.id) if sender is not None else 1
+        message_id = self.store.generate_item_id("message", thread, context)
+        async for event in refresh_weather(
+            thread, action, sender, refresh=refresh, message_id=message_id
+        ):
             yield event
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: dict[str, Any],
+    ) -> SyncCustomActionResponse:
+        """``threads.sync_custom_action``: the refreshed card, also saved for reloads."""
+        if action.type != WEATHER_REFRESH or sender is None:
+            return SyncCustomActionResponse(updated_item=None)
+        response = sync_refresh(action, sender, refresh=self.refreshes.bump(sender.id))
+        if response.updated_item is not None:
+            await self.store.save_item(thread.id, response.updated_item, context)
+        return response
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: dict[str, Any],
+    ) -> None:
+        """``items.feedback``: keep ``(thread_id, item_ids, kind)``, the newest few only."""
+        self.feedback.append(Feedback(thread_id, tuple(item_ids), feedback))
+        del self.feedback[:-MAX_FEEDBACK]
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -241,35 +337,51 @@ def reference_app(
     model: str | Model | None = None,
     real_model: bool = False,
     delay_s: float = 0.0,
+    scenarios: bool = True,
+    attachment_store: MemoryAttachmentStore | None = None,
+    server_class: type[ReferenceServer] = ReferenceServer,
+    stream_response: type[StreamingResponse] = ChatKitStreamingResponse,
 ) -> FastAPI:
     """The reference backend as a FastAPI app with one ``POST /chatkit`` endpoint.
 
     ``store``: ``None``/``"sqlite"`` (a real SQLite file: ``db_path`` or a new temporary file),
     ``"memory"``, or any :class:`~chatkit.store.Store`. It is wrapped in a
     :class:`~chatkit_lab.backends.stores.RecordingStore`, available as ``app.state.store``;
-    the server is ``app.state.server``.
+    the server is ``app.state.server`` (built by ``server_class``). The attachment routes are
+    on the same app: ``app.state.upload_path`` (two-phase ``PUT``, a template on
+    ``{attachment_id}``), ``app.state.direct_upload_path`` (multipart ``POST``), and the
+    in-memory store behind them is ``app.state.attachment_store``.
+
+    Streams are served by ``stream_response``: :class:`ChatKitStreamingResponse` hands a stop
+    (the client going away) to the SDK as one cancel, so ``handle_stream_cancelled`` saves the
+    partial reply; the documented ``StreamingResponse`` loses it (see :mod:`._streaming`).
     """
     inner = _make_store(store, db_path)
     recording = inner if isinstance(inner, RecordingStore) else RecordingStore(inner)
-    server = ReferenceServer(
+    attachments = attachment_store if attachment_store is not None else MemoryAttachmentStore()
+    server = server_class(
         recording,
         script=script,
         replies=replies,
         model=model,
         real_model=real_model,
         delay_s=delay_s,
+        attachment_store=attachments,
+        scenarios=scenarios,
     )
     app = FastAPI(title="chatkit-lab reference backend")
     app.state.server = server
     app.state.store = recording
     app.state.db_path = getattr(inner, "path", None)
     app.state.path = CHATKIT_PATH
+    add_upload_routes(app, server, attachments)
 
     @app.post(CHATKIT_PATH)
     async def chatkit_endpoint(request: Request) -> Response:
+        quiet_sdk_leftovers()
         body = await request.body()
         try:
-            result = await server.process(body, {"headers": dict(request.headers)})
+            result = await server.process(body, request_context(request))
         except ValidationError as exc:
             return JSONResponse(
                 {
@@ -280,8 +392,12 @@ def reference_app(
             )
         except NotFoundError as exc:
             return JSONResponse({"error": "not found", "detail": str(exc)}, status_code=404)
+        except UploadTooLargeError as exc:
+            return JSONResponse({"error": "too large", "detail": str(exc)}, status_code=413)
+        except ValueError as exc:
+            return JSONResponse({"error": "bad request", "detail": str(exc)}, status_code=400)
         if isinstance(result, StreamingResult):
-            return StreamingResponse(result, media_type="text/event-stream")
+            return stream_response(result, media_type="text/event-stream")
         return Response(content=result.json, media_type="application/json")
 
     return app

@@ -3,10 +3,16 @@
 The agent's default model is an ``agents.testing.ScriptedModel`` fed by a :class:`Script`: each
 reply streams as several text deltas in the Responses API's event shapes (the same events a real
 model sends), optionally after a function tool call, so streams are realistic and repeatable.
+
+:func:`text_step` and :func:`tool_call_step` build single model steps (``agents.testing.ModelStep``)
+for other scripted turns, such as the scenario replies in ``scenario_steps``. A text step may
+pause between its deltas (``pause_s``); that pause is the reference's choice, made only where a
+slow stream is asked for, and runs inside the model's stream, as a slow real model would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +40,7 @@ from openai.types.responses.response_usage import InputTokensDetails, OutputToke
 
 from ._util import split_deltas
 
-__all__ = ["SCRIPTS", "Script", "ToolCall", "resolve_script"]
+__all__ = ["SCRIPTS", "Script", "ToolCall", "resolve_script", "text_step", "tool_call_step"]
 
 
 @dataclass(frozen=True)
@@ -102,25 +108,47 @@ class Script:
         """The model steps for one turn: an optional tool call, then a streamed text reply."""
         steps: list[ModelStep] = []
         if self.tool is not None:
-            call_id = f"call_{uuid.uuid4().hex[:12]}"
-            steps.append(
-                ModelStep(
-                    output=[
-                        function_call(self.tool.name, dict(self.tool.arguments), call_id=call_id)
-                    ],
-                    response_id=_response_id(),
-                )
-            )
+            steps.append(tool_call_step(self.tool.name, self.tool.arguments))
 
         def reply_for(call: ModelCall) -> str:
             return self.render(turn, user_text, history, _last_tool_output(call.input))
 
-        steps.append(
-            ModelStep.stream(
-                _text_stream(reply_for, message_id(), _response_id(), self.words_per_delta)
-            )
-        )
+        steps.append(text_step(reply_for, message_id(), words_per_delta=self.words_per_delta))
         return steps
+
+
+def text_step(
+    reply: str | Callable[[ModelCall], str],
+    message_id: str,
+    *,
+    words_per_delta: int = 2,
+    pause_s: float = 0.0,
+) -> ModelStep:
+    """One streamed assistant message (``reply``, or a function of the model call giving it),
+    ``words_per_delta`` words a delta, with ``pause_s`` seconds between deltas."""
+
+    def fixed(call: ModelCall, text: str = str(reply)) -> str:
+        return text
+
+    reply_for = reply if callable(reply) else fixed
+    return ModelStep.stream(
+        _text_stream(reply_for, message_id, _response_id(), words_per_delta, max(pause_s, 0.0))
+    )
+
+
+def tool_call_step(
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    call_id: str | None = None,
+    item_id: str | None = None,
+) -> ModelStep:
+    """One model step that calls the function tool ``name`` with ``arguments``."""
+    call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
+    return ModelStep(
+        output=[function_call(name, dict(arguments), call_id=call_id, item_id=item_id)],
+        response_id=_response_id(),
+    )
 
 
 SCRIPTS: dict[str, Script] = {
@@ -199,8 +227,10 @@ def _text_stream(
     item_id: str,
     response_id: str,
     words_per_delta: int,
+    pause_s: float = 0.0,
 ) -> Callable[[ModelCall], AsyncIterator[TResponseStreamEvent]]:
-    """A stream factory: one assistant message whose text arrives as several deltas."""
+    """A stream factory: one assistant message whose text arrives as several deltas
+    (``pause_s`` seconds apart)."""
 
     async def stream(call: ModelCall) -> AsyncIterator[TResponseStreamEvent]:
         text = reply_for(call)
@@ -237,7 +267,9 @@ def _text_stream(
             part=part(""),
             sequence_number=next(sequence),
         )
-        for delta in split_deltas(text, words_per_delta):
+        for number, delta in enumerate(split_deltas(text, words_per_delta)):
+            if pause_s and number:
+                await asyncio.sleep(pause_s)
             yield ResponseTextDeltaEvent(
                 type="response.output_text.delta",
                 item_id=item_id,

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from chatkit_lab.redact import Redactor
 
-EndState = Literal["complete", "timeout", "reset", "error", "limit"]
-END_STATES: tuple[str, ...] = ("complete", "timeout", "reset", "error", "limit")
+EndState = Literal["complete", "timeout", "reset", "error", "limit", "stopped"]
+END_STATES: tuple[str, ...] = ("complete", "timeout", "reset", "error", "limit", "stopped")
 
 
 @dataclass
@@ -89,7 +89,8 @@ class Ending:
     """How the exchange ended."""
 
     state: str = "complete"
-    """One of ``complete``, ``timeout``, ``reset``, ``error``, ``limit``."""
+    """One of ``complete``, ``timeout``, ``reset``, ``error``, ``limit``, or ``stopped`` (the
+    client stopped reading on purpose, as ChatKit's stop button does)."""
     message: str = ""
     at_ns: int | None = None
 

@@ -21,7 +21,7 @@ import pandas as pd
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import StreamContext
 from chatkit_lab.checks._dialects import DialectVerdict
-from chatkit_lab.checks._model import LAYERS, Finding
+from chatkit_lab.checks._model import LAYERS, Finding, Skipped
 from chatkit_lab.checks._tables import findings_table
 from chatkit_lab.checks.dialect import dialect_counts
 from chatkit_lab.checks.registry import run_layer
@@ -61,6 +61,8 @@ class EventAnalysis:
     verdicts: list[DialectVerdict] = field(default_factory=list)
     """The dialect (and ChatKit equivalent) per event."""
     findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    """The event-level checks that could not judge this stream, each with the reason."""
     final_state: ClientState | None = field(default=None, repr=False)
     """The modelled client state after the last event (``None``: replayed when asked for)."""
     ui_items: list[int] | None = field(default=None, repr=False)
@@ -250,8 +252,11 @@ def analyze_capture(capture: Capture) -> EventAnalysis:
 def analyze_stream(stream: StreamContext) -> EventAnalysis:
     """Run the stream layers' checks over one context and keep what they read."""
     findings: list[Finding] = []
+    skipped: list[Skipped] = []
     for layer in STREAM_LAYERS:
-        findings += run_layer(layer, stream).findings
+        outcome = run_layer(layer, stream)
+        findings += outcome.findings
+        skipped += outcome.skipped
     return EventAnalysis(
         events=stream.events,
         request_type=stream.request_type,
@@ -260,6 +265,7 @@ def analyze_stream(stream: StreamContext) -> EventAnalysis:
         results=stream.results,
         verdicts=stream.verdicts,
         findings=findings,
+        skipped=skipped,
         final_state=stream.final,
         ui_items=stream.ui_items,
     )

@@ -79,8 +79,11 @@ class StreamContext:
         capture: Capture | str | None = None,
         *,
         timing: bool = True,
+        stopped: bool = False,
     ) -> None:
         self.events: list[Event] = events if isinstance(events, list) else list(events)
+        self.stopped = stopped
+        """The client stopped reading on purpose (the stop button): the end is not the server's."""
         self.request_type = request_type
         self.name: str | None = capture.name if isinstance(capture, Capture) else capture
         self.timing = timing
@@ -92,7 +95,13 @@ class StreamContext:
     @classmethod
     def of(cls, capture: Capture) -> StreamContext:
         """The context of a capture's events, request type and timing."""
-        return cls(capture.events, capture.request_type, capture, timing=capture.timing)
+        return cls(
+            capture.events,
+            capture.request_type,
+            capture,
+            timing=capture.timing,
+            stopped=capture.ending.state == "stopped",
+        )
 
     # -- the shared pass -------------------------------------------------------------------
 

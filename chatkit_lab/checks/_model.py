@@ -37,6 +37,12 @@ LayerState = Literal["pass", "warn", "fail", "skip"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 LAYER_STATES: tuple[str, ...] = ("pass", "warn", "fail", "skip")
 
+STOPPED = (
+    "the client stopped reading on purpose (the stop button): how the stream ends is the "
+    "client's doing, not the server's"
+)
+"""Why the end-of-stream checks skip a capture whose ending is ``stopped``."""
+
 EXCERPT_LIMIT = 2000
 """The most characters of raw payload an excerpt keeps (whatever shows it shortens it further,
 after redacting)."""

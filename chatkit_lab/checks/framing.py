@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import ExchangeContext
 from chatkit_lab.checks._model import (
+    STOPPED,
     Evidence,
     Finding,
     Found,
+    Skip,
     check,
     checks_of,
     excerpt,
@@ -92,8 +94,11 @@ def no_events(exchange: ExchangeContext) -> Iterator[Found]:
     expectation="Every event, including the last, ends with a blank line.",
     fix="Terminate every event with a blank line ('\\n\\n'), the last one too.",
 )
-def truncated_frame(exchange: ExchangeContext) -> Iterator[Found]:
+def truncated_frame(exchange: ExchangeContext) -> Iterator[Found | Skip]:
     capture = exchange.capture
+    if capture.ending.state == "stopped":
+        yield Skip(STOPPED)
+        return
     parser = capture.dispatch
     tail = parser.unterminated
     if parser.undispatched is None or tail is None or not tail.data:

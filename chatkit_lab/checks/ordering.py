@@ -10,6 +10,7 @@ per stream in the shared pass:
   ``done``; no update for an item that was never added; ids are unique;
 * assistant content-part updates name a ``content_index`` that exists, or the next one (the SDK
   creates a part on first use, so ``content_part.added`` is optional);
+* workflow task updates name a ``task_index`` the workflow has (a new task: the next one);
 * every item that was added is done by the end of the stream;
 * an ``error`` event is reported.
 
@@ -24,7 +25,16 @@ from collections.abc import Iterator
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import StreamContext
-from chatkit_lab.checks._model import Evidence, Finding, Found, check, checks_of, run_checks
+from chatkit_lab.checks._model import (
+    STOPPED,
+    Evidence,
+    Finding,
+    Found,
+    Skip,
+    check,
+    checks_of,
+    run_checks,
+)
 from chatkit_lab.checks._ordering_machine import ItemTrack, OrderingMachine
 from chatkit_lab.client.protocol import SchemaResult
 from chatkit_lab.sse import Event
@@ -221,6 +231,50 @@ def content_index(stream: StreamContext) -> Iterator[Found]:
 
 
 @check(
+    code="ordering.task_index",
+    layer="ordering",
+    severity="error",
+    description="Workflow task updates name a task the workflow has (a new task: the next one).",
+    expectation="task_index of workflow.task.updated is a task the workflow has so far (0 to "
+    "tasks - 1); of workflow.task.added, at most the number of tasks so far (counting from 0, "
+    "the task's position in workflow.tasks).",
+    fix="Count a workflow's tasks from 0, not from 1 as the user reads them: pass "
+    "AgentContext.update_workflow_task the task's position in workflow.tasks.",
+)
+def task_index(stream: StreamContext) -> Iterator[Found]:
+    if not any(track.type == "workflow" for track in stream.ordering.items.values()):
+        return
+    tasks: dict[str, int] = {}  # tasks so far per workflow streamed here (not one loaded)
+    for event, result in zip(stream.events, stream.results, strict=True):
+        payload = event.payload
+        if not result.ok or not isinstance(payload, dict):
+            continue
+        item = payload.get("item")
+        if isinstance(item, dict) and item.get("type") == "workflow":
+            tasks[str(item.get("id"))] = len(item.get("workflow", {}).get("tasks", []))
+            continue
+        update = payload.get("update")
+        kind = update.get("type") if isinstance(update, dict) else None
+        count = tasks.get(str(payload.get("item_id")))
+        if kind not in ("workflow.task.added", "workflow.task.updated") or count is None:
+            continue
+        index = update.get("task_index")
+        added = kind == "workflow.task.added"
+        tasks[str(payload.get("item_id"))] = count + added
+        if isinstance(index, int) and 0 <= index < count + added:
+            continue
+        has = "no tasks yet" if count == 0 else f"{count} task{'s' if count > 1 else ''}"
+        valid = f"0..{count - 1 + added}" if count + added else "none before a task is added"
+        yield Found(
+            f"event #{event.index}: {kind} for task_index {index} of workflow "
+            f"{payload.get('item_id')!r}, which has {has} (valid task_index: {valid}): the "
+            "client has no such task, so the update is lost",
+            stream.evidence(event, item_id=payload.get("item_id"), task_index=index, tasks=count),
+            at=(event.index,),
+        )
+
+
+@check(
     code="ordering.update_wrong_item",
     layer="ordering",
     severity="error",
@@ -256,7 +310,10 @@ def update_wrong_item(stream: StreamContext) -> Iterator[Found]:
     fix="Always finish a streamed item with thread.item.done carrying the full item, also on "
     "error paths (try/finally). " + _LIFECYCLE_FIX,
 )
-def unfinished_item(stream: StreamContext) -> Iterator[Found]:
+def unfinished_item(stream: StreamContext) -> Iterator[Found | Skip]:
+    if stream.stopped:
+        yield Skip(STOPPED)
+        return
     events = stream.events
     where = f"event #{events[-1].index}" if events else "the end"
     for track, started in stream.ordering.unfinished():

@@ -15,6 +15,7 @@ from typing import Any
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import ExchangeContext
 from chatkit_lab.checks._model import (
+    STOPPED,
     Evidence,
     Finding,
     Found,
@@ -102,8 +103,11 @@ def no_response(exchange: ExchangeContext) -> Iterator[Found]:
     fix="Make the stream end when the turn is done (return from the generator); check proxies "
     "and timeouts between client and server.",
 )
-def incomplete(exchange: ExchangeContext) -> Iterator[Found]:
+def incomplete(exchange: ExchangeContext) -> Iterator[Found | Skip]:
     capture = exchange.capture
+    if capture.ending.state == "stopped":
+        yield Skip(STOPPED)
+        return
     if _decoding_error(capture) is not None:
         return  # the body ended where it stopped decoding: transport.undecodable_body says so
     if capture.status is not None and capture.ending.state != "complete":

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from chatkit_lab import __version__
+from chatkit_lab.cli._diagnose import diagnose_one, emit
 from chatkit_lab.cli._io import (
     JSON_MODE,
     PROGRESS,
@@ -23,7 +24,6 @@ from chatkit_lab.cli._io import (
     check_timeout,
     fail,
     parse_headers,
-    print_json,
     progress,
     say,
 )
@@ -40,26 +40,6 @@ app = typer.Typer(
 WIDTH = 80
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 """The walkthroughs `investigate --notebooks` executes (the checkout's notebooks folder)."""
-
-
-def _emit(diagnoses: list[Any], as_json: bool, out: Path | None, title: str, verbose: bool) -> int:
-    from chatkit_lab.report import report_markdown, terminal_answer
-
-    if out is not None:
-        try:
-            report_markdown(diagnoses, out, title=title)
-        except (ChatKitLabError, OSError) as exc:
-            fail(f"cannot write the report to {out}: {exc}")
-    if as_json:
-        payload = [d.to_json() for d in diagnoses]  # each redacted by its run's redactor
-        print_json(payload[0] if len(payload) == 1 else payload)
-    else:
-        for diagnosis in diagnoses:
-            for line in terminal_answer(diagnosis, verbose=verbose, width=WIDTH):
-                say(line)
-        if out is not None:
-            say(f"report written to {out}")
-    return 1 if any(d.failed for d in diagnoses) else 0
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -88,8 +68,9 @@ def diagnose(
         str,
         typer.Argument(
             help="What to diagnose: a built-in backend (reference, legacy:attempt1..3, "
-            "faulty:create-500, faulty:create-json), a ChatKit endpoint URL, a HAR file, a "
-            "saved capture file (.jsonl) or a recording folder (from `chatkit-lab proxy`)."
+            "faulty:create-500, faulty:create-json, and faulty:SCENARIO, one per scenario; "
+            "`chatkit-lab targets` lists them), a ChatKit endpoint URL, a HAR file, a saved "
+            "capture file (.jsonl) or a recording folder (from `chatkit-lab proxy`)."
         ),
     ],
     header: Annotated[
@@ -145,6 +126,25 @@ def diagnose(
             help="Show each step on stderr (default: when stderr is a terminal).",
         ),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="Conformance scenarios to run instead of the message lifecycle: all, or names "
+            "separated by commas (messages, cancel, retry, client-tool, widget, workflow, "
+            "attachments, history, errors). Prints one row per scenario."
+        ),
+    ] = None,
+    prompt: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A scenario's message in your backend's words: SCENARIO.ROLE=TEXT "
+            "(repeatable), e.g. 'widget.ask=Show my order as a card'."
+        ),
+    ] = None,
+    upload_url: Annotated[
+        str | None,
+        typer.Option(help="Where ChatKit uploads files directly (the attachments scenario)."),
+    ] = None,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -161,9 +161,40 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
+    if scenario is None and (prompt or upload_url):
+        fail("--prompt and --upload-url go with --scenario")
     with redacting(run):
         progress(f"chatkit-lab: diagnosing {target} ...")
-        code = _diagnose(
+        if scenario is not None:
+            from chatkit_lab.cli._scenarios import run_conformance
+            from chatkit_lab.sources import Limits
+
+            options = {
+                "headers": headers,
+                "transform": transform or "default",
+                "loopback": loopback,
+                "limits": Limits(total_s=limit),
+                "verify": not insecure,
+                "keep_threads": keep_threads,
+                "redactor": run,
+                "fetch_file": fetch,
+                "token_env": token_env,
+                "user_id": user_id,
+                "upload_url": upload_url,
+            }
+            raise typer.Exit(
+                run_conformance(
+                    target,
+                    scenario,
+                    prompt or [],
+                    options=options,
+                    as_json=as_json,
+                    out=out,
+                    verbose=verbose,
+                    width=WIDTH,
+                )
+            )
+        code = diagnose_one(
             target,
             headers,
             transform,
@@ -181,63 +212,7 @@ def diagnose(
         if code is None:
             return
         diagnosis, title = code
-        raise typer.Exit(_emit([diagnosis], as_json, out, title, verbose))
-
-
-def _diagnose(
-    target: str,
-    headers: dict[str, str],
-    transform: str | None,
-    fetch: Path | None,
-    token_env: str,
-    user_id: str | None,
-    message: str,
-    loopback: bool,
-    timeout: float,
-    insecure: bool,
-    keep_threads: bool,
-    url_contains: str | None,
-    run: Any,
-) -> tuple[Any, str] | None:
-    from chatkit_lab.diagnosis import diagnose as run_diagnosis
-    from chatkit_lab.diagnosis import diagnose_captures, diagnose_source
-    from chatkit_lab.sources import Limits
-
-    try:
-        kind, source = diagnose_source(target, url_contains=url_contains)
-        if kind == "files":
-            say(f"chatkit-lab: read {source.describe()}", err=True)
-            for problem in source.problems[:20]:
-                say(f"  note: {problem}", err=True)
-            if not source.captures:
-                fail(f"{target}: no usable exchanges")
-            diagnosis = diagnose_captures(source.captures, target=str(target))
-            diagnosis.redactor = run
-            return diagnosis, f"ChatKit diagnosis: {Path(target).name}"
-        what = "URL" if "://" in target else "built-in backend"
-        progress(f"{what} {target}: playing the ChatKit client ...")
-        import asyncio
-
-        diagnosis = asyncio.run(
-            run_diagnosis(
-                target,
-                headers=headers,
-                transform=transform or "default",
-                message=message,
-                loopback=loopback,
-                limits=Limits(total_s=timeout),
-                verify=not insecure,
-                keep_threads=keep_threads,
-                redactor=run,
-                progress=progress,
-                fetch_file=fetch,
-                token_env=token_env,
-                user_id=user_id,
-            )
-        )
-    except ChatKitLabError as exc:
-        fail(str(exc))
-    return diagnosis, f"ChatKit diagnosis: {target}"
+        raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
 
 
 @app.command()
@@ -251,7 +226,7 @@ def investigate(
     notebooks: Annotated[
         bool,
         typer.Option(
-            help="Execute the six notebooks headless instead (executed copies go to "
+            help="Execute the seven notebooks headless instead (executed copies go to "
             "reports/notebooks/; notebook 06 writes the report)."
         ),
     ] = False,
@@ -300,7 +275,8 @@ def har(
     if not source.captures:
         fail(f"{path}: no usable entries")
     diagnosis = diagnose_captures(source.captures, target=str(path))
-    raise typer.Exit(_emit([diagnosis], as_json, out, f"ChatKit diagnosis: {path.name}", verbose))
+    title = f"ChatKit diagnosis: {path.name}"
+    raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
 
 
 @app.command()
@@ -314,22 +290,50 @@ def checks(
     if markdown:
         typer.echo(CHECKS_HEADER + table.to_markdown(index=False))
     else:
-        columns = ["code", "layer", "severity", "expectation"]
+        columns = ["scenario", "code", "layer", "severity", "expectation"]
         typer.echo(table[columns].to_string(index=False))
+
+
+@app.command()
+def targets() -> None:
+    """List the built-in backends: each name and what it is."""
+    from chatkit_lab.targets import describe_targets
+
+    for name, description in describe_targets().items():
+        say(f"{name:<20} {description}")
+
+
+@app.command()
+def scenarios() -> None:
+    """List the conformance scenarios `diagnose --scenario` runs, and their prompts."""
+    from chatkit_lab.scenarios import scenarios as declared
+
+    for scenario in declared().values():
+        say(f"{scenario.name:<12} {scenario.title}: {', '.join(scenario.requests)}")
+        for role, text in scenario.prompts.items():
+            say(f"{'':<12}   --prompt {scenario.name}.{role}={text!r}")
 
 
 CHECKS_HEADER = (
     "# Check catalogue\n\n"
     "Every check chatkit-lab runs, with its stable code, layer, severity, what it expects and the "
-    "fix it suggests. Generated by `chatkit-lab checks --markdown`; a test keeps it in sync.\n\n"
+    "fix it suggests. Scenario `all` checks run on every exchange of every scenario; the others "
+    "belong to one conformance scenario (`diagnose --scenario`, see scenarios.md). Generated "
+    "by `chatkit-lab checks --markdown`; a test keeps it in sync.\n\n"
 )
 
 
 def all_checks_table() -> Any:
-    """Every check, from the declarations in the layer modules the registry lists."""
-    from chatkit_lab.checks import checks_table
+    """Every check, from the declarations the registries list: the layer modules' (run on every
+    exchange, scenario ``all``) then each scenario's own."""
+    import pandas as pd
 
-    return checks_table()
+    from chatkit_lab.checks import checks_table
+    from chatkit_lab.scenarios import scenario_checks_table
+
+    layers = checks_table()
+    layers.insert(0, "scenario", "all")
+    return pd.concat([layers, scenario_checks_table()], ignore_index=True)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
@@ -40,6 +41,7 @@ from chatkit_lab.client._steps import (
     user_input,
 )
 from chatkit_lab.client._transform import ClientRequest, Transform, identity
+from chatkit_lab.sources import DEFAULT_LIMITS, StopReading
 
 __all__ = [
     "Lifecycle",
@@ -132,12 +134,31 @@ class LifecycleRunner:
 
     # -- one request ---------------------------------------------------------------------------
 
-    async def exchange(self, name: str, payload: dict[str, Any], expects: str) -> Step:
-        """Send one ChatKit request through the fetch once; record it as a step."""
+    def limits_with(self, stop: StopReading | None) -> Any:
+        """The runner's limits, with ``stop`` (the stop button) when given."""
+        if stop is None:
+            return self.limits
+        base = self.limits or getattr(self.sender, "limits", None) or DEFAULT_LIMITS
+        return replace(base, stop=stop)
+
+    async def exchange(
+        self,
+        name: str,
+        payload: dict[str, Any],
+        expects: str,
+        *,
+        stop: StopReading | None = None,
+    ) -> Step:
+        """Send one ChatKit request through the fetch once; record it as a step.
+
+        ``stop`` makes the client stop reading the reply once it is reached, as ChatKit's stop
+        button aborts a streaming request (the capture then ends ``stopped``).
+        """
         client_request = ClientRequest.chatkit(self.url, payload, self.headers)
+        limits = self.limits_with(stop)
 
         async def send(request: ClientRequest) -> Capture:
-            capture = await self.sender.send_request(request, label=name, limits=self.limits)
+            capture = await self.sender.send_request(request, label=name, limits=limits)
             capture.target = capture.target or self.target
             capture.meta.setdefault("client_type", payload["type"])
             if request.body != client_request.body:
@@ -184,7 +205,13 @@ class LifecycleRunner:
         return step
 
     async def request(
-        self, life: Lifecycle, name: str, payload: dict[str, Any], expects: str
+        self,
+        life: Lifecycle,
+        name: str,
+        payload: dict[str, Any],
+        expects: str,
+        *,
+        stop: StopReading | None = None,
     ) -> Step:
         """One ChatKit request as the host script makes it: failed stream opens re-sent.
 
@@ -192,7 +219,7 @@ class LifecycleRunner:
         error while reading is not retried, and anything else is re-sent up to five times, the
         waits compressed by ``retry_scale`` and all retries bounded by ``retry_budget_s``.
         """
-        step = await self.exchange(name, payload, expects)
+        step = await self.exchange(name, payload, expects, stop=stop)
         life.steps.append(step)
         self._tell(step)
         attempt = 0
@@ -214,7 +241,7 @@ class LifecycleRunner:
             attempt += 1
             wait = retry_delay_range(attempt)
             await asyncio.sleep(wait[1] * self.retry_scale)
-            step = await self.exchange(f"{name} (retry {attempt})", payload, expects)
+            step = await self.exchange(f"{name} (retry {attempt})", payload, expects, stop=stop)
             step.attempt = attempt
             step.retry_wait_s = wait
             step.capture.meta["attempt"] = attempt
@@ -283,11 +310,18 @@ class LifecycleRunner:
                 await audit_store(self, life, mount, message)
             await self._conversation(life, thread_id, adopted, second_message, page_size)
         finally:
-            if self.delete_created:
-                for created in list(dict.fromkeys(life.created_threads)):
-                    await delete_thread(self, life, created)
+            await self.clean_up(life)
         life.notes.append(f"lifecycle took {time.monotonic() - started:.2f} s")
         return life
+
+    async def clean_up(self, life: Lifecycle) -> None:
+        """Delete the threads ``life`` created, when the runner deletes what it creates (each
+        deletion is said only once a load shows the thread gone)."""
+        if not self.delete_created:
+            return
+        for created in list(dict.fromkeys(life.created_threads)):
+            if created not in life.deleted_threads:
+                await delete_thread(self, life, created)
 
     @staticmethod
     def _thread_from_controls(life: Lifecycle) -> str | None:
@@ -318,7 +352,7 @@ class LifecycleRunner:
                 f"the reply had no valid thread.created; the runner goes on with thread id "
                 f"{thread_id!r} found in the payloads, which the real client would not adopt"
             )
-        await self._load(life, thread_id, "load", page_size)
+        await self.load(life, thread_id, "load", page_size)
         await self.request(
             life,
             "send: threads.add_user_message",
@@ -328,9 +362,11 @@ class LifecycleRunner:
             ),
             "stream",
         )
-        await self._load(life, thread_id, "reload", page_size)
+        await self.load(life, thread_id, "reload", page_size)
 
-    async def _load(self, life: Lifecycle, thread_id: str, prefix: str, page_size: int) -> None:
+    async def load(self, life: Lifecycle, thread_id: str, prefix: str, page_size: int = 2) -> None:
+        """Load a thread as the client does: ``threads.get_by_id``, ``items.list``, then the
+        items page by page (steps named ``"<prefix>: ..."``)."""
         await self.request(
             life,
             f"{prefix}: threads.get_by_id",

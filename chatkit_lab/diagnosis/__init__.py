@@ -6,6 +6,12 @@ layer's state (``pass``, ``warn``, ``fail``, ``skip``) and names the verdict: th
 on the user's path, the earliest failing step and within it the lowest failing layer.
 """
 
+from chatkit_lab.diagnosis._conformance import (
+    SCENARIO_STATES,
+    Conformance,
+    ScenarioResult,
+    compare,
+)
 from chatkit_lab.diagnosis._loose import diagnose_captures, diagnose_source
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import (
@@ -13,10 +19,20 @@ from chatkit_lab.diagnosis._run import (
     diagnose_target,
     evaluate_lifecycle,
     evaluate_steps,
+    open_run,
 )
+from chatkit_lab.diagnosis._scenarios import diagnose_scenarios, evaluate_scenario, run_scenarios
 
 __all__ = [
+    "SCENARIO_STATES",
+    "Conformance",
     "Diagnosis",
+    "ScenarioResult",
+    "compare",
+    "diagnose_scenarios",
+    "evaluate_scenario",
+    "open_run",
+    "run_scenarios",
     "diagnose",
     "diagnose_captures",
     "diagnose_source",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,7 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
         analysis.redact = lambda text, owner=diagnosis: owner.redactor.redact_text(text)
         diagnosis.analyses[capture.name] = analysis
         found.extend(analysis.findings)
+        diagnosis.skipped.extend(analysis.skipped)
     return found, evaluated
 
 
@@ -166,54 +168,75 @@ async def diagnose_target(
     """
     run = (redactor or current_redactor()).with_secrets(request_secrets(target.url, target.headers))
     with redacting(run):
-        runner = LifecycleRunner(
-            target.sender,
-            target.url,
-            transform=target.transform,
-            headers=target.headers,
-            target=target.name,
-            limits=limits,
-            delete_created=not target.builtin and not keep_threads,
-            fetch=fetch,
-            progress=progress,
-        )
+        runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
+        runner.progress = progress
         life = await runner.run(message, second_message)
-        network = [step for step in life.steps if not step.answered_locally]
-        if network and all(step.capture.status is None for step in network):
-            reason = network[0].capture.ending.message or "no response"
-            raise TargetError(run.redact_text(f"cannot reach {target.url}: {reason}"))
-        name = f"fetch {fetch.name}" if fetch is not None else target.transform_name
-        diagnosis = evaluate_lifecycle(life, target.name, name)
+        refuse_unreachable(life, target, run)
+        diagnosis = evaluate_lifecycle(life, target.name, fetch_name(target, fetch))
     diagnosis.redactor = run
     return diagnosis
 
 
-async def diagnose(
+def make_runner(
+    target: Target, fetch: ClientFetch | None, *, limits: Any = None, keep_threads: bool = False
+) -> LifecycleRunner:
+    """A client for ``target`` through ``fetch`` (else the target's transform); threads created
+    in a remote target are deleted at the end unless ``keep_threads``."""
+    return LifecycleRunner(
+        target.sender,
+        target.url,
+        transform=target.transform,
+        headers=target.headers,
+        target=target.name,
+        limits=limits,
+        delete_created=not target.builtin and not keep_threads,
+        fetch=fetch,
+    )
+
+
+def fetch_name(target: Target, fetch: ClientFetch | None) -> str:
+    return f"fetch {fetch.name}" if fetch is not None else target.transform_name
+
+
+def refuse_unreachable(life: Lifecycle, target: Target, run: Redactor) -> None:
+    """A :class:`TargetError` when no request of the session got any response."""
+    network = [step for step in life.steps if not step.answered_locally]
+    if network and all(step.capture.status is None for step in network):
+        reason = network[0].capture.ending.message or "no response"
+        raise TargetError(run.redact_text(f"cannot reach {target.url}: {reason}"))
+
+
+@dataclass
+class OpenRun:
+    """An open target, the fetch between the client and it, and the run's redactor."""
+
+    target: Target
+    fetch: ClientFetch | None
+    redactor: Redactor
+
+
+@asynccontextmanager
+async def open_run(
     spec: str,
     *,
     headers: dict[str, str] | None = None,
     transform: str | Transform | None = "default",
-    message: str = "Hello! What can you do?",
-    second_message: str = "Thanks. One more thing?",
     loopback: bool = False,
     limits: Any = None,
     verify: bool = True,
-    keep_threads: bool = False,
     redactor: Redactor | None = None,
     fetch: ClientFetch | None = None,
-    progress: Callable[[str], None] | None = None,
     fetch_file: str | Path | None = None,
     token_env: str = DEFAULT_TOKEN_ENV,
     user_id: str | None = None,
-) -> Diagnosis:
-    """Diagnose a built-in backend (by name) or a ChatKit endpoint URL end to end.
+) -> AsyncIterator[OpenRun]:
+    """Open ``spec`` (a built-in name or a URL) with the client's fetch, for one run.
 
     One redactor per run: ``redactor`` (else the current one) plus the credential headers given,
-    registered before anything is sent; errors raised come out redacted by it.
-
+    registered before anything is sent; errors raised inside come out redacted by it.
     ``fetch_file`` runs the user's own fetch (JavaScript or TypeScript) under Node between the
-    client and the target (see docs/guides/your-fetch.md). Its token is read from ``token_env``;
-    a built-in backend that issues tokens hands one over when that variable is not set.
+    client and the target (see docs/guides/your-fetch.md); its token is read from ``token_env``,
+    and a built-in backend that issues tokens hands one over when that variable is not set.
     """
     run = (redactor or current_redactor()).with_secrets(request_secrets(spec, headers))
     try:
@@ -241,18 +264,58 @@ async def diagnose(
                         env=env,
                     )
                 )
-            return await diagnose_target(
-                target,
-                message=message,
-                second_message=second_message,
-                limits=limits,
-                keep_threads=keep_threads,
-                redactor=run,
-                fetch=fetch,
-                progress=progress,
-            )
+            yield OpenRun(target, fetch, run)
     except ChatKitLabError as exc:
         safe = run.redact_text(str(exc))
         if safe == str(exc):
             raise
         raise type(exc)(safe) from None
+
+
+async def diagnose(
+    spec: str,
+    *,
+    headers: dict[str, str] | None = None,
+    transform: str | Transform | None = "default",
+    message: str = "Hello! What can you do?",
+    second_message: str = "Thanks. One more thing?",
+    loopback: bool = False,
+    limits: Any = None,
+    verify: bool = True,
+    keep_threads: bool = False,
+    redactor: Redactor | None = None,
+    fetch: ClientFetch | None = None,
+    progress: Callable[[str], None] | None = None,
+    fetch_file: str | Path | None = None,
+    token_env: str = DEFAULT_TOKEN_ENV,
+    user_id: str | None = None,
+) -> Diagnosis:
+    """Diagnose a built-in backend (by name) or a ChatKit endpoint URL end to end: the message
+    lifecycle (see :func:`~chatkit_lab.diagnosis.diagnose_scenarios` for the other scenarios).
+
+    ``fetch_file`` runs the user's own fetch under Node between the client and the target
+    (see :func:`open_run`); one redactor covers the run and every error it raises.
+    """
+    async with open_run(
+        spec,
+        headers=headers,
+        transform=transform,
+        loopback=loopback,
+        limits=limits,
+        verify=verify,
+        redactor=redactor,
+        fetch=fetch,
+        fetch_file=fetch_file,
+        token_env=token_env,
+        user_id=user_id,
+    ) as opened:
+        return await diagnose_target(
+            opened.target,
+            message=message,
+            second_message=second_message,
+            limits=limits,
+            keep_threads=keep_threads,
+            redactor=opened.redactor,
+            fetch=opened.fetch,
+            progress=progress,
+        )

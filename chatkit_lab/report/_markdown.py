@@ -24,6 +24,7 @@ import pandas as pd
 from chatkit_lab.checks import LAYERS
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor
+from chatkit_lab.report._conformance import Suite, suite_markdown
 from chatkit_lab.report._explain import FACT, MODELLED, explain
 from chatkit_lab.report._inert import md_table, md_text, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
@@ -200,14 +201,16 @@ def report_markdown(
     plots: bool = True,
     lead: Diagnosis | None = None,
     ladder: Sequence[Diagnosis] = (),
+    suite: Suite | None = None,
 ) -> Path:
     """Write the whole report (and its plots beside it); return the report's path.
 
     ``lead`` is the diagnosis the first section explains (default: the first that fails);
     ``ladder`` the fix ladder's diagnoses, in order (a step that repeats a target of
-    ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. Redacted with
-    every diagnosis's run redactor joined with the current one; the file is written whole or
-    not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).
+    ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. ``suite``
+    (:func:`~chatkit_lab.report.run_suite`) adds the conformance section after the ladder.
+    Redacted with every diagnosis's run redactor joined with the current one; the file is
+    written whole or not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).
     """
     target = destination(path)
     everything = [*diagnoses, *ladder]
@@ -223,6 +226,8 @@ def report_markdown(
     known = {_key(d) for d in diagnoses}
     extra = [d for d in ladder if _key(d) not in known]
     lines += ladder_markdown(ladder, diagnoses, scrub)
+    if suite is not None:
+        lines += suite_markdown(suite)
     lines += verdicts_markdown(everything, plots_dir, base, scrub)
     lines += ["## About this report", ""]
     if intro:

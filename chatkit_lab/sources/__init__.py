@@ -21,6 +21,7 @@ from chatkit_lab.sources._base import (
     ClientRequest,
     HeadersLike,
     Limits,
+    StopReading,
     Transport,
 )
 from chatkit_lab.sources._encoding import (
@@ -73,6 +74,7 @@ __all__ = [
     "HeadersLike",
     "InProcessTransport",
     "Limits",
+    "StopReading",
     "LoopbackServer",
     "RecordingProxy",
     "Transport",

@@ -29,6 +29,7 @@ from chatkit_lab.sources._base import (
     over_read,
     over_size,
     over_total,
+    stopped,
     unsendable,
 )
 
@@ -48,6 +49,8 @@ class _AsgiExchange:
         self.last_activity = started
         self.activity = asyncio.Event()
         self.disconnected = asyncio.Event()
+        self.stop_watch = limits.stop.watch() if limits.stop is not None else None
+        self.stopped = False
 
     def now_ns(self) -> int:
         return time.monotonic_ns() - self.started
@@ -86,6 +89,8 @@ class _AsgiExchange:
                     self.over_limit = True
                 if data:
                     self.capture.add_chunk(data, now - self.started)
+                    if self.stop_watch is not None and self.stop_watch.feed(data):
+                        self.stopped = True
             if not message.get("more_body", False):
                 self.finished = True
         else:
@@ -176,6 +181,8 @@ class InProcessTransport(BaseTransport):
         capture.ending = ending
         if ending.state == "complete":
             await self._finish_app(exchange, task, limits)
+        elif ending.state == "stopped":
+            await _hang_up(exchange, task)
         else:
             await _stop_app(exchange, task)
         return capture
@@ -188,6 +195,8 @@ class InProcessTransport(BaseTransport):
         while True:
             if exchange.over_limit:
                 return over_size(limits, exchange.now_ns())
+            if exchange.stopped and not exchange.finished:
+                return stopped(limits, exchange.now_ns())
             if exchange.finished:
                 return Ending("complete", "", exchange.now_ns())
             if task.done():
@@ -238,6 +247,16 @@ def _app_ending(exchange: _AsgiExchange, task: asyncio.Task[Any]) -> Ending:
     if not exchange.response_started:
         return Ending("error", "the app returned without sending a response", at)
     return Ending("error", "the app returned before the response body ended", at)
+
+
+async def _hang_up(exchange: _AsgiExchange, task: asyncio.Task[Any]) -> None:
+    """The client closed the connection on purpose: the app is told (``http.disconnect``, a
+    refused ``send``) and given a moment to unwind as a server would (a ChatKit server saves
+    what it had streamed), then cancelled if it is still running."""
+    exchange.disconnected.set()
+    if not task.done():
+        await asyncio.wait({task}, timeout=2.0)
+    await _stop_app(exchange, task)
 
 
 async def _stop_app(exchange: _AsgiExchange, task: asyncio.Task[Any]) -> None:

@@ -66,6 +66,53 @@ class Limits:
     max_bytes: int = 32 * _MiB
     """Most body bytes kept; the capture ends with state ``limit`` past this. A compressed body
     is bounded both ways: its decoded bytes (what is kept) and the raw bytes read."""
+    stop: StopReading | None = None
+    """Stop reading on purpose once this is reached (the stop button); the capture ends with
+    state ``stopped`` and the connection is closed, as a client that aborts its request does."""
+
+
+@dataclass(frozen=True)
+class StopReading:
+    """The client stops reading once ``marker`` has arrived ``count`` times in the body.
+
+    ChatKit's stop button aborts the streaming request; the server sees the connection close.
+    Counting a marker (for example the text-delta update type) in the bytes as they arrive stops
+    after the first few deltas whatever the chunking, including a marker split across chunks.
+    """
+
+    marker: bytes
+    count: int = 1
+    reason: str = "the client stopped reading (the stop button)"
+
+    def __post_init__(self) -> None:
+        if not self.marker or self.count < 1:
+            raise ValueError("StopReading needs a non-empty marker and a count of at least 1")
+
+    def watch(self) -> StopWatch:
+        """A counter for one exchange."""
+        return StopWatch(self)
+
+
+class StopWatch:
+    """Counts :class:`StopReading`'s marker in one body's chunks, in bounded memory."""
+
+    def __init__(self, rule: StopReading) -> None:
+        self.rule = rule
+        self.seen = 0
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add a chunk; ``True`` once the marker has arrived often enough."""
+        marker = self.rule.marker
+        window = self._tail + chunk
+        self.seen += window.count(marker)
+        # Keep what may start a marker the next chunk completes: the bytes after the last
+        # counted one, at most one byte short of a marker (so none is counted twice, even a
+        # marker that overlaps itself).
+        last = window.rfind(marker)
+        rest = window[last + len(marker) :] if last >= 0 else window
+        self._tail = rest[-(len(marker) - 1) :] if len(marker) > 1 else b""
+        return self.seen >= self.rule.count
 
 
 DEFAULT_LIMITS = Limits()
@@ -219,6 +266,12 @@ def over_read(limits: Limits, head_arrived: bool, chunks: int, at: int) -> Endin
         f"no {waiting} for {seconds(limits.read_s)} (read limit); kept {chunks} chunks",
         at,
     )
+
+
+def stopped(limits: Limits, at: int) -> Ending:
+    """The ending of an exchange the client stopped reading on purpose."""
+    reason = limits.stop.reason if limits.stop is not None else "the client stopped reading"
+    return Ending("stopped", reason, at)
 
 
 def over_size(limits: Limits, at: int) -> Ending:

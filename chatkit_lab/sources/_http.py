@@ -35,6 +35,7 @@ from chatkit_lab.sources._base import (
     origin,
     over_size,
     over_total,
+    stopped,
 )
 from chatkit_lab.sources._encoding import DecodingRecorder
 
@@ -177,6 +178,7 @@ async def _read_body(
     if not recorder.passthrough:
         await _read_encoded(response, capture, limits, started, recorder)
         return
+    watch = limits.stop.watch() if limits.stop is not None else None
     async for piece in response.aiter_raw():
         now = time.monotonic_ns() - started
         room = limits.max_bytes - capture.size
@@ -187,6 +189,9 @@ async def _read_body(
             return
         if piece:
             capture.add_chunk(piece, now)
+            if watch is not None and watch.feed(piece):
+                capture.ending = stopped(limits, now)
+                return
     capture.ending = Ending("complete", "", time.monotonic_ns() - started)
 
 
@@ -198,14 +203,20 @@ async def _read_encoded(
     recorder: DecodingRecorder,
 ) -> None:
     """Read a body that names a ``Content-Encoding``: each raw piece decoded as it arrives."""
+    watch = limits.stop.watch() if limits.stop is not None else None
     try:
         async for piece in response.aiter_raw():
             if not piece:
                 continue
             now = time.monotonic_ns() - started
+            kept = len(capture.chunks)
             if not recorder.add(piece, now):
                 if recorder.error is None:
                     capture.ending = over_size(limits, now)
+                return
+            decoded = b"".join(chunk.data for chunk in capture.chunks[kept:])
+            if watch is not None and watch.feed(decoded):
+                capture.ending = stopped(limits, now)
                 return
         capture.ending = Ending("complete", "", time.monotonic_ns() - started)
     finally:

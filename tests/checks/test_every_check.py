@@ -222,6 +222,39 @@ def _far_content_index() -> list[dict[str, Any]]:
     return payloads
 
 
+def _workflow(first: int) -> list[dict[str, Any]]:
+    """The reference stream, then a workflow whose task updates count from ``first``."""
+
+    def task(title: str, status: str) -> dict[str, Any]:
+        return {"type": "custom", "title": title, "status_indicator": status}
+
+    def update(kind: str, index: int, title: str, status: str) -> dict[str, Any]:
+        change = {"type": kind, "task_index": index, "task": task(title, status)}
+        return {"type": "thread.item.updated", "item_id": "wf_1", "update": change}
+
+    def item(*tasks: dict[str, Any]) -> dict[str, Any]:
+        workflow = {"type": "custom", "tasks": list(tasks), "expanded": True}
+        return {
+            "id": "wf_1",
+            "thread_id": "thr_1",
+            "created_at": "2026-02-11T10:00:01.000000",
+            "type": "workflow",
+            "workflow": workflow,
+        }
+
+    return [
+        *reference(),
+        {"type": "thread.item.added", "item": item(task("Dates", "loading"))},
+        update("workflow.task.updated", first, "Dates", "complete"),
+        update("workflow.task.added", 1, "Hotel", "loading"),
+        update("workflow.task.updated", first + 1, "Hotel", "complete"),
+        {
+            "type": "thread.item.done",
+            "item": item(task("Dates", "complete"), task("Hotel", "complete")),
+        },
+    ]
+
+
 def _thread_second() -> list[dict[str, Any]]:
     payloads = reference()
     payloads[0], payloads[1] = payloads[1], payloads[0]
@@ -501,6 +534,9 @@ CASES: dict[str, Case] = {
     ),
     "ordering.content_index": Case(
         "ordering", lambda: stream(_far_content_index()), lambda: stream(reference())
+    ),
+    "ordering.task_index": Case(
+        "ordering", lambda: stream(_workflow(first=1)), lambda: stream(_workflow(first=0))
     ),
     "ordering.update_wrong_item": Case(
         "ordering", lambda: stream(_widget_update()), lambda: stream(reference())

@@ -1,0 +1,64 @@
+"""``diagnose --scenario``: run conformance scenarios and print the conformance table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chatkit_lab.cli._io import fail, print_json, progress, say
+from chatkit_lab.errors import ChatKitLabError
+
+
+def run_conformance(
+    target: str,
+    scenarios: str,
+    prompts: list[str],
+    *,
+    options: dict[str, Any],
+    as_json: bool,
+    out: Path | None,
+    verbose: bool,
+    width: int,
+) -> int:
+    """Run ``scenarios`` against ``target`` (a built-in name or a URL), print the table (or
+    JSON), write the report to ``out``; the exit code (1 when a scenario fails)."""
+    import asyncio
+
+    from chatkit_lab.diagnosis import diagnose_scenarios, diagnose_source
+    from chatkit_lab.report import conformance_lines, write_conformance_report
+    from chatkit_lab.scenarios import resolve_prompts, resolve_scenarios
+
+    try:
+        chosen = resolve_scenarios(scenarios)
+        overrides = resolve_prompts(prompts)
+        kind, _ = diagnose_source(target)
+        if kind != "target":
+            fail(
+                f"--scenario plays the client against a backend: give a built-in name or a URL, "
+                f"not {target} (a recording can only be diagnosed as it is)"
+            )
+        progress(f"{target}: playing {len(chosen)} scenario(s) ...")
+        conformance = asyncio.run(
+            diagnose_scenarios(
+                target,
+                [s.name for s in chosen],
+                prompts=overrides,
+                progress=progress,
+                **options,
+            )
+        )
+    except ChatKitLabError as exc:
+        fail(str(exc))
+    if out is not None:
+        try:
+            write_conformance_report([conformance], out, title=f"ChatKit conformance: {target}")
+        except (ChatKitLabError, OSError) as exc:
+            fail(f"cannot write the report to {out}: {exc}")
+    if as_json:
+        print_json(conformance.to_json())
+    else:
+        for line in conformance_lines(conformance, verbose=verbose, width=width):
+            say(line)
+        if out is not None:
+            say(f"report written to {out}")
+    return 1 if conformance.failed else 0

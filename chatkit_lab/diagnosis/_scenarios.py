@@ -1,0 +1,239 @@
+"""Running the conformance scenarios against one target, and grading each.
+
+Each scenario gets its own client session (its own threads) on the same open target, through
+the same fetch. Its exchanges are judged by every layer's checks, as the message lifecycle's
+are; at each load point the stream-vs-reload diff compares the load with what that thread had
+streamed (unless the scenario judges its loads itself); then the scenario's own checks read
+what its play recorded. A scenario the backend does not offer is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks import (
+    LifecycleContext,
+    Skipped,
+    checks_of,
+    diff_reload,
+    layer_states,
+    reply_kind,
+    run_checks,
+    run_layer,
+    streamed_items,
+)
+from chatkit_lab.client import DEFAULT_TOKEN_ENV, ClientFetch, Lifecycle, NodeFetch, Transform
+from chatkit_lab.diagnosis._conformance import Conformance, ScenarioResult
+from chatkit_lab.diagnosis._loose import thread_of
+from chatkit_lab.diagnosis._model import Diagnosis
+from chatkit_lab.diagnosis._run import (
+    _merge_repeated,
+    evaluate_lifecycle,
+    evaluate_steps,
+    fetch_name,
+    make_runner,
+    open_run,
+    refuse_unreachable,
+)
+from chatkit_lab.errors import ChatKitLabError
+from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
+from chatkit_lab.scenarios import NotOffered, Scenario, Session, resolve_scenarios
+from chatkit_lab.targets import Target
+
+__all__ = ["diagnose_scenarios", "evaluate_scenario", "run_scenarios"]
+
+LOAD = ": threads.get_by_id"
+
+def _load_points(life: Lifecycle, diagnosis: Diagnosis, judged: tuple[str, ...]) -> list[Any]:
+    """Every load point of a session (but those the scenario judges itself), each diffed
+    against what its thread had streamed by then."""
+    reloads = []
+    for cut, step in enumerate(life.steps):
+        if not step.name.endswith(LOAD) or step.attempt:
+            continue
+        prefix = step.name[: -len(LOAD)]
+        if prefix in judged:
+            continue
+        thread = thread_of(step.capture)
+        streams: list[Capture] = [
+            s.capture
+            for s in life.steps[:cut]
+            if s.expects == "stream"
+            and reply_kind(s.capture) == "stream"
+            and thread_of(s.capture) == thread
+        ]
+        if not streams:
+            continue
+        list_step = life.step(f"{prefix}: items.list")
+        pages = [s for s in life.steps if s.name.startswith(f"{prefix}: items.list page")]
+        reloads.append(diff_reload(prefix, streamed_items(streams), step, list_step, pages))
+    diagnosis.reloads = reloads
+    return reloads
+
+
+def evaluate_scenario(session: Session, target: str = "", transform: str = "") -> Diagnosis:
+    """Run every layer's checks and the scenario's own over a finished session."""
+    scenario = session.scenario
+    life = session.life
+    if scenario.name == "messages":
+        return evaluate_lifecycle(life, target, transform)
+    diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
+    diagnosis.captures = life.captures
+    found, evaluated = evaluate_steps(life.steps, diagnosis)
+    for reload in _load_points(life, diagnosis, scenario.judged_loads):
+        found.extend(reload.findings)
+        evaluated.add("persistence")
+    whole = run_layer("persistence", LifecycleContext(life, []))
+    found.extend(whole.findings)
+    declared = checks_of(scenario.checks)
+    own = run_checks(declared, session.context)
+    found.extend(own.findings)
+    diagnosis.skipped.extend(own.skipped)
+    skipped = {item.code for item in own.skipped}
+    evaluated.update(item.spec.layer for item in declared if item.code not in skipped)
+    intended = [finding for finding in found if finding.code in scenario.intended]
+    if intended:
+        diagnosis.skipped.append(
+            Skipped(
+                "scenario",
+                f"{len(intended)} finding(s) of {', '.join(sorted({f.code for f in intended}))} "
+                "left out: the scenario asked for them",
+            )
+        )
+    found = [finding for finding in found if finding.code not in scenario.intended]
+    diagnosis.findings = _merge_repeated(found)
+    diagnosis.layers = layer_states(diagnosis.findings, evaluated)
+    return diagnosis
+
+
+def _grade(session: Session, diagnosis: Diagnosis, skipped: NotOffered | None) -> ScenarioResult:
+    scenario = session.scenario
+    if skipped is not None:
+        diagnosis.skipped.append(Skipped("scenario", skipped.reason, skipped.evidence))
+        return ScenarioResult(
+            scenario, "skip", skipped.reason, diagnosis, skipped.evidence, session.facts
+        )
+    verdict = diagnosis.verdict
+    if verdict is not None:
+        reason = f"{verdict.layer}: {verdict.code}: {verdict.summary}"
+        return ScenarioResult(scenario, "fail", reason, diagnosis, facts=session.facts)
+    steps = len(session.life.steps)
+    warned = sorted({f.code for f in diagnosis.findings if f.severity == "warning"})
+    reason = f"{steps} request(s), no error" + (
+        f"; warnings: {', '.join(warned)}" if warned else ""
+    )
+    return ScenarioResult(scenario, "pass", reason, diagnosis, facts=session.facts)
+
+
+async def run_scenarios(
+    target: Target,
+    scenarios: list[Scenario],
+    *,
+    fetch: ClientFetch | None = None,
+    limits: Any = None,
+    keep_threads: bool = False,
+    redactor: Redactor | None = None,
+    prompts: Mapping[str, Mapping[str, str]] | None = None,
+    upload_url: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Conformance:
+    """Play each scenario against an open target and grade it.
+
+    ``redactor`` is the run's (default: the current one with the target's credential headers).
+    """
+    if redactor is None:
+        redactor = current_redactor().with_secrets(request_secrets(target.url, target.headers))
+    conformance = Conformance(target.name, redactor=redactor)
+    with redacting(redactor):
+        for scenario in scenarios:
+            runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
+            if progress is not None:
+                runner.progress = lambda line, name=scenario.name: progress(f"{name}: {line}")
+            session = Session(
+                scenario,
+                runner,
+                prompts=(prompts or {}).get(scenario.name),
+                upload_url=upload_url or target.upload_url,
+                custom_fetch=isinstance(fetch, NodeFetch),
+            )
+            skipped: NotOffered | None = None
+            try:
+                await scenario.play(session)
+            except NotOffered as exc:
+                skipped = exc
+            except ChatKitLabError:
+                raise
+            except Exception as exc:  # a reply the play did not foresee: graded, not a traceback
+                diagnosis = Diagnosis(target.name, lifecycle=session.life)
+                reason = redactor.redact_text(
+                    f"the kit could not finish the scenario: {type(exc).__name__}: {exc}"
+                )
+                conformance.results.append(
+                    ScenarioResult(scenario, "error", reason, diagnosis, facts=session.facts)
+                )
+                continue
+            finally:
+                if scenario.name != "messages":
+                    await runner.clean_up(session.life)
+            if scenario.name == "messages":
+                refuse_unreachable(session.life, target, redactor)
+            diagnosis = evaluate_scenario(session, target.name, fetch_name(target, fetch))
+            diagnosis.redactor = redactor
+            conformance.results.append(_grade(session, diagnosis, skipped))
+    return conformance
+
+
+async def diagnose_scenarios(
+    spec: str,
+    scenarios: str | list[str] = "all",
+    *,
+    headers: dict[str, str] | None = None,
+    transform: str | Transform | None = "default",
+    loopback: bool = False,
+    limits: Any = None,
+    verify: bool = True,
+    keep_threads: bool = False,
+    redactor: Redactor | None = None,
+    fetch: ClientFetch | None = None,
+    progress: Callable[[str], None] | None = None,
+    fetch_file: str | Path | None = None,
+    token_env: str = DEFAULT_TOKEN_ENV,
+    user_id: str | None = None,
+    prompts: Mapping[str, Mapping[str, str]] | None = None,
+    upload_url: str | None = None,
+) -> Conformance:
+    """Run conformance scenarios (``"all"``, a name, or names separated by commas) against a
+    built-in backend or a ChatKit endpoint URL, and grade each: pass, fail or skipped.
+
+    ``prompts`` overrides a scenario's messages (``{"cancel": {"long": "..."}}``) for a backend
+    that needs other words; ``upload_url`` is where ChatKit would upload files directly (the
+    attachments scenario's direct strategy; a built-in backend knows its own).
+    """
+    chosen = resolve_scenarios(scenarios)
+    async with open_run(
+        spec,
+        headers=headers,
+        transform=transform,
+        loopback=loopback,
+        limits=limits,
+        verify=verify,
+        redactor=redactor,
+        fetch=fetch,
+        fetch_file=fetch_file,
+        token_env=token_env,
+        user_id=user_id,
+    ) as opened:
+        return await run_scenarios(
+            opened.target,
+            chosen,
+            fetch=opened.fetch,
+            limits=limits,
+            keep_threads=keep_threads,
+            redactor=opened.redactor,
+            prompts=prompts,
+            upload_url=upload_url,
+            progress=progress,
+        )

@@ -1,0 +1,257 @@
+"""``attachments``: the user attaches files, sends them with a message, and removes one.
+
+The SDK supports two upload strategies (ChatKit.js's ``composer.attachments.uploadStrategy``):
+
+* *two-phase*: ``attachments.create`` ``{name, size, mime_type}`` answers with an
+  ``Attachment`` whose ``upload_descriptor`` (``url``, ``method``, ``headers``) says where the
+  client sends the bytes;
+* *direct*: the client posts the file (``multipart/form-data``, field ``file``) to the page's
+  ``uploadUrl`` and gets the ``Attachment`` back.
+
+Then a message carries the attachment ids in ``input.attachments``; the SDK copies each
+attachment onto the user message and saves it, so the reload shows the message with its files.
+Removing a file from the composer sends ``attachments.delete`` (``{}``; the protocol offers no
+read of an attachment, so the kit says the delete was accepted, never that the file is gone).
+A backend without an attachment store refuses ``attachments.create``: the scenario is skipped.
+The uploads themselves are sent by the kit straight to the URL the backend named, with the
+headers you gave (whether ChatKit.js sends them through a custom ``fetch`` is not modelled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.client import ClientRequest, json_reply
+from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
+
+FILE = b"chatkit-lab attachment: three lines of plain text.\nline two\nline three\n"
+BOUNDARY = "chatkit-lab-boundary-7d1f"
+RELOAD = "reload"
+
+
+def attachment_problem(value: Any) -> str | None:
+    """Why ``value`` is not an SDK ``Attachment`` (``None`` when it is one)."""
+    from chatkit.types import Attachment
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(Attachment).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{where or 'the reply'}: {first.get('msg', 'invalid')}"
+    return None
+
+
+async def _upload(
+    session: Session, name: str, method: str, url: str, body: bytes, headers: dict[str, str]
+) -> Any:
+    """Send an upload straight to ``url``; the JSON the client reads back (``None`` on error)."""
+    runner = session.runner
+    request = ClientRequest(method.upper(), url, {**runner.headers, **headers}, body)
+    capture = await runner.sender.send_request(request, label=name, limits=runner.limits)
+    capture.target = capture.target or runner.target
+    session.facts.setdefault("uploads", []).append(
+        {"name": name, "status": capture.status, "capture": capture.name, "url": url}
+    )
+    reply = json_reply(capture.status, capture.body)
+    return reply.value if reply.ok else None
+
+
+def _multipart(filename: str, data: bytes) -> bytes:
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'
+    ).encode()
+    return head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+async def _two_phase(session: Session, filename: str) -> dict[str, Any] | None:
+    params = {"name": filename, "size": len(FILE), "mime_type": "text/plain"}
+    step = await session.send(
+        f"attach: attachments.create ({filename})", "attachments.create", params
+    )
+    created = session.require_ok(step, "the backend has no attachment store")  # or skip
+    problem = attachment_problem(created)
+    if problem is not None:
+        session.facts.setdefault("bad_replies", []).append(
+            {"capture": step.capture.name, "problem": problem}
+        )
+        return None
+    descriptor = created.get("upload_descriptor")
+    if isinstance(descriptor, dict) and isinstance(descriptor.get("url"), str):
+        extra = descriptor.get("headers") if isinstance(descriptor.get("headers"), dict) else {}
+        uploaded = await _upload(
+            session,
+            f"upload: {descriptor.get('method') or 'PUT'} ({filename})",
+            str(descriptor.get("method") or "PUT"),
+            descriptor["url"],
+            FILE,
+            {"content-type": "text/plain", **{str(k): str(v) for k, v in extra.items()}},
+        )
+        if isinstance(uploaded, dict) and uploaded.get("id") == created["id"]:
+            created = uploaded
+    return created
+
+
+async def play(session: Session) -> None:
+    sent = await _two_phase(session, "notes.txt")
+    if sent is None:
+        return  # the reply was no attachment: schema.attachment_reply says why
+    session.facts["two_phase"] = sent
+    attached = [sent["id"]]
+    if session.upload_url:
+        direct = await _upload(
+            session,
+            "upload: direct (direct.txt)",
+            "POST",
+            session.upload_url,
+            _multipart("direct.txt", FILE),
+            {"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+        )
+        session.facts["direct"] = direct
+        if isinstance(direct, dict) and isinstance(direct.get("id"), str):
+            attached.append(direct["id"])
+    else:
+        session.life.notes.append(
+            "the direct upload strategy was not tried: no upload URL is known for this "
+            "backend (give --upload-url)"
+        )
+    create = await session.create_thread(session.prompt("ask"))
+    thread_id = session.require_thread(create)
+    message = await session.say(
+        thread_id,
+        session.prompt("describe"),
+        "send: threads.add_user_message with files",
+        attachments=attached,
+    )
+    sent_user = [i for i in done_items(message.seen_by_chatkit) if i.get("type") == "user_message"]
+    session.facts["attached"] = attached
+    session.facts["user_message"] = sent_user[-1] if sent_user else None
+    session.facts["reload"] = await session.load(thread_id, RELOAD)
+    step = session.life.step(f"{RELOAD}: items.list")
+    session.facts["reload_capture"] = step.capture.name if step is not None else None
+    removed = await _two_phase(session, "removed.txt")
+    if removed is not None:
+        deleted = await session.send(
+            "remove: attachments.delete", "attachments.delete", {"attachment_id": removed["id"]}
+        )
+        session.facts["delete_accepted"] = deleted.ui_value is not None
+        session.life.notes.append(
+            "attachments.delete was "
+            + ("accepted" if deleted.ui_value is not None else "refused")
+            + " (the protocol offers no read of an attachment, so whether it is gone is not "
+            "verified)"
+        )
+
+
+SCENARIO = Scenario(
+    name="attachments",
+    title="Attach files",
+    description="The client uploads a file the two-phase way (attachments.create, then the "
+    "bytes to its upload URL) and, when an upload URL is known, the direct way; sends a message "
+    "carrying both, reloads (the message must keep its files), and deletes an unsent one.",
+    requests=(
+        "attachments.create",
+        "threads.create",
+        "threads.add_user_message",
+        "threads.get_by_id",
+        "items.list",
+        "attachments.delete",
+    ),
+    play=play,
+    checks=__name__,
+    prompts={"ask": "I will attach a file next.", "describe": "Describe the attached file."},
+)
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+
+def _ids(item: dict[str, Any] | None) -> list[str]:
+    files = item.get("attachments") if isinstance(item, dict) else None
+    return [str(f.get("id")) for f in files or [] if isinstance(f, dict)]
+
+
+@check(
+    code="schema.attachment_reply",
+    layer="schema",
+    severity="error",
+    description="attachments.create answers with an Attachment.",
+    expectation="The reply validates as the SDK's Attachment (a file or image attachment with "
+    "id, name, mime_type and, for two-phase uploads, an upload_descriptor).",
+    fix="Return the Attachment your AttachmentStore.create_attachment made (ChatKitServer "
+    "serialises it).",
+)
+def attachment_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    if "two_phase" not in ctx.facts and not ctx.facts.get("bad_replies"):
+        yield Skip("attachments.create was not answered")
+        return
+    for bad in ctx.facts.get("bad_replies", []):
+        yield Found(
+            f"attachments.create's reply is not an Attachment ({bad['problem']}): the composer "
+            "cannot show or send the file",
+            Evidence(capture=bad["capture"]),
+        )
+
+
+@check(
+    code="request.upload_failed",
+    layer="request",
+    severity="error",
+    description="An upload to the URL the backend named (or the direct-upload URL) succeeds.",
+    expectation="The two-phase upload to upload_descriptor.url, and the direct upload, answer "
+    "2xx (the direct one with the Attachment JSON).",
+    fix="Serve the upload URL you put in upload_descriptor (same method and headers), and the "
+    "direct-upload endpoint ChatKit's uploadStrategy names.",
+)
+def upload_failed(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    uploads = ctx.facts.get("uploads")
+    if not uploads:
+        yield Skip("nothing was uploaded")
+        return
+    for upload in uploads:
+        if upload["status"] is None or upload["status"] >= 300:
+            yield Found(
+                f"{upload['name']} to {upload['url']} answered {upload['status'] or 'nothing'}: "
+                "the file never reaches the backend",
+                Evidence(capture=upload["capture"], detail={"status": upload["status"]}),
+            )
+
+
+@check(
+    code="persistence.attachment_lost",
+    layer="persistence",
+    severity="error",
+    description="A message sent with files keeps them: in the stream and after a reload.",
+    expectation="The user message the stream finishes, and the one the reload shows, carry every "
+    "attachment id sent in input.attachments.",
+    fix="Load each input.attachments id (Store.load_attachment) onto the user message and save "
+    "the message with them (ChatKitServer does); a Store must keep a user message's "
+    "attachments field.",
+)
+def attachment_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    attached = ctx.facts.get("attached")
+    reload = ctx.facts.get("reload")
+    if not isinstance(attached, list) or not isinstance(reload, list):
+        yield Skip("no message with files was sent")
+        return
+    streamed = ctx.facts.get("user_message")
+    twin = None
+    if isinstance(streamed, dict):
+        twin = next((i for i in reload if str(i.get("id")) == str(streamed.get("id"))), None)
+    for where, item in (("the streamed user message", streamed), ("the reloaded one", twin)):
+        if item is None:
+            continue
+        missing = [a for a in attached if a not in _ids(item)]
+        if missing:
+            yield Found(
+                f"{where} lacks attachment(s) {', '.join(missing)} sent with it: the user sees "
+                "the message without its file",
+                Evidence(
+                    capture=ctx.facts.get("reload_capture"),
+                    detail={"item_id": item.get("id"), "missing": missing},
+                ),
+            )

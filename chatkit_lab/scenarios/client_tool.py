@@ -1,0 +1,151 @@
+"""``client-tool``: a reply that asks the browser to run a tool, and the answer going back.
+
+A ChatKit server asks the client to run a tool by ending its reply with a ``client_tool_call``
+item (status ``pending``); the page's ``onClientTool`` runs it (a fact of ChatKit.js's host
+script: with no ``onClientTool`` the UI raises a ``chatkit.error``), and the client sends the
+result with ``threads.add_client_tool_output``. The SDK then marks the call ``completed`` with
+that output, saves it, and streams the continuation. So after a reload the call is resolved
+(completed, with the output) and the continuation is there. The kit plays ``onClientTool`` and
+answers with a fixed result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.scenarios._base import (
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+    item_text,
+)
+
+RESULT = {"text": "hello from the editor"}
+"""What the kit's stand-in for ``onClientTool`` returns."""
+RELOAD = "reload after the tool output"
+
+
+async def play(session: Session) -> None:
+    create = await session.create_thread(session.prompt("ask"))
+    thread_id = session.require_thread(create)
+    calls = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "client_tool_call"]
+    if not calls:
+        session.not_offered(
+            "the reply held no client_tool_call item: the backend offers no client tools, or "
+            "needs other words (--prompt client-tool.ask=...)",
+            create,
+        )
+    call = calls[-1]
+    output = await session.send(
+        "tool output: threads.add_client_tool_output",
+        "threads.add_client_tool_output",
+        {"thread_id": thread_id, "result": RESULT},
+        "stream",
+    )
+    continuation = done_items(output.seen_by_chatkit)
+    session.facts.update(
+        call=call,
+        continuation=continuation,
+        continuation_capture=output.capture.name,
+        reload=await session.load(thread_id, RELOAD),
+        reload_capture=_capture(session, f"{RELOAD}: items.list"),
+    )
+
+
+def _capture(session: Session, name: str) -> str | None:
+    step = session.life.step(name)
+    return step.capture.name if step is not None else None
+
+
+SCENARIO = Scenario(
+    name="client-tool",
+    title="Run a client tool",
+    description="The reply ends with a client_tool_call; the client runs the tool and sends "
+    "threads.add_client_tool_output; the continuation must stream and, on reload, the call must "
+    "be completed with the output.",
+    requests=(
+        "threads.create",
+        "threads.add_client_tool_output",
+        "threads.get_by_id",
+        "items.list",
+    ),
+    play=play,
+    checks=__name__,
+    prompts={"ask": "What text is selected in my editor?"},
+    judged_loads=(RELOAD,),
+)
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+
+def _evidence(ctx: ScenarioContext, capture: str | None = None, **detail: Any) -> Evidence:
+    return Evidence(capture=capture or ctx.facts.get("reload_capture"), detail=detail)
+
+
+@check(
+    code="persistence.client_tool_unresolved",
+    layer="persistence",
+    severity="error",
+    description="After the client sends a tool's output, the reload shows the call resolved.",
+    expectation="The client_tool_call item is on the reload with status 'completed' and the "
+    "output the client sent (ChatKitServer saves it before streaming the continuation).",
+    fix="On threads.add_client_tool_output set the pending call's output and status "
+    "'completed' and save it (store.save_item); ChatKitServer does, if your Store implements "
+    "save_item.",
+)
+def unresolved(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    call = ctx.facts.get("call")
+    reload = ctx.facts.get("reload")
+    if not isinstance(call, dict) or not isinstance(reload, list):
+        yield Skip("no client tool call was answered")
+        return
+    twin = next((i for i in reload if str(i.get("id")) == str(call.get("id"))), None)
+    pending = [
+        i for i in reload if i.get("type") == "client_tool_call" and i.get("status") == "pending"
+    ]
+    if twin is None:
+        yield Found(
+            f"client_tool_call {call.get('id')!r} ({call.get('name')!r}) is not on the reload: "
+            "after a reload the tool call and its answer are gone",
+            _evidence(ctx, item_id=call.get("id"), pending=[i.get("id") for i in pending]),
+        )
+    elif twin.get("status") != "completed" or twin.get("output") != RESULT:
+        yield Found(
+            f"client_tool_call {call.get('id')!r} is on the reload with status "
+            f"{twin.get('status')!r} and output {twin.get('output')!r}, not completed with "
+            f"{RESULT!r}: the UI shows the call as still waiting for the tool",
+            _evidence(ctx, item_id=call.get("id"), status=twin.get("status")),
+        )
+
+
+@check(
+    code="rendering.client_tool_no_continuation",
+    layer="rendering",
+    severity="error",
+    description="After the client sends a tool's output, the reply continues.",
+    expectation="threads.add_client_tool_output streams the continuation: at least one finished "
+    "assistant-side item (a message, a widget, another tool call).",
+    fix="Respond to threads.add_client_tool_output (ChatKitServer calls respond with no input "
+    "message: run the agent on the thread, whose last item is now the completed call).",
+)
+def no_continuation(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    continuation = ctx.facts.get("continuation")
+    if not isinstance(continuation, list):
+        yield Skip("no client tool call was answered")
+        return
+    replies = [i for i in continuation if i.get("type") not in ("user_message", None)]
+    if not replies:
+        yield Found(
+            "the tool output was sent, and the reply finished no item: the UI waits after the "
+            "tool ran",
+            _evidence(ctx, ctx.facts.get("continuation_capture")),
+        )
+    elif not any(item_text(i).strip() or i.get("type") != "assistant_message" for i in replies):
+        yield Found(
+            "the continuation after the tool output is an empty assistant message",
+            _evidence(ctx, ctx.facts.get("continuation_capture")),
+        )

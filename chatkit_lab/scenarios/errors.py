@@ -1,0 +1,154 @@
+"""``errors``: what the client shows for an error it may retry, one it may not, and a notice.
+
+A ChatKit server reports a failed turn with an ``error`` event (``code``, optional ``message``,
+``allow_retry``) and tells the user things with ``notice`` (``level``, ``message``) and
+``progress_update`` (``text``) events; the SDK sends them for ``CustomStreamError`` /
+``StreamError`` raised in ``respond`` and for events a tool streams. The kit asks for each in
+plain words and records what arrived. What the closed UI draws for them is modelled: an error
+message with a Retry button when ``allow_retry`` is true and without one otherwise, a notice
+banner, a transient progress line. A backend that never sends them when asked is skipped (it
+may only send errors when something really fails), which is not a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session
+
+ASKS: tuple[tuple[str, str, bool | None], ...] = (
+    ("retryable", "error", True),
+    ("final", "error", False),
+    ("notice", "notice", None),
+)
+"""Prompt role, the event it asks for, and the ``allow_retry`` it asks for (errors only)."""
+
+
+def shown(capture: Capture) -> list[dict[str, Any]]:
+    """The error, notice and progress events of a stream, with what the UI shows (modelled)."""
+    out: list[dict[str, Any]] = []
+    for event in capture.events:
+        payload = event.payload
+        if not isinstance(payload, dict):
+            continue
+        kind = payload.get("type")
+        if kind == "error":
+            retry = payload.get("allow_retry")
+            ui = "an error message" + (" with a Retry button" if retry is True else ", no retry")
+        elif kind == "notice":
+            ui = f"a {payload.get('level', 'info')} notice: {payload.get('message')!r}"
+        elif kind == "progress_update":
+            ui = f"a progress line: {payload.get('text')!r}"
+        else:
+            continue
+        out.append({"event": event.index, "type": kind, "payload": payload, "ui": ui})
+    return out
+
+
+async def play(session: Session) -> None:
+    first, *rest = ASKS
+    create = await session.create_thread(session.prompt(first[0]))
+    thread_id = session.require_thread(create)
+    steps = [(first, create)]
+    for ask in rest:
+        steps.append((ask, await session.say(thread_id, session.prompt(ask[0]), f"ask: {ask[0]}")))
+    got: list[dict[str, Any]] = []
+    for (role, kind, retry), step in steps:
+        events = shown(step.seen_by_chatkit)
+        wanted = [e for e in events if e["type"] == kind]
+        got.append(
+            {
+                "role": role,
+                "asked": kind,
+                "allow_retry": retry,
+                "capture": step.capture.name,
+                "events": events,
+                "arrived": bool(wanted),
+            }
+        )
+    session.facts["asks"] = got
+    if not any(ask["arrived"] for ask in got):
+        session.not_offered(
+            "no reply carried an error or notice event when asked for one in plain words: the "
+            "backend sends them only when something really fails (give other words with "
+            "--prompt errors.retryable=...)",
+            create,
+        )
+
+
+SCENARIO = Scenario(
+    name="errors",
+    title="Errors and notices",
+    description="The client asks for an error it may retry, one it may not, and a notice, and "
+    "records what the UI shows for each (modelled): the error's allow_retry decides the Retry "
+    "button.",
+    requests=("threads.create", "threads.add_user_message"),
+    play=play,
+    checks=__name__,
+    prompts={
+        "retryable": "Show me an error I can retry.",
+        "final": "Show me an error I cannot retry.",
+        "notice": "Show me a notice.",
+    },
+    intended=("ordering.error_event",),
+)
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+
+@check(
+    code="rendering.error_retry_flag",
+    layer="rendering",
+    severity="error",
+    description="An error the user may retry carries allow_retry: true, and a final one false.",
+    expectation="The error event for a retryable failure says allow_retry: true (the UI then "
+    "offers Retry; modelled), and a final one says false.",
+    fix="Raise CustomStreamError(message, allow_retry=...) (or StreamError) from respond with "
+    "the flag the failure needs; ChatKitServer turns it into the error event.",
+)
+def retry_flag(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    asks = ctx.facts.get("asks")
+    if not isinstance(asks, list):
+        yield Skip("nothing was asked")
+        return
+    for ask in asks:
+        if ask["asked"] != "error" or not ask["arrived"]:
+            continue
+        for event in (e for e in ask["events"] if e["type"] == "error"):
+            flag = event["payload"].get("allow_retry")
+            if flag is not ask["allow_retry"]:
+                yield Found(
+                    f"asked for an error the user {'may' if ask['allow_retry'] else 'may not'} "
+                    f"retry; the error event says allow_retry={flag!r}, so the UI shows "
+                    f"{event['ui']} (modelled)",
+                    Evidence(capture=ask["capture"], event_index=event["event"]),
+                )
+
+
+@check(
+    code="rendering.error_without_words",
+    layer="rendering",
+    severity="warning",
+    description="An error or notice event tells the user something.",
+    expectation="A notice has a message; an error with code 'custom' has a message (other codes "
+    "have the UI's own wording).",
+    fix="Give CustomStreamError and NoticeEvent a message the user can act on.",
+)
+def without_words(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    asks = ctx.facts.get("asks")
+    if not isinstance(asks, list):
+        yield Skip("nothing was asked")
+        return
+    for ask in asks:
+        for event in ask["events"]:
+            payload = event["payload"]
+            custom = event["type"] == "error" and payload.get("code") == "custom"
+            if (custom or event["type"] == "notice") and not str(payload.get("message") or ""):
+                yield Found(
+                    f"a {event['type']} event with no message: the UI shows it with no words",
+                    Evidence(capture=ask["capture"], event_index=event["event"]),
+                )

@@ -1,0 +1,139 @@
+"""Every scenario, listed once, in the order the conformance table shows them.
+
+A scenario is one module here holding its :class:`~chatkit_lab.scenarios.Scenario` declaration
+(``SCENARIO``), its play and its checks. Adding one is one file plus one line in
+:data:`SCENARIO_MODULES`; the command line, the conformance table, the catalogue and the docs
+read them from this list, and nothing else registers a scenario.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from chatkit_lab.checks import Check, all_checks, checks_of
+from chatkit_lab.errors import ScenarioError
+from chatkit_lab.scenarios import (
+    attachments,
+    cancel,
+    client_tool,
+    errors,
+    history,
+    messages,
+    retry,
+    widget,
+    workflow,
+)
+from chatkit_lab.scenarios._base import Scenario
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "SCENARIO_MODULES",
+    "resolve_prompts",
+    "resolve_scenarios",
+    "scenario_checks",
+    "scenario_checks_table",
+    "scenarios",
+]
+
+SCENARIO_MODULES: tuple[ModuleType, ...] = (
+    messages,
+    cancel,
+    retry,
+    client_tool,
+    widget,
+    workflow,
+    attachments,
+    history,
+    errors,
+)
+"""The scenario modules, in table order."""
+
+DEFAULT_SCENARIO = "messages"
+"""What ``diagnose`` runs without ``--scenario``."""
+
+
+@cache
+def scenarios() -> dict[str, Scenario]:
+    """Every scenario by name, in table order."""
+    found: dict[str, Scenario] = {}
+    for module in SCENARIO_MODULES:
+        declared = getattr(module, "SCENARIO", None)
+        if not isinstance(declared, Scenario):
+            raise RuntimeError(f"{module.__name__} declares no SCENARIO")
+        if declared.name in found:
+            raise RuntimeError(f"scenario {declared.name!r} is declared twice")
+        found[declared.name] = declared
+    return found
+
+
+@cache
+def _checks() -> tuple[Check[Any], ...]:
+    layer_codes = {declared.code for declared in all_checks()}
+    seen: set[str] = set()
+    out: list[Check[Any]] = []
+    for declared in scenarios().values():
+        for item in checks_of(declared.checks):
+            if item.code in layer_codes or item.code in seen:
+                raise RuntimeError(f"check code {item.code!r} is declared twice")
+            seen.add(item.code)
+            out.append(item)
+    return tuple(out)
+
+
+def scenario_checks() -> list[Check[Any]]:
+    """The checks the scenarios declare, in table order (each also in its layer)."""
+    return list(_checks())
+
+
+def scenario_checks_table() -> Any:
+    """The scenarios' checks as a table: scenario, code, layer, severity, description,
+    expectation, fix (in table order)."""
+    import pandas as pd
+
+    columns = ["scenario", "code", "layer", "severity", "description", "expectation", "fix"]
+    rows = [
+        {"scenario": declared.name, **{c: getattr(item.spec, c) for c in columns[1:]}}
+        for declared in scenarios().values()
+        for item in checks_of(declared.checks)
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def resolve_scenarios(spec: str | list[str] | tuple[str, ...]) -> list[Scenario]:
+    """``all``, one name, or names separated by commas, as scenarios in table order."""
+    known = scenarios()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    wanted = [name.strip() for name in names if name.strip()]
+    if not wanted:
+        raise ScenarioError(f"no scenario named: use all or some of {', '.join(known)}")
+    if "all" in wanted:
+        return list(known.values())
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ScenarioError(
+            f"unknown scenario {', '.join(map(repr, unknown))}: use all or some of "
+            f"{', '.join(known)}"
+        )
+    return [scenario for name, scenario in known.items() if name in wanted]
+
+
+def resolve_prompts(pairs: list[str] | tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``scenario.role=text`` overrides (``--prompt``), by scenario, checked against the
+    prompts each scenario declares."""
+    known = scenarios()
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        name, dot, role = key.strip().partition(".")
+        scenario = known.get(name)
+        if not sep or not dot or scenario is None or role not in scenario.prompts:
+            roles = ", ".join(f"{s.name}.{r}" for s in known.values() for r in s.prompts)
+            raise ScenarioError(
+                f"bad --prompt {pair!r}: use SCENARIO.ROLE=TEXT with one of {roles}"
+            )
+        if not text.strip():
+            raise ScenarioError(f"bad --prompt {pair!r}: the text is empty")
+        out.setdefault(name, {})[role] = text
+    return out

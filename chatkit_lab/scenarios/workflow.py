@@ -1,0 +1,95 @@
+"""``workflow``: a reply that shows its work as a workflow of tasks.
+
+A ChatKit server shows progress as a ``workflow`` item whose tasks arrive as
+``workflow.task.added`` and change with ``workflow.task.updated`` (the SDK's
+``AgentContext.start_workflow`` / ``add_workflow_task`` / ``update_workflow_task`` /
+``end_workflow``), finished by ``thread.item.done`` with every task. The ordering layer checks
+the updates against the tasks they name; the reload must keep the workflow with all its tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
+
+
+def _tasks(item: dict[str, Any]) -> list[Any]:
+    workflow = item.get("workflow")
+    tasks = workflow.get("tasks") if isinstance(workflow, dict) else None
+    return tasks if isinstance(tasks, list) else []
+
+
+def task_updates(events: list[Any]) -> int:
+    """How many ``workflow.task.*`` updates a stream carried."""
+    count = 0
+    for event in events:
+        payload = event.payload
+        update = payload.get("update") if isinstance(payload, dict) else None
+        kind = update.get("type") if isinstance(update, dict) else None
+        count += isinstance(kind, str) and kind.startswith("workflow.task.")
+    return count
+
+
+async def play(session: Session) -> None:
+    create = await session.create_thread(session.prompt("ask"))
+    thread_id = session.require_thread(create)
+    flows = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "workflow"]
+    if not flows:
+        session.not_offered(
+            "the reply held no finished workflow item: the backend shows no workflows, or needs "
+            "other words (--prompt workflow.ask=...)",
+            create,
+        )
+    session.facts.update(
+        workflows=flows,
+        updates=task_updates(create.seen_by_chatkit.events),
+        reload=await session.load(thread_id, "reload"),
+    )
+    step = session.life.step("reload: items.list")
+    session.facts["reload_capture"] = step.capture.name if step is not None else None
+
+
+SCENARIO = Scenario(
+    name="workflow",
+    title="Show a workflow of tasks",
+    description="The reply shows a workflow whose tasks are added and updated while it "
+    "streams (workflow.task.added / .updated, checked against the tasks they name) and the "
+    "reload keeps the workflow with every task.",
+    requests=("threads.create", "threads.get_by_id", "items.list"),
+    play=play,
+    checks=__name__,
+    prompts={"ask": "Plan a trip to Paris step by step."},
+)
+
+
+@check(
+    code="persistence.workflow_tasks_lost",
+    layer="persistence",
+    severity="error",
+    description="The reload shows a finished workflow with every task it streamed.",
+    expectation="Each workflow item finished in the stream is on the reload with as many tasks.",
+    fix="Save the workflow item that thread.item.done carries, tasks included (ChatKitServer "
+    "does; a Store that serialises only some item fields loses them).",
+)
+def tasks_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    flows = ctx.facts.get("workflows")
+    reload = ctx.facts.get("reload")
+    if not isinstance(flows, list) or not isinstance(reload, list):
+        yield Skip("no workflow was streamed")
+        return
+    by_id = {str(i.get("id")): i for i in reload}
+    for flow in flows:
+        twin = by_id.get(str(flow.get("id")))
+        if twin is None:
+            continue  # the stream-vs-reload diff names a missing item
+        streamed, kept = len(_tasks(flow)), len(_tasks(twin))
+        if kept < streamed:
+            yield Found(
+                f"workflow {flow.get('id')!r} streamed {streamed} task(s); the reload shows {kept}",
+                Evidence(
+                    capture=ctx.facts.get("reload_capture"), detail={"item_id": flow.get("id")}
+                ),
+            )

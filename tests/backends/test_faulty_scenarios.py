@@ -1,0 +1,131 @@
+"""Each ``faulty:<scenario>`` built-in fails its own scenario, at the layer of its fault, and
+nothing else: every other scenario (the message lifecycle included) passes or is skipped."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chatkit_lab.backends import FAULTY_SCENARIOS, reference_app
+from chatkit_lab.backends.faulty_scenarios import (
+    FAULTS,
+    AsyncDriverStore,
+    never_retryable,
+    rewrite_stream_events,
+)
+from chatkit_lab.backends.stores import MemoryStore
+from chatkit_lab.diagnosis import Conformance, diagnose_scenarios, run_scenarios
+from chatkit_lab.redact import current_redactor
+from chatkit_lab.scenarios import resolve_scenarios, scenarios
+from chatkit_lab.targets import describe_targets, open_app_target
+
+
+async def only_its_own_scenario_fails(variant: str, scenario: str, layer: str, code: str) -> None:
+    """Run every scenario against ``variant``: ``scenario`` fails with ``layer``/``code`` as its
+    verdict; every other scenario passes or is skipped."""
+    conformance = await diagnose_scenarios(variant, "all")
+    own = conformance.result(scenario)
+    assert own is not None, f"{scenario} did not run"
+    verdict = own.diagnosis.verdict
+    assert own.state == "fail", (own.state, own.reason)
+    assert verdict is not None
+    assert (verdict.layer, verdict.code) == (layer, code), own.reason
+    others = {r.name: r for r in conformance.results if r.name != scenario}
+    assert set(others) == set(scenarios()) - {scenario}
+    broken = {name: r.reason for name, r in others.items() if r.state not in ("pass", "skip")}
+    assert broken == {}
+
+
+async def test_a_stop_behind_the_documented_streaming_route_loses_the_partial_reply() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:cancel", "cancel", "persistence", "persistence.cancel_partial_lost"
+    )
+
+
+async def test_a_store_that_never_deletes_items_brings_a_retried_answer_back() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:retry", "retry", "persistence", "persistence.retry_kept_old_reply"
+    )
+
+
+async def test_a_store_that_never_saves_the_completed_tool_call_loses_it_on_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:client-tool", "client-tool", "persistence", "persistence.client_tool_unresolved"
+    )
+
+
+async def test_a_hand_written_widget_with_lower_case_types_is_no_chatkit_widget() -> None:
+    await only_its_own_scenario_fails("faulty:widget", "widget", "schema", "schema.invalid_event")
+
+
+async def test_task_updates_counted_from_one_point_past_the_workflows_tasks() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:workflow", "workflow", "ordering", "ordering.task_index"
+    )
+
+
+async def test_a_store_that_saves_messages_without_attachments_loses_the_file_on_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:attachments", "attachments", "persistence", "persistence.attachment_lost"
+    )
+
+
+async def test_a_store_that_never_deletes_threads_keeps_a_deleted_thread() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:history", "history", "persistence", "persistence.deleted_thread_remains"
+    )
+
+
+async def test_errors_always_sent_without_retry_hide_the_retry_button() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:errors", "errors", "rendering", "rendering.error_retry_flag"
+    )
+
+
+def test_every_scenario_but_messages_has_a_registered_faulty_variant() -> None:
+    wanted = set(scenarios()) - {"messages"}
+    assert set(FAULTS) == set(FAULTY_SCENARIOS) == wanted
+    registered = describe_targets()
+    assert {f"faulty:{name}" for name in wanted} <= set(registered)
+    assert all(registered[f"faulty:{name}"] for name in wanted)
+
+
+async def cancel_result(app: Any) -> Conformance:
+    async with open_app_target(app, "/chatkit", name="control", transform="none") as target:
+        return await run_scenarios(target, resolve_scenarios("cancel"), redactor=current_redactor())
+
+
+async def test_the_same_store_behind_the_reference_route_keeps_the_partial_reply() -> None:
+    # The control for faulty:cancel: its store, served the reference's way, is not the fault.
+    app = reference_app(store=AsyncDriverStore(MemoryStore()))
+    result = (await cancel_result(app)).result("cancel")
+    assert result is not None
+    assert result.state == "pass", result.reason
+    saved = [c for c in app.state.store.calls if c.params.get("type") == "sdk_hidden_context"]
+    assert saved and saved[0].error is None
+
+
+async def test_the_event_rewriter_rewrites_events_split_across_body_messages() -> None:
+    event = b'data: {"type": "error", "code": "custom", "allow_retry": true}\n\n'
+    chunks = [b": comment\n\n" + event[:20], event[20:] + event, b"data: [1]\n\n", b""]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for n, chunk in enumerate(chunks):
+            more = n < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    await rewrite_stream_events(app, never_retryable)({"type": "http"}, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    frames = body.split(b"\n\n")
+    assert frames[0] == b": comment" and frames[3] == b"data: [1]" and frames[4] == b""
+    assert [json.loads(f[6:])["allow_retry"] for f in frames[1:3]] == [False, False]
