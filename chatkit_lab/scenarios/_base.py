@@ -183,6 +183,11 @@ class Session:
             items = items_of(inner) or []
         return items
 
+    def capture_of(self, step_name: str) -> str | None:
+        """The capture name of the step ``step_name`` (``None`` when there is no such step)."""
+        step = self.life.step(step_name)
+        return step.capture.name if step is not None else None
+
     def require_thread(self, step: Step) -> str:
         """The thread id the last ``threads.create`` gave, or skip: without one nothing follows
         (the message lifecycle scenario names that fault)."""

@@ -131,8 +131,7 @@ async def play(session: Session) -> None:
     session.facts["attached"] = attached
     session.facts["user_message"] = sent_user[-1] if sent_user else None
     session.facts["reload"] = await session.load(thread_id, RELOAD)
-    step = session.life.step(f"{RELOAD}: items.list")
-    session.facts["reload_capture"] = step.capture.name if step is not None else None
+    session.facts["reload_capture"] = session.capture_of(f"{RELOAD}: items.list")
     removed = await _two_phase(session, "removed.txt")
     if removed is not None:
         deleted = await session.send(

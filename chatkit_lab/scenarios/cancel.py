@@ -79,15 +79,10 @@ async def play(session: Session) -> None:
     session.facts["stopped_capture"] = capture.name
     await asyncio.sleep(SETTLE_S)
     session.facts["reload"] = await session.load(thread_id, "reload after stop")
-    session.facts["reload_capture"] = _capture_name(session, "reload after stop: items.list")
+    session.facts["reload_capture"] = session.capture_of("reload after stop: items.list")
     await session.say(
         thread_id, session.prompt("next"), "send after stop: threads.add_user_message"
     )
-
-
-def _capture_name(session: Session, step_name: str) -> str | None:
-    step = session.life.step(step_name)
-    return step.capture.name if step is not None else None
 
 
 SCENARIO = Scenario(

@@ -51,13 +51,8 @@ async def play(session: Session) -> None:
         continuation=continuation,
         continuation_capture=output.capture.name,
         reload=await session.load(thread_id, RELOAD),
-        reload_capture=_capture(session, f"{RELOAD}: items.list"),
+        reload_capture=session.capture_of(f"{RELOAD}: items.list"),
     )
-
-
-def _capture(session: Session, name: str) -> str | None:
-    step = session.life.step(name)
-    return step.capture.name if step is not None else None
 
 
 SCENARIO = Scenario(

@@ -53,13 +53,8 @@ async def play(session: Session) -> None:
         new_reply=[item for item in done_items(retry.seen_by_chatkit)],
         kept=before[: kept_upto + 1],
         reload=after,
-        reload_capture=_capture(session, f"{RELOAD}: items.list"),
+        reload_capture=session.capture_of(f"{RELOAD}: items.list"),
     )
-
-
-def _capture(session: Session, name: str) -> str | None:
-    step = session.life.step(name)
-    return step.capture.name if step is not None else None
 
 
 SCENARIO = Scenario(

@@ -48,8 +48,7 @@ async def play(session: Session) -> None:
         updates=task_updates(create.seen_by_chatkit.events),
         reload=await session.load(thread_id, "reload"),
     )
-    step = session.life.step("reload: items.list")
-    session.facts["reload_capture"] = step.capture.name if step is not None else None
+    session.facts["reload_capture"] = session.capture_of("reload: items.list")
 
 
 SCENARIO = Scenario(
