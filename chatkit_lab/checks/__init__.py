@@ -40,7 +40,13 @@ from chatkit_lab.checks._model import (
 )
 from chatkit_lab.checks._tables import findings_table
 from chatkit_lab.checks.framing import check_framing
-from chatkit_lab.checks.persistence import Reload, diff_lifecycle, diff_reload, streamed_items
+from chatkit_lab.checks.persistence import (
+    Reload,
+    diff_lifecycle,
+    diff_reload,
+    item_text,
+    streamed_items,
+)
 from chatkit_lab.checks.registry import (
     KEPT_PER_CODE,
     LAYER_MODULES,
@@ -90,6 +96,7 @@ __all__ = [
     "diff_lifecycle",
     "diff_reload",
     "finding",
+    "item_text",
     "findings_table",
     "first_failure",
     "layer_states",

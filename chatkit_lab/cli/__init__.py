@@ -163,52 +163,39 @@ def diagnose(
     run = current_redactor().with_secrets(request_secrets(target, headers))
     if scenario is None and (prompt or upload_url):
         fail("--prompt and --upload-url go with --scenario")
+    from chatkit_lab.sources import Limits
+
+    # What every client run takes, the message lifecycle and the scenarios alike.
+    options: dict[str, Any] = {
+        "headers": headers,
+        "transform": transform or "default",
+        "loopback": loopback,
+        "limits": Limits(total_s=limit),
+        "verify": not insecure,
+        "keep_threads": keep_threads,
+        "redactor": run,
+        "fetch_file": fetch,
+        "token_env": token_env,
+        "user_id": user_id,
+    }
     with redacting(run):
         progress(f"chatkit-lab: diagnosing {target} ...")
         if scenario is not None:
             from chatkit_lab.cli._scenarios import run_conformance
-            from chatkit_lab.sources import Limits
 
-            options = {
-                "headers": headers,
-                "transform": transform or "default",
-                "loopback": loopback,
-                "limits": Limits(total_s=limit),
-                "verify": not insecure,
-                "keep_threads": keep_threads,
-                "redactor": run,
-                "fetch_file": fetch,
-                "token_env": token_env,
-                "user_id": user_id,
-                "upload_url": upload_url,
-            }
             raise typer.Exit(
                 run_conformance(
                     target,
                     scenario,
                     prompt or [],
-                    options=options,
+                    options={**options, "upload_url": upload_url},
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
                     width=WIDTH,
                 )
             )
-        code = diagnose_one(
-            target,
-            headers,
-            transform,
-            fetch,
-            token_env,
-            user_id,
-            message,
-            loopback,
-            limit,
-            insecure,
-            keep_threads,
-            url_contains,
-            run,
-        )
+        code = diagnose_one(target, message, url_contains, run, options)
         if code is None:
             return
         diagnosis, title = code

@@ -34,22 +34,15 @@ def emit(
 
 def diagnose_one(
     target: str,
-    headers: dict[str, str],
-    transform: str | None,
-    fetch: Path | None,
-    token_env: str,
-    user_id: str | None,
     message: str,
-    loopback: bool,
-    timeout: float,
-    insecure: bool,
-    keep_threads: bool,
     url_contains: str | None,
     run: Any,
+    options: dict[str, Any],
 ) -> tuple[Any, str] | None:
+    """Diagnose one source: recorded files as they are, a built-in name or a URL by playing the
+    client with ``options`` (the run options ``diagnose`` takes); the diagnosis and a title."""
     from chatkit_lab.diagnosis import diagnose as run_diagnosis
     from chatkit_lab.diagnosis import diagnose_captures, diagnose_source
-    from chatkit_lab.sources import Limits
 
     try:
         kind, source = diagnose_source(target, url_contains=url_contains)
@@ -67,21 +60,7 @@ def diagnose_one(
         import asyncio
 
         diagnosis = asyncio.run(
-            run_diagnosis(
-                target,
-                headers=headers,
-                transform=transform or "default",
-                message=message,
-                loopback=loopback,
-                limits=Limits(total_s=timeout),
-                verify=not insecure,
-                keep_threads=keep_threads,
-                redactor=run,
-                progress=progress,
-                fetch_file=fetch,
-                token_env=token_env,
-                user_id=user_id,
-            )
+            run_diagnosis(target, message=message, progress=progress, **options)
         )
     except ChatKitLabError as exc:
         fail(str(exc))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatkit_lab.capture import Capture
+from chatkit_lab.checks import item_text
 from chatkit_lab.client import (
     JsonReply,
     Lifecycle,
@@ -220,18 +221,6 @@ def items_of(page: Any) -> list[dict[str, Any]] | None:
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         return None
     return [item for item in page["data"] if isinstance(item, dict)]
-
-
-def item_text(item: dict[str, Any]) -> str:
-    """The visible text of an item (message content parts joined)."""
-    content = item.get("content")
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        part["text"]
-        for part in content
-        if isinstance(part, dict) and isinstance(part.get("text"), str)
-    )
 
 
 def done_items(capture: Capture) -> list[dict[str, Any]]:
