@@ -87,7 +87,7 @@ def nothing_rendered(stream: StreamContext) -> Iterator[Found]:
 )
 def no_assistant_text(stream: StreamContext) -> Iterator[Found]:
     final = _judged(stream, REPLY_REQUEST_TYPES)
-    if final is None or final.renders_nothing or final.has_reply or final.notices:
+    if final is None or final.renders_nothing or final.has_reply or _shows_error(final):
         return
     yield Found(
         "the UI would show no assistant reply: "
@@ -143,6 +143,12 @@ def nothing_while_streaming(stream: StreamContext) -> Iterator[Found]:
                     ),
                     at=(event.index,),
                 )
+
+
+def _shows_error(final: ClientState) -> bool:
+    """An error or warning notice is on screen: the user has something to act on (an info
+    notice or a progress line is not a reply)."""
+    return any(not notice.startswith("info:") for notice in final.notices)
 
 
 def _streams_text(update: Any) -> bool:

@@ -24,8 +24,17 @@ from chatkit_lab.checks._model import (
 )
 from chatkit_lab.client import SEND_TYPES, SOURCE
 from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES
+from chatkit_lab.client.session import carries_turn
 
 __all__ = ["check_request"]
+
+
+REWRITE_FIX = (
+    "Let whatever sits between ChatKit and the backend (the custom fetch, a proxy) add the "
+    "Authorization header and nothing else, and serve the ChatKit protocol on the backend "
+    "(ChatKitServer.process, or your SDK's equivalent) instead of translating requests."
+)
+"""The one fix for a rewritten request, whether the rewrite was seen in process or recorded."""
 
 
 def _reached_backend(exchange: ExchangeContext) -> bool:
@@ -59,8 +68,7 @@ def answered_locally(exchange: ExchangeContext) -> Iterator[Found]:
     "another shape.",
     expectation="A custom fetch only adds headers or credentials; the body stays ChatKit's "
     "envelope.",
-    fix="Let the custom fetch add the Authorization header and nothing else, and serve the "
-    "ChatKit protocol on the backend (ChatKitServer.process) instead of translating requests.",
+    fix=REWRITE_FIX,
 )
 def rewritten(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
@@ -87,11 +95,12 @@ def rewritten(exchange: ExchangeContext) -> Iterator[Found]:
 @check(
     code="request.not_chatkit",
     layer="request",
-    severity="warning",
-    description="A request that got a chat stream back is not a ChatKit envelope {type, params}.",
+    severity="error",
+    description="A recorded request that got a chat stream back is not a ChatKit envelope "
+    "{type, params}: something between ChatKit and the backend (a custom fetch, a proxy) "
+    "rewrote it.",
     expectation="What ChatKit sends reaches the backend unchanged: {type, params, metadata}.",
-    fix="If a custom fetch rewrites ChatKit's body, make it add headers only; serve the ChatKit "
-    "protocol on the backend (ChatKitServer.process) instead of a bespoke chat API.",
+    fix=REWRITE_FIX,
 )
 def not_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
@@ -106,7 +115,8 @@ def not_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
     ):
         yield Found(
             f"{request.method} {_path(request.url)} sent {_body_keys(request.body)}, not a "
-            "ChatKit envelope",
+            "ChatKit envelope: ChatKit only sends {type, params, metadata}, so something between "
+            "ChatKit and the backend (a custom fetch, a proxy) rewrote the request",
             Evidence(capture=capture.name, excerpt=excerpt(request.body)),
         )
 
@@ -182,19 +192,20 @@ def http_error(exchange: ExchangeContext) -> Iterator[Found]:
     layer="request",
     severity="error",
     description="A request that asks for no turn (a thread load, a list, a delete) made the "
-    "target run a chat turn: it answered with an event stream.",
+    "target run a chat turn: it answered with an event stream that carries a new turn (a "
+    "thread, an item, a foreign message), not only stream options or progress.",
     expectation="Only sends (threads.create, threads.add_user_message, ...) run a turn; thread "
     "loads and lists are answered from the store with JSON.",
     fix="Route every ChatKit request type to its own handler (ChatKitServer.process does): a "
-    "custom fetch that turns every request into a chat message makes each thread load a new, "
-    "paid agent turn that also stores an empty user message.",
+    "backend (or a custom fetch in front of it) that turns every request into a chat message "
+    "makes each thread load a new, paid agent turn that also stores an empty user message.",
 )
 def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     kind = capture.meta.get("client_type")
     if kind in SEND_TYPES or not isinstance(kind, str) or capture.meta.get("kit"):
         return
-    if not _reached_backend(exchange) or not capture.is_event_stream or not capture.events:
+    if not _reached_backend(exchange) or not carries_turn(capture):
         return
     ui = (
         f"; {SOURCE} handed the UI {{}} for it (the reply is not JSON)"

@@ -26,6 +26,7 @@ from chatkit_lab.checks._model import (
     excerpt,
     run_checks,
 )
+from chatkit_lab.client import SOURCE, stream_open
 from chatkit_lab.client.protocol import NON_STREAMING_TYPES
 
 __all__ = ["body_not_saved", "buffering_evidence", "check_transport"]
@@ -55,11 +56,18 @@ def _wrong_reply(exchange: ExchangeContext) -> str | None:
         return "transport.expected_json_got_stream"
     if expects == "json" and kind != "json" and _asked_for_json(capture):
         return "transport.expected_json_got_other"
+    if expects == "stream" and kind == "stream" and _refused(capture):
+        return "transport.stream_refused"
     if kind == "stream" and capture.content_type != "text/event-stream":
         return "transport.content_type"
     if kind == "json" and not capture.content_type.endswith("json"):
         return "transport.content_type"
     return None
+
+
+def _refused(capture: Capture) -> bool:
+    """Whether ChatKit's host script's open check refuses this event stream (fact)."""
+    return stream_open(capture.status, capture.header("content-type")).verdict != "open"
 
 
 def _asked_for_json(capture: Capture) -> bool:
@@ -140,6 +148,32 @@ def expected_stream_got_json(exchange: ExchangeContext) -> Iterator[Found]:
             f"{capture.request_type or 'streaming request'} got {_a(exchange.kind)} reply "
             f"(Content-Type {capture.content_type or 'none'})",
             Evidence(capture=capture.name, excerpt=excerpt(capture.body)),
+        )
+
+
+@check(
+    code="transport.stream_refused",
+    layer="transport",
+    severity="error",
+    description="An event stream whose head fails ChatKit's open check: the host script "
+    "never reads it, and re-sends the request.",
+    expectation="A streaming reply is 2xx with a Content-Type that starts with "
+    "text/event-stream, exactly (the host script's test is case-sensitive).",
+    fix="Send the header as Content-Type: text/event-stream, in lower case "
+    "(StreamingResponse(result, media_type='text/event-stream')); a proxy or framework that "
+    "rewrites it must leave it as it is.",
+)
+def stream_refused(exchange: ExchangeContext) -> Iterator[Found]:
+    if _wrong_reply(exchange) == "transport.stream_refused":
+        capture = exchange.capture
+        opened = stream_open(capture.status, capture.header("content-type"))
+        yield Found(
+            f"{_what_was_asked(capture)} got an event stream that {SOURCE} refuses at its "
+            f"open check: {opened.reason}",
+            Evidence(
+                capture=capture.name,
+                detail={"content_type": capture.header("content-type") or "none"},
+            ),
         )
 
 

@@ -31,6 +31,30 @@ SEND_TYPES = frozenset(
 )
 """Request types with which the user asks for a turn (everything else is not a turn)."""
 
+NOT_A_TURN = frozenset({"stream_options", "progress_update", "notice", "error", "client_effect"})
+"""Event types that say something about a stream but carry no turn (no thread, no item)."""
+
+_MAX_TURN_EVENTS = 200
+"""How many events :func:`carries_turn` reads before it decides (bounded)."""
+
+
+def carries_turn(capture: Capture) -> bool:
+    """Whether a reply carries a new turn: an event stream holding at least one event that is
+    not only stream bookkeeping (:data:`NOT_A_TURN`), such as a thread, an item or a foreign
+    protocol's message event. A stream of one ``stream_options`` event carries none."""
+    if not capture.is_event_stream:
+        return False
+    for event in capture.events[:_MAX_TURN_EVENTS]:
+        payload = event.payload
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if kind is None:
+            kind = event.sse_event if event.sse_event not in ("", "message") else None
+        if kind is None and event.data.strip():
+            return True  # data that is not a ChatKit event: a foreign message
+        if isinstance(kind, str) and kind not in NOT_A_TURN:
+            return True
+    return False
+
 
 @dataclass
 class Step:
@@ -81,7 +105,7 @@ class Step:
         """Whether the target streamed a reply to a request that did not ask for a turn."""
         if self.client_type in SEND_TYPES or self.answered_locally:
             return False
-        return any(capture.is_event_stream and capture.events for capture in self.wire)
+        return any(carries_turn(capture) for capture in self.wire)
 
 
 @dataclass
