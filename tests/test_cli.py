@@ -28,7 +28,8 @@ def test_diagnose_reference_json_prints_one_object_with_a_null_verdict_and_exits
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert isinstance(payload, dict)
-    assert set(payload) == {"target", "verdict", "layers", "findings"}
+    assert set(payload) == {"target", "verdict", "layers", "findings", "departure"}
+    assert payload["departure"] is None
     assert payload["target"] == "reference"
     assert payload["verdict"] is None
     assert payload["layers"] == dict.fromkeys(LAYERS, "pass")

@@ -7,6 +7,7 @@ client transform ran) the body ChatKit would have sent before it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +27,11 @@ from chatkit_lab.client import SEND_TYPES, SOURCE
 from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES
 from chatkit_lab.client.session import carries_turn
 
-__all__ = ["check_request"]
+__all__ = ["body_message", "check_request"]
 
+
+_MAX_BODY_SCAN = 64 * 1024
+"""How much of an error body :func:`body_message` reads."""
 
 REWRITE_FIX = (
     "Let whatever sits between ChatKit and the backend (the custom fetch, a proxy) add the "
@@ -176,9 +180,10 @@ def http_error(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     status = capture.status
     if _reached_backend(exchange) and status is not None and status >= 400:
+        said = body_message(capture)
         yield Found(
             f"HTTP {status} for {capture.request_type or capture.request.method} "
-            f"{_path(capture.request.url)}",
+            f"{_path(capture.request.url)}" + (f": the backend answered “{said}”" if said else ""),
             Evidence(
                 capture=capture.name,
                 excerpt=excerpt(capture.body),
@@ -268,6 +273,36 @@ def resent_by_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
             f"{SOURCE} re-sent {kind} (retry {attempt} of 5{waited})",
             Evidence(capture=capture.name, detail={"attempt": attempt, "status": capture.status}),
         )
+
+
+def body_message(capture: Capture) -> str:
+    """What the backend said in an error body: its JSON ``message``/``detail``/``error``, a
+    traceback's last line, or its first line of text ('' when it said nothing readable)."""
+    body = capture.body[:_MAX_BODY_SCAN]
+    payload = capture.json_body() if body else None
+    if isinstance(payload, dict):
+        for key in ("message", "detail", "error"):
+            value = payload.get(key)
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                first = value[0]  # a validation error list: its first message and where
+                where = first.get("loc")
+                place = ".".join(str(p) for p in where) if isinstance(where, list) else ""
+                value = f"{first.get('msg', 'invalid')} ({place})" if place else first.get("msg")
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:200]
+    text = body.decode("utf-8", errors="replace")
+    if "<html" in text[:500].lower():
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        text = title.group(1) if title else ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if text.lstrip().startswith("Traceback (most recent call last)"):
+        return lines[-1][:200]
+    first = lines[0]
+    return first[:200]
 
 
 def _hops(capture: Capture) -> list[Any]:

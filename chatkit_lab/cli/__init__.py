@@ -103,6 +103,13 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every finding.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save the run's captures here, redacted, one file each (a folder `diagnose` "
+            "reads again); reasons that cite a capture name its file."
+        ),
+    ] = None,
     loopback: Annotated[
         bool, typer.Option(help="Run built-in backends on 127.0.0.1 under uvicorn.")
     ] = False,
@@ -195,7 +202,7 @@ def diagnose(
                     width=WIDTH,
                 )
             )
-        code = diagnose_one(target, message, url_contains, run, options)
+        code = diagnose_one(target, message, url_contains, run, options, save=save)
         if code is None:
             return
         diagnosis, title = code

@@ -38,6 +38,8 @@ def diagnose_one(
     url_contains: str | None,
     run: Any,
     options: dict[str, Any],
+    *,
+    save: Path | None = None,
 ) -> tuple[Any, str] | None:
     """Diagnose one source: recorded files as they are, a built-in name or a URL by playing the
     client with ``options`` (the run options ``diagnose`` takes); the diagnosis and a title."""
@@ -54,13 +56,24 @@ def diagnose_one(
                 fail(f"{target}: no usable exchanges")
             diagnosis = diagnose_captures(source.captures, target=str(target))
             diagnosis.redactor = run
+            if save is not None:
+                from chatkit_lab.diagnosis import save_run
+
+                save_run(diagnosis, save)
             return diagnosis, f"ChatKit diagnosis: {Path(target).name}"
         what = "URL" if "://" in target else "built-in backend"
         progress(f"{what} {target}: playing the ChatKit client ...")
         import asyncio
 
         diagnosis = asyncio.run(
-            run_diagnosis(target, message=message, progress=progress, **options)
+            run_diagnosis(
+                target,
+                message=message,
+                progress=progress,
+                without_fetch=True,
+                save=save,
+                **options,
+            )
         )
     except ChatKitLabError as exc:
         fail(str(exc))

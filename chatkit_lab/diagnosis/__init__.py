@@ -12,6 +12,8 @@ from chatkit_lab.diagnosis._conformance import (
     ScenarioResult,
     compare,
 )
+from chatkit_lab.diagnosis._counterfactual import Counterfactual
+from chatkit_lab.diagnosis._evidence import save_run
 from chatkit_lab.diagnosis._loose import diagnose_captures, diagnose_source
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import (
@@ -26,6 +28,7 @@ from chatkit_lab.diagnosis._scenarios import diagnose_scenarios, evaluate_scenar
 __all__ = [
     "SCENARIO_STATES",
     "Conformance",
+    "Counterfactual",
     "Diagnosis",
     "ScenarioResult",
     "compare",
@@ -33,6 +36,7 @@ __all__ = [
     "evaluate_scenario",
     "open_run",
     "run_scenarios",
+    "save_run",
     "diagnose",
     "diagnose_captures",
     "diagnose_source",

@@ -12,11 +12,10 @@ from chatkit_lab.checks import (
     reply_kind,
     streamed_items,
 )
-from chatkit_lab.client import (
-    ClientRequest,
-    Step,
-)
+from chatkit_lab.client import Lifecycle
 from chatkit_lab.client.protocol import NON_STREAMING_TYPES, STREAMING_TYPES
+from chatkit_lab.client.session import build_session, recorded_step
+from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import _merge_repeated, evaluate_steps
 from chatkit_lab.errors import TargetError
@@ -48,26 +47,13 @@ def diagnose_captures(captures: list[Capture], target: str = "captures") -> Diag
     diagnosis = Diagnosis(target, captures=list(captures))
     steps = []
     for capture in captures:
-        request = ClientRequest(
-            capture.request.method,
-            capture.request.url,
-            dict(capture.request.headers),
-            capture.request.body,
-        )
         expects = _expects(capture)
         if expects is None and capture.status is not None and capture.status < 300:
             expects = "stream" if reply_kind(capture) == "stream" else "json"
-        steps.append(
-            Step(
-                capture.name,
-                _client_type(capture) or "",
-                expects or "json",
-                request,
-                capture,
-                None,
-                bool(capture.meta.get("answered_locally")),
-            )
-        )
+        steps.append(recorded_step(capture, expects or "json"))
+    # The session model, read from the recording: what the host script did with each reply
+    # (fact), the screens (modelled), and which requests on the wire were not ChatKit's.
+    diagnosis.session = build_session(Lifecycle(target, steps), recorded=True, target=target)
     found, evaluated = evaluate_steps(steps, diagnosis)
     # Streams are compared only with reloads of their own thread (a recording may hold many).
     streams: dict[str | None, list[Capture]] = {}
@@ -88,6 +74,7 @@ def diagnose_captures(captures: list[Capture], target: str = "captures") -> Diag
             Skipped("persistence", "no threads.get_by_id after a stream was captured")
         )
     diagnosis.findings = _merge_repeated(found)
+    fit_fixes(diagnosis.findings, diagnosis.captures, diagnosis.session)
     diagnosis.layers = layer_states(diagnosis.findings, evaluated)
     return diagnosis
 

@@ -18,6 +18,7 @@ from chatkit_lab.checks import (
 from chatkit_lab.client import (
     Lifecycle,
 )
+from chatkit_lab.client.session import SessionModel
 from chatkit_lab.redact import Redactor, current_redactor
 
 
@@ -38,16 +39,31 @@ class Diagnosis:
     transform: str = ""
     redactor: Redactor = field(default_factory=current_redactor, repr=False, compare=False)
     """The run's redactor (the secrets the user supplied): every output below is redacted by it."""
+    session: SessionModel | None = None
+    """The session model, built once from the run's exchanges: every verdict, story, screen and
+    fix reads it (see docs/concepts/client-model.md)."""
+    saved: dict[str, str] = field(default_factory=dict)
+    """Capture name -> the file it was saved in (``--save``); reasons citing a capture name it."""
+    counterfactual: Any = None
+    """The same session again with the fetch replaced by a pass-through that keeps only the
+    headers it adds (a :class:`~chatkit_lab.diagnosis.Counterfactual`), when a fetch ran."""
 
     @property
     def verdict(self) -> Finding | None:
-        """The first failure on the user's path: the earliest failing step, and within it the
-        lowest failing layer (see docs/concepts/layers.md, "The verdict")."""
+        """The first failure on the user's path: the earliest failing step at or before the
+        first screen that departs from a working backend (the session model's departure), and
+        within it the lowest failing layer (see docs/concepts/layers.md, "The verdict")."""
         errors = [finding for finding in self.findings if finding.severity == "error"]
         if not errors:
             return None
         order = self.step_order()
         last = len(order) + 1
+        departure = self.session.departure if self.session is not None else None
+        if departure is not None and departure.step in order:
+            # the first screen that departs from a working backend: the cause is at or before it
+            seen_at = order[departure.step]
+            upto = [f for f in errors if order.get(f.evidence.capture or "", last) <= seen_at]
+            errors = upto or errors
         return min(
             errors,
             key=lambda f: (order.get(f.evidence.capture or "", last), LAYERS.index(f.layer)),
@@ -72,7 +88,7 @@ class Diagnosis:
     def to_json(self, *, redact: bool = True) -> dict[str, Any]:
         """The CLI's ``--json`` object (secrets redacted unless ``redact=False``)."""
         verdict = self.verdict
-        payload = {
+        payload: dict[str, Any] = {
             "target": self.target,
             "verdict": (
                 {"layer": verdict.layer, "code": verdict.code, "summary": verdict.summary}
@@ -80,9 +96,41 @@ class Diagnosis:
                 else None
             ),
             "layers": dict(self.layers),
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [self._filed(f.to_dict()) for f in self.findings],
+            "departure": self._departure_json(),
         }
+        if self.saved:
+            payload["saved"] = dict(self.saved)
+        if self.counterfactual is not None:
+            other = self.counterfactual.diagnosis.verdict
+            payload["without_fetch"] = {
+                "kept_headers": list(self.counterfactual.kept),
+                "verdict": (
+                    {"layer": other.layer, "code": other.code, "summary": other.summary}
+                    if other
+                    else None
+                ),
+                "says": self.counterfactual.line(),
+            }
         return self.redactor.redact_obj(payload) if redact else payload
+
+    def _filed(self, finding: dict[str, Any]) -> dict[str, Any]:
+        """A finding's dict, its evidence naming the file its capture was saved in."""
+        evidence = finding.get("evidence")
+        if isinstance(evidence, dict) and evidence.get("capture") in self.saved:
+            evidence["file"] = self.saved[evidence["capture"]]
+        return finding
+
+    def _departure_json(self) -> dict[str, Any] | None:
+        departure = self.session.departure if self.session is not None else None
+        if departure is None:
+            return None
+        return {
+            "screen": departure.screen,
+            "step": departure.step,
+            "kind": departure.kind,
+            "sees": departure.sees,
+        }
 
     def layers_table(self) -> pd.DataFrame:
         """One row per layer: state, number of findings, the first finding's code."""

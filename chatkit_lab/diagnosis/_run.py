@@ -32,6 +32,8 @@ from chatkit_lab.client import (
     Step,
     Transform,
 )
+from chatkit_lab.client.session import build_session
+from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.errors import ChatKitLabError, TargetError
 from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
@@ -131,6 +133,9 @@ def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -
     """Run every layer's checks over a finished lifecycle."""
     diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
     diagnosis.captures = life.captures
+    diagnosis.session = build_session(
+        life, fetch_in_path=transform not in ("", "none"), target=target or life.target
+    )
     found, evaluated = evaluate_steps(life.steps, diagnosis)
     diagnosis.reloads = diff_lifecycle(life)
     for reload in diagnosis.reloads:
@@ -145,6 +150,7 @@ def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -
         )
     diagnosis.findings = _merge_repeated(found)
     _what_chatkit_got(life, diagnosis.findings)
+    fit_fixes(diagnosis.findings, diagnosis.captures, diagnosis.session)
     diagnosis.layers = layer_states(diagnosis.findings, evaluated)
     return diagnosis
 
@@ -289,12 +295,18 @@ async def diagnose(
     fetch_file: str | Path | None = None,
     token_env: str = DEFAULT_TOKEN_ENV,
     user_id: str | None = None,
+    without_fetch: bool = False,
+    save: str | Path | None = None,
 ) -> Diagnosis:
     """Diagnose a built-in backend (by name) or a ChatKit endpoint URL end to end: the message
     lifecycle (see :func:`~chatkit_lab.diagnosis.diagnose_scenarios` for the other scenarios).
 
     ``fetch_file`` runs the user's own fetch under Node between the client and the target
     (see :func:`open_run`); one redactor covers the run and every error it raises.
+    ``without_fetch``: when a fetch or transform was in the path, play the same session again
+    with it replaced by a header-only pass-through (:attr:`Diagnosis.counterfactual`).
+    ``save``: a folder to save the run's captures in, redacted, one file each
+    (:attr:`Diagnosis.saved`).
     """
     async with open_run(
         spec,
@@ -309,13 +321,26 @@ async def diagnose(
         token_env=token_env,
         user_id=user_id,
     ) as opened:
-        return await diagnose_target(
-            opened.target,
-            message=message,
-            second_message=second_message,
-            limits=limits,
-            keep_threads=keep_threads,
-            redactor=opened.redactor,
-            fetch=opened.fetch,
-            progress=progress,
-        )
+        run: dict[str, Any] = {
+            "message": message,
+            "second_message": second_message,
+            "limits": limits,
+            "keep_threads": keep_threads,
+            "redactor": opened.redactor,
+            "progress": progress,
+        }
+        diagnosis = await diagnose_target(opened.target, fetch=opened.fetch, **run)
+        session = diagnosis.session
+        if without_fetch and session is not None and session.fetch_in_path:
+            from chatkit_lab.diagnosis._counterfactual import run_without_fetch
+
+            if progress is not None:
+                progress("the same session again, the fetch replaced by a pass-through ...")
+            diagnosis.counterfactual = await run_without_fetch(
+                opened.target, diagnosis.lifecycle, diagnosis.transform or "the fetch", **run
+            )
+        if save is not None:
+            from chatkit_lab.diagnosis._evidence import save_run
+
+            save_run(diagnosis, save)
+        return diagnosis

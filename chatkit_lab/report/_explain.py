@@ -25,12 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import Timeline, timeline
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor
 from chatkit_lab.report._inert import visible
 from chatkit_lab.report._points import Point, capital, join_words, pointers_of, sentence
-from chatkit_lab.report._story import blank, first_turn, sees, vanish
+from chatkit_lab.report._story import blank, first_turn, screens_of, sees, vanish
 from chatkit_lab.report._tables import redactor_for
 
 FACT = "fact: the captures, and what ChatKit.js's host script did with them"
@@ -56,6 +55,7 @@ LABELS: dict[str, str] = {
     "vanish": "Why the messages vanish",
     "not_cause": "Not the cause",
     "fix": "The smallest fix",
+    "without_fetch": "Without your fetch",
 }
 
 
@@ -71,6 +71,7 @@ class Explanation:
     vanish: Point | None = None
     not_cause: Point | None = None
     fix: Point | None = None
+    without_fetch: Point | None = None
 
     def points(self, fields: Sequence[str] | None = None) -> list[tuple[str, Point]]:
         """``(label, point)`` for each field that has something to say, in reading order."""
@@ -112,12 +113,11 @@ def explain(diagnosis: Diagnosis, redactor: Redactor | None = None) -> Explanati
             return None
         return Point(
             visible(scrub.redact_text(point.text)),
-            tuple(visible(scrub.redact_text(item)) for item in point.evidence),
+            tuple(visible(scrub.redact_text(_filed(item, diagnosis))) for item in point.evidence),
             point.basis,
         )
 
-    life = diagnosis.lifecycle
-    screens = timeline(life) if life is not None else Timeline()
+    screens = screens_of(diagnosis)
     verdict = diagnosis.verdict
     turn = first_turn(screens)
     no_reply = blank(diagnosis, turn)
@@ -132,10 +132,28 @@ def explain(diagnosis: Diagnosis, redactor: Redactor | None = None) -> Explanati
         vanish=say(vanish(diagnosis, screens)),
         not_cause=say(_not_cause(diagnosis)),
         fix=say(_fix(verdict)),
+        without_fetch=say(_without_fetch(diagnosis)),
     )
 
 
 # -- the fields ------------------------------------------------------------------------------
+
+
+def _filed(pointer: str, diagnosis: Diagnosis) -> str:
+    """A pointer to a capture names the file it was saved in, when the run saved it."""
+    if pointer.startswith("capture "):
+        name = pointer[len("capture ") :]
+        if name in diagnosis.saved:
+            return f"{pointer} (file {diagnosis.saved[name]})"
+    return pointer
+
+
+def _without_fetch(diagnosis: Diagnosis) -> Point | None:
+    """The counterfactual run: the same session with the fetch replaced by a pass-through."""
+    other = diagnosis.counterfactual
+    if other is None:
+        return None
+    return Point(capital(other.line()), ("run without the fetch",))
 
 
 def _same_evidence(point: Point, verdict: Finding) -> bool:
@@ -189,4 +207,4 @@ def _not_cause(diagnosis: Diagnosis) -> Point | None:
     return Point(capital(text) + ".", ("layers " + ", ".join(passing),))
 
 
-__all__ = ["FACT", "LABELS", "MODELLED", "Explanation", "Point", "explain"]
+__all__ = ["FACT", "LABELS", "MODELLED", "Explanation", "Point", "explain", "screens_of"]

@@ -86,7 +86,9 @@ def answer_markdown(
         f"For **{md_text(said.target)}**:",
         "",
     ]
-    for label, point in said.points(("verdict", "sees", "blank", "vanish", "not_cause", "fix")):
+    for label, point in said.points(
+        ("verdict", "sees", "blank", "vanish", "not_cause", "fix", "without_fetch")
+    ):
         text = md_text(point.text)
         if point is said.verdict and said.why is not None:  # the verdict and its cause, once
             text = f"{md_text(point.text.rstrip('.'))}: {md_text(said.why.text)}"

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen, timeline
+from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor, shorten
 from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
+from chatkit_lab.report._story import screens_of
 
 EXAMPLES = 2
 """Distinct example summaries a findings row shows (the count says how many there are)."""
@@ -101,10 +102,7 @@ def _on_screen(screen: Screen, scrub: Redactor) -> str:
 
 def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     """The UI timeline as a strip of screens, the first one that loses a message marked."""
-    life = diagnosis.lifecycle
-    if life is None:
-        return []
-    screens = timeline(life)
+    screens = screens_of(diagnosis)
     if not screens.screens:
         return []
     first = screens.first_loss

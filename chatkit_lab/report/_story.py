@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import JsonReply, Lifecycle, Screen, Step, StreamOpen, Timeline
+from chatkit_lab.client import JsonReply, Lifecycle, Screen, Step, StreamOpen, Timeline, timeline
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.report._points import Point, capital, lower_first, sentence
 
@@ -18,6 +18,15 @@ STREAM_LAYERS = ("framing", "decoding", "schema", "ordering", "rendering")
 
 
 # -- what the user sees ----------------------------------------------------------------------
+
+
+def screens_of(diagnosis: Diagnosis) -> Timeline:
+    """The screens of the diagnosis's session model (the one every output renders)."""
+    if diagnosis.session is not None:
+        return diagnosis.session.screens
+    life = diagnosis.lifecycle
+    return timeline(life) if life is not None else Timeline()
+
 
 
 def first_turn(screens: Timeline) -> list[tuple[int, Screen]]:
@@ -208,4 +217,4 @@ def vanish(diagnosis: Diagnosis, screens: Timeline) -> Point | None:
     return Point(f"{why}; {got}.", tuple(pointers[:5]))
 
 
-__all__ = ["STREAM_LAYERS", "blank", "first_turn", "sees", "vanish"]
+__all__ = ["STREAM_LAYERS", "blank", "first_turn", "screens_of", "sees", "vanish"]

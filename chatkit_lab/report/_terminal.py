@@ -33,7 +33,9 @@ def terminal_answer(diagnosis: Diagnosis, *, verbose: bool = False, width: int =
     if len(first) > 10:
         first = told.lines(width, fields=("sees", "why", "fix"), evidence=False)
     lines += first
-    lines += told.lines(width, fields=("vanish", "blank", "not_cause"), evidence=False)
+    lines += told.lines(
+        width, fields=("vanish", "blank", "not_cause", "without_fetch"), evidence=False
+    )
     lines.append("")
     findings = [f for f in diagnosis.findings if f.severity != "info" or verbose]
     if findings:
