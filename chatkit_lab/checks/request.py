@@ -34,7 +34,7 @@ _MAX_BODY_SCAN = 64 * 1024
 """How much of an error body :func:`body_message` reads."""
 
 REWRITE_FIX = (
-    "Let whatever sits between ChatKit and the backend (the custom fetch, a proxy) add the "
+    "Let whatever sits between ChatKit and the backend (a custom fetch, a proxy) add the "
     "Authorization header and nothing else, and serve the ChatKit protocol on the backend "
     "(ChatKitServer.process, or your SDK's equivalent) instead of translating requests."
 )
