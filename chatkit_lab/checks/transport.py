@@ -168,8 +168,9 @@ def stream_refused(exchange: ExchangeContext) -> Iterator[Found]:
         capture = exchange.capture
         opened = stream_open(capture.status, capture.header("content-type"))
         yield Found(
-            f"{_what_was_asked(capture)} got an event stream that {SOURCE} refuses at its "
-            f"open check: {opened.reason}",
+            f"{_what_was_asked(capture)} got an event stream (Content-Type "
+            f"{capture.header('content-type') or 'none'}) that {SOURCE} refuses at its open "
+            f"check: {opened.reason}",
             Evidence(
                 capture=capture.name,
                 detail={"content_type": capture.header("content-type") or "none"},

@@ -407,8 +407,16 @@ CASES: dict[str, Case] = {
     ),
     "transport.content_type": Case(
         "transport",
-        lambda: exchange(capture(sse(*reference()), content_type="text/plain")),
-        lambda: exchange(capture(sse(*reference()))),
+        # a recorded stream of unknown request type: mislabelled, but nothing refused it
+        lambda: exchange(capture(sse(*reference()), content_type="text/plain"), None),
+        lambda: exchange(capture(sse(*reference())), None),
+    ),
+    "transport.stream_refused": Case(
+        "transport",
+        lambda: exchange(capture(sse(*reference()), content_type="Text/Event-Stream")),
+        lambda: exchange(
+            capture(sse(*reference()), content_type="text/event-stream; charset=utf-8")
+        ),
     ),
     "transport.compressed_stream": Case(
         "transport",
