@@ -124,12 +124,40 @@ def _for_language(fix: str, language: tuple[str, str] | None) -> str:
     )
 
 
+def _name_the_stop(findings: list[Finding], session: SessionModel | None) -> None:
+    """A request that got no response after earlier ones were answered: the backend stopped
+    answering, and the finding names the request before it (what it may have died on)."""
+    if session is None:
+        return
+    before: dict[str, str] = {}
+    previous = None
+    for item in session.exchanges:
+        if not item.answered and previous is not None:
+            before[item.step] = previous
+        elif item.answered and item.host_did != "answered by the custom fetch":
+            status = f"HTTP {item.status}" if item.status is not None else "answered"
+            kind = f"{item.client_type}, " if item.client_type else ""
+            previous = f"{item.step} ({kind}{status})"
+    for finding in findings:
+        last = before.get(finding.evidence.capture or "")
+        if finding.code != "transport.no_response" or last is None:
+            continue
+        finding.summary = f"the backend stopped answering after {last}: {finding.summary}"
+        finding.evidence.detail["after"] = last
+        finding.fix = (
+            f"The backend answered until {last} and then stopped (refused, reset or no reply): "
+            "look in its log for a crash or restart on that request or right after it, and "
+            "keep it running under a supervisor; nothing after this point could be judged."
+        )
+
+
 def fit_fixes(
     findings: list[Finding], captures: list[Capture], session: SessionModel | None
 ) -> None:
     """Fit each finding's fix to the evidence of its run (in place)."""
     by_name = {capture.name: capture for capture in captures}
     language = backend_language(captures)
+    _name_the_stop(findings, session)
     for finding in findings:
         capture = by_name.get(finding.evidence.capture or "")
         fitted: str | None = None

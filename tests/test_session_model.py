@@ -1,0 +1,209 @@
+"""The session model: built once from any source, read by every verdict, screen and fix.
+
+The seed's own bug recorded the way a frontend team records it (a HAR, a proxy recording) gets
+the same verdict layer and fix as the in-process run of the same setup; claims rest on what was
+observed; captures are saved redacted and named in reasons; a run with a fetch is played again
+without it, on the same target.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from one_story import assert_one_story
+from typer.testing import CliRunner
+
+from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.cli import app
+from chatkit_lab.client import ClientRequest
+from chatkit_lab.client.session import build_session, carries_turn, lifecycle_of_captures
+from chatkit_lab.diagnosis import diagnose, diagnose_captures, diagnose_target
+from chatkit_lab.report import explain
+from chatkit_lab.sources import HTTPTransport, Limits, read_captures
+from chatkit_lab.targets import open_target
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+SECRET = "Bearer sk-session-model-0123456789abcdef"
+runner = CliRunner()
+
+
+def stream_capture(*payloads: Any, kind: str = "threads.get_by_id") -> Capture:
+    body = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
+    made = Capture(
+        request=RequestRecord(
+            "POST",
+            "http://backend.test/chatkit",
+            [],
+            json.dumps({"type": kind, "params": {"thread_id": "thr_1"}}).encode(),
+        ),
+        status=200,
+        response_headers=[("content-type", "text/event-stream")],
+        label="load",
+    )
+    made.add_chunk(body, 1_000_000)
+    return made
+
+
+# -- what a reply carries --------------------------------------------------------------------
+
+
+def test_a_stream_of_only_stream_options_carries_no_turn() -> None:
+    only_options = stream_capture({"type": "stream_options", "stream_options": {"allow_cancel": 1}})
+    assert not carries_turn(only_options)
+
+
+def test_a_stream_with_an_item_or_a_foreign_message_carries_a_turn() -> None:
+    item = {"type": "user_message", "id": "u1", "thread_id": "t", "content": []}
+    assert carries_turn(stream_capture({"type": "thread.item.done", "item": item}))
+    assert carries_turn(stream_capture({"type": "response.output_text.delta", "delta": "hi"}))
+
+
+# -- the seed's recordings -------------------------------------------------------------------
+
+
+async def test_the_seed_recordings_give_the_in_process_verdict_layer_and_fix() -> None:
+    in_process = (await diagnose("legacy:attempt3")).verdict
+    assert in_process is not None and in_process.layer == "request"
+    for name in ("firefox_legacy.har", "legacy_attempt3_via_proxy.jsonl"):
+        recorded = diagnose_captures(read_captures(SAMPLES / name).captures, target=name)
+        assert_one_story(recorded)
+        verdict = recorded.verdict
+        assert verdict is not None, name
+        assert verdict.layer == in_process.layer, (name, verdict.code)
+        assert verdict.fix == in_process.fix, name
+        assert "rewrote" in verdict.summary and "ChatKit envelope" in verdict.summary
+
+
+def test_a_recorded_session_says_which_requests_on_the_wire_were_rewritten() -> None:
+    captures = read_captures(SAMPLES / "legacy_attempt3_via_proxy.jsonl").captures
+    session = build_session(lifecycle_of_captures(captures), recorded=True)
+    assert session.rewritten and len(session.rewritten) == len(session.exchanges)
+    assert all(item.host_did.startswith("opened the stream") for item in session.exchanges)
+    assert not session.fetch_in_path
+
+
+# -- the backend stopped answering -----------------------------------------------------------
+
+
+def _dead_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/chatkit"
+
+
+class StopsAnswering:
+    """A sender that answers ``answered`` requests, then connects to a port nobody serves."""
+
+    def __init__(self, inner: Any, answered: int) -> None:
+        self.inner, self.answered, self.sent, self.dead = inner, answered, 0, _dead_url()
+
+    async def send_request(
+        self, request: ClientRequest, *, label: str = "", limits: Any = None
+    ) -> Capture:
+        self.sent += 1
+        if self.sent <= self.answered:
+            return await self.inner.send_request(request, label=label, limits=limits)
+        moved = ClientRequest(request.method, self.dead, request.headers, request.body)
+        quick = Limits(connect_s=1.0, read_s=1.0, total_s=2.0)
+        return await HTTPTransport(limits=quick).send_request(moved, label=label, limits=quick)
+
+
+async def test_a_refused_connection_is_the_backend_stopping_after_the_request_before_it() -> None:
+    async with open_target("reference") as target:
+        stopping = replace(target, sender=StopsAnswering(target.sender, answered=2))
+        diagnosis = await diagnose_target(stopping)
+    assert_one_story(diagnosis)
+    stopped = [f for f in diagnosis.findings if f.code == "transport.no_response"]
+    assert stopped, [f.code for f in diagnosis.findings]
+    assert stopped[0].summary.startswith("the backend stopped answering after send: threads.create")
+    assert "stopped" in stopped[0].fix
+    assert diagnosis.session is not None
+    assert diagnosis.session.stopped_after() is not None
+
+
+# -- evidence on disk ------------------------------------------------------------------------
+
+
+async def test_a_run_saves_its_captures_redacted_and_reasons_name_their_files(
+    tmp_path: Path,
+) -> None:
+    diagnosis = await diagnose(
+        "legacy:attempt3", headers={"X-Api-Key": SECRET}, save=tmp_path / "run"
+    )
+    files = sorted((tmp_path / "run").iterdir())
+    assert len(files) >= len(diagnosis.captures)
+    assert all(SECRET not in path.read_text(encoding="utf-8") for path in files)
+    verdict = diagnosis.verdict
+    assert verdict is not None
+    named = diagnosis.saved[verdict.evidence.capture or ""]
+    assert (tmp_path / "run" / named).is_file()
+    why = explain(diagnosis).why
+    assert why is not None and f"(file {named})" in " ".join(why.evidence)
+    payload = diagnosis.to_json()
+    assert payload["saved"][verdict.evidence.capture] == named
+    again = diagnose_captures(read_captures(tmp_path / "run").captures)
+    assert again.verdict is not None
+
+
+def test_the_command_line_saves_a_recordings_captures(tmp_path: Path) -> None:
+    out = tmp_path / "saved"
+    result = runner.invoke(
+        app, ["diagnose", str(SAMPLES / "firefox_legacy.har"), "--save", str(out), "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"]["layer"] == "request"
+    assert set(payload["saved"].values()) == {path.name for path in out.iterdir()}
+    cited = [f["evidence"].get("file") for f in payload["findings"]]
+    assert any(cited) and all(name is None or (out / name).is_file() for name in cited)
+
+
+# -- the same session without the fetch ------------------------------------------------------
+
+
+async def test_without_the_fetch_the_reports_backend_still_fails_so_the_fetch_is_not_all() -> None:
+    diagnosis = await diagnose("legacy:attempt3", without_fetch=True)
+    other = diagnosis.counterfactual
+    assert other is not None and "authorization" in [name.lower() for name in other.kept]
+    assert not other.fetch_is_the_cause
+    assert other.diagnosis.verdict is not None
+    assert "not the only cause" in other.line()
+
+
+async def test_without_the_fetch_a_chatkit_backend_passes_so_the_fetch_alone_is_the_cause() -> None:
+    diagnosis = await diagnose("reference", transform="legacy-fetch", without_fetch=True)
+    assert diagnosis.failed
+    other = diagnosis.counterfactual
+    assert other is not None and other.fetch_is_the_cause, other.line()
+    told = explain(diagnosis).without_fetch
+    assert told is not None and "the fetch alone is the cause" in told.text
+    assert diagnosis.to_json()["without_fetch"]["verdict"] is None
+
+
+async def test_a_run_without_a_fetch_is_not_played_again() -> None:
+    diagnosis = await diagnose("reference", without_fetch=True)
+    assert diagnosis.counterfactual is None and "without_fetch" not in diagnosis.to_json()
+
+
+def test_the_command_line_answer_holds_the_run_without_the_fetch() -> None:
+    result = runner.invoke(app, ["diagnose", "legacy:attempt3"])
+    assert result.exit_code == 1, result.output
+    assert "Without your fetch:" in result.stdout
+
+
+# -- what the host script did, per exchange --------------------------------------------------
+
+
+def test_an_event_stream_the_host_script_refuses_is_a_refusal_in_the_session() -> None:
+    made = stream_capture({"type": "progress_update", "text": "x"}, kind="threads.create")
+    made.response_headers = [("content-type", "Text/Event-Stream")]
+    made.ending = Ending()
+    session = build_session(lifecycle_of_captures([made]), recorded=True)
+    assert session.exchanges[0].host_did.startswith("open check failed")
+    departure = session.departure
+    assert departure is not None and departure.kind == "send failed"
