@@ -180,11 +180,14 @@ display(readable(scrambled_findings[["code", "summary"]], wrap=("summary",)))
 # %% [markdown]
 # ## Step through what the client would show
 #
-# Move the slider to replay a stream event by event; the panel shows the modelled client state
-# after that event. With the reference stream the user message appears at the first
-# `thread.item.done` and the reply grows with each `thread.item.updated`; with any legacy
-# attempt the panel stays empty to the end. (The slider needs a live kernel; the final states
-# are also shown below it.)
+# Move the slider to replay a stream event by event; the panel shows what the stream's events
+# alone put in the thread (the modelled client state after that event). With the reference
+# stream the server's copy of the user message arrives with the first `thread.item.done` and the
+# reply grows with each `thread.item.updated`; with any legacy attempt the events add nothing to
+# the end. The screen the user looks at holds more than the stream: ChatKit shows the message
+# the user typed as soon as it is sent, so what the user sees is their own message and no reply
+# (the screens below, the same as notebook 03 and the command line). (The slider needs a live
+# kernel; the final states are also shown below it.)
 
 # %%
 choice = widgets.Dropdown(options=names, value="legacy:attempt3", description="stream")
@@ -219,6 +222,20 @@ for name in ("legacy:attempt3", "reference"):
     display(HTML(analyses[name].final.to_html()))
 
 # %% [markdown]
+# ## What the user sees, screen by screen
+#
+# The screens of each run's session model: the one every output of the kit renders (the
+# command line, the report, notebooks 03 and 04). What reached ChatKit is *fact*; what the
+# closed UI iframe draws from it is *modelled*.
+
+# %%
+for name in ("legacy:attempt3", "reference"):
+    display(Markdown(f"**{name}**"))
+    screens = pd.DataFrame(diagnoses[name].session.screens.rows())
+    shown = screens[["screen", "moment", "user sees", "fact"]]
+    display(readable(shown, wrap=("user sees", "fact")))
+
+# %% [markdown]
 # ## Conclusion on events
 
 # %%
@@ -226,9 +243,10 @@ blank = [name for name, a in analyses.items() if a.renders_nothing]
 foreign = {name: a.table()["valid"].eq(False).sum() for name, a in analyses.items()}
 display(
     Markdown(
-        f"The client would render nothing for {', '.join(blank)}: "
+        f"No event of the first stream adds anything to the thread for {', '.join(blank)} ("
         + ", ".join(f"{foreign[n]} of {len(analyses[n].events)} events invalid" for n in blank)
-        + ". The reference stream is valid and in order, and renders "
+        + "): the user sees the message they typed (ChatKit shows it on send) and no reply. "
+        "The reference stream is valid and in order, and draws "
         f"{len(analyses['reference'].final.visible_items)} messages. Whatever the formats were "
         "modelled on, none of the three attempts sends ChatKit events."
     )

@@ -35,7 +35,6 @@ from chatkit_lab import diagnose, diagnose_target, open_app_target
 from chatkit_lab.backends import reference_app
 from chatkit_lab.backends.faults import DropAssistantStore, RenamingStore, ReversedOrderStore
 from chatkit_lab.checks import Reload
-from chatkit_lab.client import timeline
 
 WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
 
@@ -189,7 +188,7 @@ print("reply events:  ", [event.type for event in load.capture.events][:5], "…
 # thread replacing the screen).
 
 # %%
-strip = timeline(legacy.lifecycle)
+strip = legacy.session.screens  # the session model: the screens every output renders
 screens = pd.DataFrame(strip.rows())[["screen", "moment", "user sees", "lost", "fact"]]
 display(readable(screens, wrap=("user sees", "fact")))
 loss = strip.first_loss

@@ -31,7 +31,6 @@ from pandas.io.formats.style import Styler
 
 from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, layers_matrix, run_all
 
-STREAM = "send: threads.create"
 WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
 
 
@@ -106,9 +105,18 @@ display(readable(setup.summary_by_code(), wrap=("example", "fix")))
 
 # %%
 ladder = await run_all(FIX_LADDER, progress=False)
+
+
+def _reply_after_first_send(diagnosis) -> str:
+    """From the session model's screens: does the first send end with a reply on screen?"""
+    for screen in diagnosis.session.screens.screens:
+        if screen.moment in ("after the stream", "after the send failed"):
+            return "yes" if any(item.role != "user" for item in screen.items) else "no"
+    return "no"
+
+
 rows = []
 for run, d in zip(FIX_LADDER, ladder, strict=True):
-    analysis = d.analyses.get(STREAM)
     rows.append(
         {
             "setup": run.caption,
@@ -116,9 +124,7 @@ for run, d in zip(FIX_LADDER, ladder, strict=True):
             "fetch": run.transform,
             "first broken layer": d.verdict.layer if d.verdict else "none",
             "verdict": d.verdict.code if d.verdict else "all pass",
-            "messages shown after the first send": (
-                len(analysis.final.visible_items) if analysis else 0
-            ),
+            "reply shown after the first send": _reply_after_first_send(d),
             "streamed items unchanged on the last reload": (
                 int(d.reloads[-1].table()["same"].sum())
                 if d.reloads and not d.reloads[-1].table().empty
@@ -137,16 +143,32 @@ steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
 display(readable(steps).map(colour))
 
 # %% [markdown]
-# What the client would render after the first send, in the last run (both fixes):
+# What the user sees in the last run (both fixes), screen by screen, from its session model
+# (the same screens the command line and the report show):
 
 # %%
 both = ladder[-1]
-print(both.analyses[STREAM].final.transcript())
+display(
+    readable(
+        pd.DataFrame(both.session.screens.rows())[["screen", "moment", "user sees"]],
+        wrap=("user sees",),
+    )
+)
 
 # %% [markdown]
 # ## Conclusion
 
 # %%
+
+
+def _after_first_stream(diagnosis):
+    return next(
+        screen
+        for screen in diagnosis.session.screens.screens
+        if screen.moment == "after the stream"
+    )
+
+
 passing = [run.caption for run, d in zip(FIX_LADDER, ladder, strict=True) if d.verdict is None]
 lines = [
     f"The report's setup breaks first at the **{verdict.layer}** layer (`{verdict.code}`).",
@@ -157,8 +179,8 @@ for run, d in zip(FIX_LADDER[1:3], ladder[1:3], strict=True):
 if passing:
     lines += [
         "",
-        f"Only **{passing[0]}** passes every layer: the client renders "
-        f"{len(both.analyses[STREAM].final.visible_items)} messages after the first send and "
+        f"Only **{passing[0]}** passes every layer: after the first send the user sees "
+        f"{len(_after_first_stream(both).items)} messages and "
         f"the reload returns all {len(both.reloads[-1].table())} streamed items unchanged. "
         "Neither change alone is enough; both together are the smallest fix.",
     ]
