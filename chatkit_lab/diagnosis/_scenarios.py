@@ -26,7 +26,9 @@ from chatkit_lab.checks import (
     streamed_items,
 )
 from chatkit_lab.client import DEFAULT_TOKEN_ENV, ClientFetch, Lifecycle, NodeFetch, Transform
+from chatkit_lab.client.session import build_session
 from chatkit_lab.diagnosis._conformance import Conformance, ScenarioResult
+from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._loose import thread_of
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import (
@@ -82,6 +84,9 @@ def evaluate_scenario(session: Session, target: str = "", transform: str = "") -
         return evaluate_lifecycle(life, target, transform)
     diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
     diagnosis.captures = life.captures
+    diagnosis.session = build_session(
+        life, fetch_in_path=transform not in ("", "none"), target=target or life.target
+    )
     found, evaluated = evaluate_steps(life.steps, diagnosis)
     for reload in _load_points(life, diagnosis, scenario.judged_loads):
         found.extend(reload.findings)
@@ -105,6 +110,7 @@ def evaluate_scenario(session: Session, target: str = "", transform: str = "") -
         )
     found = [finding for finding in found if finding.code not in scenario.intended]
     diagnosis.findings = _merge_repeated(found)
+    fit_fixes(diagnosis.findings, diagnosis.captures, diagnosis.session)
     diagnosis.layers = layer_states(diagnosis.findings, evaluated)
     return diagnosis
 
