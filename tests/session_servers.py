@@ -225,3 +225,26 @@ def node_crash_on_load(app: ASGIApp) -> ASGIApp:
         await app(scope, again, send)
 
     return wrapped
+
+
+def crash_on_load_after_delete(app: ASGIApp) -> ASGIApp:
+    """Once a thread was deleted, a load answers 500 with a traceback (the SDK's NotFoundError
+    left unhandled) instead of a clean 404."""
+    deleted = False
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal deleted
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        body, again = await _read_body(receive)
+        kind = _request_type(body)
+        if kind == "threads.delete":
+            deleted = True
+        elif kind == "threads.get_by_id" and deleted:
+            crash = b"Traceback (most recent call last):\nchatkit.store.NotFoundError: thread\n"
+            await _answer(send, 500, b"text/plain", crash)
+            return
+        await app(scope, again, send)
+
+    return wrapped

@@ -207,3 +207,20 @@ def test_an_event_stream_the_host_script_refuses_is_a_refusal_in_the_session() -
     assert session.exchanges[0].host_did.startswith("open check failed")
     departure = session.departure
     assert departure is not None and departure.kind == "send failed"
+
+
+# -- deleted only when a load answers not-found cleanly ---------------------------------------
+
+
+async def test_a_crash_on_loading_a_deleted_thread_is_no_proof_it_was_deleted() -> None:
+    from session_servers import crash_on_load_after_delete
+
+    from chatkit_lab.backends import reference_app
+    from chatkit_lab.client import LifecycleRunner
+    from chatkit_lab.targets import open_app_target
+
+    app = crash_on_load_after_delete(reference_app(store="memory"))
+    async with open_app_target(app) as target:
+        life = await LifecycleRunner(target.sender, target.url, delete_created=True).run()
+    assert life.created_threads and life.deleted_threads == []
+    assert any("did not answer not-found cleanly (HTTP 500)" in note for note in life.notes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chatkit_lab.capture import Capture
 from chatkit_lab.client._network import json_reply
 from chatkit_lab.client._steps import Lifecycle, Step, envelope
 from chatkit_lab.client._transform import ClientRequest
@@ -82,11 +83,21 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
         envelope("threads.get_by_id", {"thread_id": thread_id}),
     )
     still_there = _is_thread(check.reply_json, thread_id) and (check.capture.status or 0) < 300
-    if capture.status is not None and capture.status < 300 and not still_there:
+    gone = _not_found(check.capture)
+    if capture.status is not None and capture.status < 300 and gone:
         life.deleted_threads.append(thread_id)
         life.notes.append(
             f"deleted thread {thread_id!r} created by this session "
             "(a load confirmed it is gone)"
+        )
+    elif capture.status is not None and capture.status < 300 and not still_there:
+        answered = (
+            f"HTTP {check.capture.status}" if check.capture.status is not None else "no response"
+        )
+        life.notes.append(
+            f"threads.delete for thread {thread_id!r} answered {capture.status}, but the load "
+            f"that checked it did not answer not-found cleanly ({answered}): not confirmed "
+            "deleted (a backend should answer a load of a missing thread with 404)"
         )
     elif still_there:
         life.notes.append(
@@ -98,6 +109,17 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
             f"could not delete thread {thread_id!r} created by this session "
             f"(status {capture.status}): delete it by hand"
         )
+
+
+def _not_found(capture: Capture) -> bool:
+    """A load answered not-found cleanly: 404 or 410, or another 4xx whose body says so (a
+    crash, a 5xx, no response or a thread in the reply is no proof that it is gone)."""
+    status = capture.status
+    if status in (404, 410):
+        return True
+    if status is None or not 400 <= status < 500:
+        return False
+    return b"not found" in capture.body[:4096].lower()
 
 
 def _thread_ids(reply: Any) -> list[str] | None:

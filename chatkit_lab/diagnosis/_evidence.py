@@ -61,6 +61,10 @@ def save_run(diagnosis: Diagnosis, directory: str | Path) -> dict[str, str]:
             raise ChatKitLabError(f"cannot save captures in {folder}: {exc}") from None
         saved[capture.name] = name
     diagnosis.saved.update(saved)
+    for finding in diagnosis.findings:  # every table and listing that cites it names the file
+        name = saved.get(finding.evidence.capture or "")
+        if name is not None:
+            finding.evidence.detail["file"] = name
     if diagnosis.session is not None:
         diagnosis.session.with_files(saved)
     return saved
