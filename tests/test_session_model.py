@@ -224,3 +224,11 @@ async def test_a_crash_on_loading_a_deleted_thread_is_no_proof_it_was_deleted() 
         life = await LifecycleRunner(target.sender, target.url, delete_created=True).run()
     assert life.created_threads and life.deleted_threads == []
     assert any("did not answer not-found cleanly (HTTP 500)" in note for note in life.notes)
+
+
+async def test_when_the_run_without_the_fetch_passes_the_fix_is_the_fetch_alone() -> None:
+    diagnosis = await diagnose("reference", transform="legacy-fetch", without_fetch=True)
+    verdict = diagnosis.verdict
+    assert verdict is not None and verdict.code == "request.rewritten"
+    assert "the backend needs no change" in verdict.fix
+    assert "ChatKitServer" not in verdict.fix

@@ -17,7 +17,7 @@ from chatkit_lab.checks import Finding
 from chatkit_lab.checks.request import body_message
 from chatkit_lab.client.session import SessionModel
 
-__all__ = ["backend_language", "fit_fixes"]
+__all__ = ["backend_language", "fit_fixes", "fit_to_run_without_fetch"]
 
 _PYTHON_ONLY = re.compile(
     r"ChatKitServer|openai-chatkit|StreamingResponse|StreamingResult|NonStreamingResult|"
@@ -185,3 +185,19 @@ def fit_fixes(
         if fitted is not None:
             finding.fix = fitted
         finding.fix = _for_language(finding.fix, language)
+
+
+def fit_to_run_without_fetch(findings: list[Finding], fetch_alone: bool, kept: list[str]) -> None:
+    """Once the same session ran without the fetch: when it passed, a rewrite's fix is the
+    fetch alone (the backend already serves ChatKit)."""
+    if not fetch_alone:
+        return
+    headers = ", ".join(kept) if kept else "no header"
+    for finding in findings:
+        if finding.code in ("request.rewritten", "request.answered_locally", "request.fetch_threw",
+                            "request.load_ran_a_turn"):
+            finding.fix = (
+                f"Make the custom fetch add {headers} and pass ChatKit's request through "
+                "unchanged: the same session without its rewrites passes every layer on this "
+                "backend, so the backend needs no change."
+            )

@@ -33,7 +33,7 @@ from chatkit_lab.client import (
     Transform,
 )
 from chatkit_lab.client.session import build_session
-from chatkit_lab.diagnosis._fixes import fit_fixes
+from chatkit_lab.diagnosis._fixes import fit_fixes, fit_to_run_without_fetch
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.errors import ChatKitLabError, TargetError
 from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
@@ -336,9 +336,12 @@ async def diagnose(
 
             if progress is not None:
                 progress("the same session again, the fetch replaced by a pass-through ...")
-            diagnosis.counterfactual = await run_without_fetch(
+            other = await run_without_fetch(
                 opened.target, diagnosis.lifecycle, diagnosis.transform or "the fetch", **run
             )
+            diagnosis.counterfactual = other
+            if other is not None:
+                fit_to_run_without_fetch(diagnosis.findings, other.fetch_is_the_cause, other.kept)
         if save is not None:
             from chatkit_lab.diagnosis._evidence import save_run
 
