@@ -39,6 +39,8 @@ async def test_a_title_case_event_stream_content_type_is_the_transport_cause() -
     assert verdict is not None and verdict.code == "transport.stream_refused"
     assert "Text/Event-Stream" in verdict.summary
     assert "transport" not in not_cause_layers(diagnosis)
+    # the stream held a thread.created; ChatKit never read it: no claim that it had none
+    assert "persistence.no_thread_id" not in {f.code for f in diagnosis.findings}
 
 
 async def test_loads_answered_with_only_stream_options_are_no_chat_turn_and_name_no_fetch() -> None:

@@ -23,7 +23,7 @@ from chatkit_lab.checks._reload import (
     paging_problems,
     streamed_items,
 )
-from chatkit_lab.client import Lifecycle, Step
+from chatkit_lab.client import Lifecycle, Step, StreamOpen
 
 __all__ = ["ItemView", "Reload", "diff_lifecycle", "diff_reload", "item_text", "streamed_items"]
 
@@ -307,6 +307,9 @@ def no_thread_id(life: LifecycleContext) -> Iterator[Found]:
     capture = create.capture
     if capture.status is None or capture.status >= 300 or reply_kind(capture) != "stream":
         return
+    network = create.network
+    if isinstance(network, StreamOpen) and network.verdict != "open":
+        return  # ChatKit never read the stream (its open check refused it): nothing to adopt
     yield Found(
         f"the threads.create stream ({len(capture.events)} events) has no valid thread.created "
         "and no thread id in any payload: the client has no thread to load, so nothing "

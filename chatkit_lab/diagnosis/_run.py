@@ -30,6 +30,7 @@ from chatkit_lab.client import (
     LifecycleRunner,
     NodeFetch,
     Step,
+    StreamOpen,
     Transform,
 )
 from chatkit_lab.client.session import build_session
@@ -107,6 +108,19 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
         if capture.status is None or capture.status >= 300:
             continue
         if exchange.kind != "stream" or step.expects == "json":
+            continue
+        network = step.network
+        if isinstance(network, StreamOpen) and network.verdict != "open":
+            # ChatKit's host script refused the stream at its open check and never read it:
+            # nothing in it reached the UI, so the stream layers have nothing to judge.
+            diagnosis.skipped.append(
+                Skipped(
+                    "framing",
+                    f"{SOURCE} never read this stream (its open check refused it): "
+                    f"{network.reason}",
+                    capture.name,
+                )
+            )
             continue
         found.extend(_run_layer("framing", exchange, diagnosis, evaluated))
         evaluated.update(STREAM_LAYERS)
