@@ -232,3 +232,49 @@ async def test_when_the_run_without_the_fetch_passes_the_fix_is_the_fetch_alone(
     assert verdict is not None and verdict.code == "request.rewritten"
     assert "the backend needs no change" in verdict.fix
     assert "ChatKitServer" not in verdict.fix
+
+
+# -- the first departing screen --------------------------------------------------------------
+
+
+def _session(*screens: Any) -> Any:
+    from chatkit_lab.client import Lifecycle, Timeline
+    from chatkit_lab.client.session import SessionModel
+
+    return SessionModel("t", Lifecycle("t"), screens=Timeline(list(screens)))
+
+
+def _screen(moment: str, *who: str, error: str | None = None, lost: tuple[str, ...] = ()) -> Any:
+    from chatkit_lab.client import Screen, Shown
+
+    items = tuple(Shown(f"{role}{n}", role, f"{role} {n}") for n, role in enumerate(who))
+    return Screen(moment, "send", items, error=error, lost=lost)
+
+
+def test_a_reply_after_the_stream_is_no_departure_and_its_absence_is() -> None:
+    sent = _screen("after send", "user")
+    assert _session(sent, _screen("after the stream", "user", "assistant")).departure is None
+    gone = _session(sent, _screen("after the stream", "user")).departure
+    assert gone is not None and (gone.kind, gone.screen) == ("no reply", 2)
+
+
+def test_an_error_the_ui_shows_after_the_stream_is_a_reply_the_user_can_act_on() -> None:
+    sent = _screen("after send", "user")
+    shown = _screen("after the stream", "user", error="error: the model is overloaded")
+    assert _session(sent, shown).departure is None
+
+
+def test_a_reply_drawn_while_streaming_and_gone_after_it_is_a_lost_reply() -> None:
+    sent = _screen("after send", "user")
+    during = _screen("while streaming", "user", "assistant")
+    after = _screen("after the stream", "user")
+    departure = _session(sent, during, after).departure
+    assert departure is not None and departure.kind == "reply lost"
+
+
+def test_more_user_messages_after_a_load_than_sends_is_a_duplicate() -> None:
+    sent = _screen("after send", "user")
+    after = _screen("after the stream", "user", "assistant")
+    loaded = _screen("after the thread load", "user", "user", "assistant")
+    departure = _session(sent, after, loaded).departure
+    assert departure is not None and departure.kind == "duplicate"

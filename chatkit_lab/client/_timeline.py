@@ -138,11 +138,13 @@ class _Screenplay:
         final = states[-1] if states else None
         if final is not None:
             self._merge(final, key)
+        shown = [n for n in (final.notices if final else ()) if not n.startswith("info:")]
         self.snap(
             "after the stream",
             step,
             f"the stream ended after {len(events)} events "
             f"({final.events_understood if final else 0} understood by the model)",
+            error=shown[-1] if shown else None,
         )
 
     def failed_send(self, step: Step) -> None:

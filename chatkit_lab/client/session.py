@@ -152,18 +152,16 @@ class SessionModel:
             return at("message not shown", "the message the user sent is not on screen")
         if screen.moment == "after the send failed":
             return at("send failed", f"the send fails with “{screen.error or 'an error'}”")
-        if screen.moment == "after the stream":
-            if screen.error:
-                return None  # an error event the UI shows: the user can act on it
+        # an error event (or a warning notice) the UI shows is a reply the user can act on
+        if screen.moment == "after the stream" and not screen.error:
             if not _has_reply(screen):
                 during = _streaming_screen(screens, number)
                 if during is not None and _has_reply(during):
                     return at("reply lost", "the reply drawn while streaming is gone after it")
                 return at("no reply", "no reply is drawn while streaming or after the stream")
         if screen.lost:
-            return at("messages lost", "messages on screen before are gone: " + "; ".join(
-                text[:60] for text in screen.lost[:3]
-            ))
+            gone = "; ".join(text[:60] for text in screen.lost[:3])
+            return at("messages lost", f"messages on screen before are gone: {gone}")
         if screen.moment == "after the thread load" and screen.error:
             return at("load failed", f"the thread load fails with “{screen.error}”")
         users = sum(1 for item in screen.items if item.role == "user")
@@ -182,7 +180,9 @@ class SessionModel:
                 answered = True
             elif answered and item.host_did != "answered by the custom fetch":
                 return Departure(
-                    screens, item.step, "stopped answering",
+                    screens,
+                    item.step,
+                    "stopped answering",
                     f"the backend stopped answering at {item.step}",
                 )
         return None
