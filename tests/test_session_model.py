@@ -278,3 +278,25 @@ def test_more_user_messages_after_a_load_than_sends_is_a_duplicate() -> None:
     loaded = _screen("after the thread load", "user", "user", "assistant")
     departure = _session(sent, after, loaded).departure
     assert departure is not None and departure.kind == "duplicate"
+
+
+def test_a_python_sdk_fix_is_rewritten_for_a_node_backend_and_kept_for_python() -> None:
+    from chatkit_lab.checks import Evidence, Finding, check_specs
+    from chatkit_lab.diagnosis._fixes import fit_fixes
+
+    declared = check_specs()["schema.foreign_protocol"].fix
+    assert "ChatKitServer" in declared
+
+    def fitted(header: tuple[str, str]) -> str:
+        made = stream_capture({"type": "response.output_text.delta"}, kind="threads.create")
+        made.response_headers = [("content-type", "text/event-stream"), header]
+        finding = Finding(
+            "schema", "schema.foreign_protocol", "error", "foreign", Evidence(made.name), declared
+        )
+        fit_fixes([finding], [made], None)
+        return finding.fix
+
+    node = fitted(("x-powered-by", "Express"))
+    assert "ChatKitServer" not in node and "openai-chatkit" not in node
+    assert "Node (X-Powered-By: Express)" in node and "thread.item.added" in node
+    assert fitted(("server", "uvicorn")) == declared

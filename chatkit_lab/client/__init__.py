@@ -8,6 +8,8 @@ Fact and model sit side by side here, and every output says which is which:
   transform standing in for it (:mod:`._transform`, :mod:`._fetch`);
 - *modelled*: what the closed UI iframe renders (:mod:`._model`, :mod:`._timeline`).
 
+The session model (:mod:`.session`) holds both for a whole run, built once from its exchanges.
+
 The lifecycle runner (:mod:`._lifecycle`) plays the client's part against a target.
 """
 
@@ -54,6 +56,14 @@ from chatkit_lab.client._steps import (
     user_input,
 )
 from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
+from chatkit_lab.client.session import (
+    Departure,
+    Exchange,
+    SessionModel,
+    build_session,
+    carries_turn,
+    lifecycle_of_captures,
+)
 from chatkit_lab.client._transform import (
     ClientRequest,
     LocalResponse,
@@ -78,6 +88,8 @@ __all__ = [
     "ClientRequest",
     "ClientState",
     "ControlCall",
+    "Departure",
+    "Exchange",
     "FetchOutcome",
     "JsonReply",
     "Lifecycle",
@@ -87,6 +99,7 @@ __all__ = [
     "NodeFetchError",
     "NodeFetchOutcome",
     "Screen",
+    "SessionModel",
     "Sender",
     "Shown",
     "Step",
@@ -96,9 +109,12 @@ __all__ = [
     "TransformFetch",
     "adopt_thread_id",
     "apply_transform",
+    "build_session",
+    "carries_turn",
     "envelope",
     "identity",
     "json_reply",
+    "lifecycle_of_captures",
     "load_transform",
     "local_capture",
     "parse_json_body",
