@@ -56,14 +56,6 @@ from chatkit_lab.client._steps import (
     user_input,
 )
 from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
-from chatkit_lab.client.session import (
-    Departure,
-    Exchange,
-    SessionModel,
-    build_session,
-    carries_turn,
-    lifecycle_of_captures,
-)
 from chatkit_lab.client._transform import (
     ClientRequest,
     LocalResponse,
@@ -71,6 +63,14 @@ from chatkit_lab.client._transform import (
     apply_transform,
     identity,
     load_transform,
+)
+from chatkit_lab.client.session import (
+    Departure,
+    Exchange,
+    SessionModel,
+    build_session,
+    carries_turn,
+    lifecycle_of_captures,
 )
 
 __all__ = [
