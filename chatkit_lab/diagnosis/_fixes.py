@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import Finding
 from chatkit_lab.checks.request import body_message
+from chatkit_lab.client.protocol import STREAMING_TYPES
 from chatkit_lab.client.session import SessionModel
 
 __all__ = ["backend_language", "fit_fixes", "fit_to_run_without_fetch"]
@@ -93,11 +94,18 @@ def _http_error_fix(finding: Finding, capture: Capture, session: SessionModel | 
             method = _STORE_METHOD.get(str(kind))
             if method:
                 where += f" (with ChatKitServer, your Store's {method})"
-        return (
+        text = (
             f"The backend crashed on {kind} (HTTP {status}{quoted}), while {others} other "
             f"request(s) of this run got 2xx: the URL, the envelope and the credentials are "
             f"fine. Fix {where}; the server log holds the full error."
         )
+        if kind in STREAMING_TYPES:
+            text += (
+                " When a turn fails, answer 200 with an event stream that carries an error "
+                "event instead: ChatKit re-sends a streaming request whose open fails up to five "
+                "times, with the same body."
+            )
+        return text
     if status >= 500:
         return (
             f"Every request failed; {kind} got HTTP {status}{quoted}. Read the server log for "

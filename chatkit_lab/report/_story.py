@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import JsonReply, Lifecycle, Screen, Step, StreamOpen, Timeline, timeline
+from chatkit_lab.client import (
+    Departure,
+    JsonReply,
+    Lifecycle,
+    Screen,
+    Step,
+    StreamOpen,
+    Timeline,
+    timeline,
+)
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.report._points import Point, capital, lower_first, sentence
 
@@ -44,7 +53,11 @@ def _has_reply(screen: Screen) -> bool:
     return any(item.role != "user" for item in screen.items)
 
 
-def sees(screens: Timeline, turn: list[tuple[int, Screen]]) -> Point | None:
+def sees(
+    screens: Timeline, turn: list[tuple[int, Screen]], departure: Departure | None = None
+) -> Point | None:
+    """What the user sees in the first turn; ``departure`` (the session model's first screen
+    that departs from a working backend) is pointed at."""
     if not turn:
         return None
     parts: list[str] = []
@@ -90,6 +103,8 @@ def sees(screens: Timeline, turn: list[tuple[int, Screen]]) -> Point | None:
         if number > last:
             text += f" The first message is lost at screen {number} ({loss.moment})."
         pointers.append(f"first loss: screen {number}")
+    if departure is not None:
+        pointers.append(f"departs: screen {departure.screen}, {departure.kind}")
     return Point(text, tuple(pointers), "modelled")
 
 
