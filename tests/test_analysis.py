@@ -259,7 +259,7 @@ def test_each_legacy_attempt_flags_every_event_with_its_dialect_and_renders_noth
     assert not analysis.table()["valid"].any()
     assert analysis.table()["should_be"].notna().all()
     assert analysis.renders_nothing
-    assert "the UI would render nothing" in analysis.final.message
+    assert "the UI would draw nothing from this stream" in analysis.final.message
     codes = analysis.codes
     assert codes[0] == "schema.foreign_protocol"
     assert codes[-1] == "rendering.nothing_rendered"
@@ -445,7 +445,7 @@ def test_an_error_event_and_undecodable_data_are_reported() -> None:
 def test_the_summary_and_html_show_dialects_findings_and_the_client_model() -> None:
     analysis = analyze_events(stream("legacy_attempt2_assistants.sse"), "threads.create")
     assert "assistants: 6" in analysis.summary()
-    assert "the UI would render nothing" in repr(analysis)
+    assert "the UI would draw nothing from this stream" in repr(analysis)
     page = analysis._repr_html_()
     assert "rendering.nothing_rendered" in page and "not from ChatKit.js source" in page
     assert analysis.findings_table()["code"].iloc[-1] == "rendering.nothing_rendered"

@@ -133,8 +133,8 @@ def test_each_legacy_attempt_renders_nothing_because_every_event_is_ignored(name
     final = replay(events)[-1]
     assert final.renders_nothing
     assert final.events_understood == 0 and len(final.ignored) == len(events)
-    assert final.message.startswith("the UI would render nothing")
-    assert "the UI would render nothing" in final.transcript()
+    assert final.message.startswith("the UI would draw nothing from this stream")
+    assert "the UI would draw nothing from this stream" in final.transcript()
     findings = check_rendering(final, "threads.create", name)
     assert [f.code for f in findings] == ["rendering.nothing_rendered"]
     assert findings[0].evidence.detail["events"] == len(events)
@@ -193,6 +193,6 @@ def test_the_html_rendering_escapes_text_and_marks_streaming_items() -> None:
 def test_the_reprs_say_the_client_is_modelled_from_the_sdk() -> None:
     empty = ClientState()
     assert MODEL_NOTE in repr(empty)
-    assert "the UI would render nothing" in repr(empty)
-    assert "the UI would render nothing" in empty.to_html()
+    assert "the UI would draw nothing from this stream" in repr(empty)
+    assert "the UI would draw nothing from this stream" in empty.to_html()
     assert "ChatKit.js" in (ClientModel.__doc__ or "")

@@ -256,3 +256,21 @@ def test_notebook_07_shows_a_stopped_reply_kept_by_the_reference_and_lost_by_the
     assert "`StreamingResponse` route): cancel **fail**" in text
     assert "persistence.cancel_partial_lost" in text
     assert "no, never returned" in text, "the store log should show the SDK's cancelled save"
+
+
+@pytest.mark.timeout(1200)
+def test_notebooks_02_to_04_show_the_same_screens_as_the_command_line(runs: Runs) -> None:
+    """The message shows on send and no reply follows, in every walkthrough and on the terminal
+    alike: each renders the screens of its run's session model."""
+    for name in ("02_events_and_ordering", "03_store_behaviour"):
+        run = runs[name]
+        if run.error is not None:
+            pytest.skip(f"{name} did not run")
+        text = outputs_text(run.notebook())
+        assert "(loading dots)" in text, name  # the screen after send: the message and the dots
+        assert "the UI would render nothing" not in text, name
+    pinpoint = runs["04_pinpoint"]
+    if pinpoint.error is not None:
+        pytest.skip("04_pinpoint did not run")
+    text = outputs_text(pinpoint.notebook())
+    assert "reply shown after the first send" in text and "(loading dots)" in text

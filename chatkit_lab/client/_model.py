@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js source"
-NOTHING_RENDERED = "the UI would render nothing"
+NOTHING_RENDERED = "the UI would draw nothing from this stream"
+"""What the client model says when a stream leaves nothing on screen. It is about the stream
+alone: the message the user typed is still on screen, drawn on send (see the session model)."""
 
 @dataclass
 class ClientState:
