@@ -300,3 +300,17 @@ def test_a_python_sdk_fix_is_rewritten_for_a_node_backend_and_kept_for_python() 
     assert "ChatKitServer" not in node and "openai-chatkit" not in node
     assert "Node (X-Powered-By: Express)" in node and "thread.item.added" in node
     assert fitted(("server", "uvicorn")) == declared
+
+
+def test_a_scenario_run_saves_each_scenarios_captures_in_a_folder_of_its_own(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "saved"
+    result = runner.invoke(
+        app, ["diagnose", "reference", "--scenario", "cancel", "--save", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted((out / "cancel").iterdir())
+    assert files and all(path.suffix == ".jsonl" for path in files)
+    again = diagnose_captures(read_captures(out / "cancel").captures)
+    assert again.session is not None and again.session.exchanges

@@ -200,6 +200,7 @@ def diagnose(
                     out=out,
                     verbose=verbose,
                     width=WIDTH,
+                    save=save,
                 )
             )
         code = diagnose_one(target, message, url_contains, run, options, save=save)

@@ -19,6 +19,7 @@ def run_conformance(
     out: Path | None,
     verbose: bool,
     width: int,
+    save: Path | None = None,
 ) -> int:
     """Run ``scenarios`` against ``target`` (a built-in name or a URL), print the table (or
     JSON), write the report to ``out``; the exit code (1 when a scenario fails)."""
@@ -49,6 +50,14 @@ def run_conformance(
         )
     except ChatKitLabError as exc:
         fail(str(exc))
+    if save is not None:
+        from chatkit_lab.diagnosis import save_run
+
+        try:  # one folder per scenario, each a recording `diagnose` reads again
+            for result in conformance.results:
+                save_run(result.diagnosis, save / result.name)
+        except ChatKitLabError as exc:
+            fail(str(exc))
     if out is not None:
         try:
             write_conformance_report([conformance], out, title=f"ChatKit conformance: {target}")
