@@ -27,6 +27,7 @@ from chatkit_lab.cli._io import (
     progress,
     say,
 )
+from chatkit_lab.cli._progress import width
 from chatkit_lab.errors import ChatKitLabError
 
 app = typer.Typer(
@@ -145,6 +146,13 @@ def diagnose(
         str | None,
         typer.Option(help="Where ChatKit uploads files directly (the attachments scenario)."),
     ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --scenario: also write JUnit XML here (one test case per scenario), "
+            "for CI."
+        ),
+    ] = None,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -161,25 +169,26 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url):
-        fail("--prompt and --upload-url go with --scenario")
-    from chatkit_lab.sources import Limits
-
-    # What every client run takes, the message lifecycle and the scenarios alike.
-    options: dict[str, Any] = {
-        "headers": headers,
-        "transform": transform or "default",
-        "loopback": loopback,
-        "limits": Limits(total_s=limit),
-        "verify": not insecure,
-        "keep_threads": keep_threads,
-        "redactor": run,
-        "fetch_file": fetch,
-        "token_env": token_env,
-        "user_id": user_id,
-    }
+    if scenario is None and (prompt or upload_url or junit):
+        fail("--prompt, --upload-url and --junit go with --scenario")
+    check_out(junit)
     with redacting(run):
-        progress(f"chatkit-lab: diagnosing {target} ...")
+        progress(f"chatkit-lab: diagnosing {target} ...")  # first output, before heavy imports
+        from chatkit_lab.sources import Limits
+
+        # What every client run takes, the message lifecycle and the scenarios alike.
+        options: dict[str, Any] = {
+            "headers": headers,
+            "transform": transform or "default",
+            "loopback": loopback,
+            "limits": Limits(total_s=limit),
+            "verify": not insecure,
+            "keep_threads": keep_threads,
+            "redactor": run,
+            "fetch_file": fetch,
+            "token_env": token_env,
+            "user_id": user_id,
+        }
         if scenario is not None:
             from chatkit_lab.cli._scenarios import run_conformance
 
@@ -192,14 +201,15 @@ def diagnose(
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
-                    width=WIDTH,
+                    width=width(),
+                    junit=junit,
                 )
             )
         code = diagnose_one(target, message, url_contains, run, options)
         if code is None:
             return
         diagnosis, title = code
-        raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
+        raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 
 @app.command()
@@ -263,7 +273,7 @@ def har(
         fail(f"{path}: no usable entries")
     diagnosis = diagnose_captures(source.captures, target=str(path))
     title = f"ChatKit diagnosis: {path.name}"
-    raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
+    raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 
 @app.command()

@@ -38,6 +38,9 @@ def _escape(char: str) -> str:
 
 
 def say(text: str = "", *, err: bool = False) -> None:
+    from chatkit_lab.cli._progress import done
+
+    done()  # a progress line on screen is cleared first
     typer.echo(safe(text), err=err)
 
 
@@ -62,7 +65,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def progress(line: str) -> None:
     """A progress line on stderr, when progress is on (a terminal, or ``--progress``)."""
     if PROGRESS[0]:
-        say(f"  {line}", err=True)
+        from chatkit_lab.cli._progress import show
+
+        show(safe(line))
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:

@@ -56,6 +56,15 @@ _EXPORTS: dict[str, str] = {
     "visible": "chatkit_lab.report._inert",
     "write_conformance_report": "chatkit_lab.report._conformance",
     "write_text": "chatkit_lab.report._write",
+    "junit_xml": "chatkit_lab.report._junit",
+    "write_junit": "chatkit_lab.report._junit",
+    "ScreensPicture": "chatkit_lab.report._screens",
+    "screens_picture": "chatkit_lab.report._pictures",
+    "screens_svg": "chatkit_lab.report._screens",
+    "screens_alt": "chatkit_lab.report._screens",
+    "screens_html": "chatkit_lab.report._screens",
+    "screens_strip": "chatkit_lab.report._screens",
+    "readable": "chatkit_lab.report._pictures",
 }
 
 __all__ = [
@@ -100,6 +109,15 @@ __all__ = [
     "visible",
     "write_conformance_report",
     "write_text",
+    "junit_xml",
+    "write_junit",
+    "ScreensPicture",
+    "screens_picture",
+    "screens_svg",
+    "screens_alt",
+    "screens_html",
+    "screens_strip",
+    "readable",
 ]
 
 
@@ -150,6 +168,7 @@ if TYPE_CHECKING:
         run_investigation,
         run_notebooks,
     )
+    from chatkit_lab.report._junit import junit_xml, write_junit
     from chatkit_lab.report._markdown import (
         CLIENT_MODEL_NOTE,
         answer_markdown,
@@ -157,9 +176,17 @@ if TYPE_CHECKING:
         layers_matrix,
         report_markdown,
     )
+    from chatkit_lab.report._pictures import readable, screens_picture
     from chatkit_lab.report._plots import (
         plot_layers,
         plot_timeline,
+    )
+    from chatkit_lab.report._screens import (
+        ScreensPicture,
+        screens_alt,
+        screens_html,
+        screens_strip,
+        screens_svg,
     )
     from chatkit_lab.report._tables import (
         lifecycle_notes,

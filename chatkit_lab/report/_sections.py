@@ -15,6 +15,7 @@ from chatkit_lab.checks import LAYERS, Finding
 from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen, timeline
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor, shorten
+from chatkit_lab.report._evidence import words_of
 from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
 
 EXAMPLES = 2
@@ -50,12 +51,8 @@ def evidence_line(finding: Finding, scrub: Redactor) -> str:
     if evidence.byte_range is not None:
         parts.append(f"bytes {evidence.byte_range[0]}..{evidence.byte_range[1]}")
     for key, value in list(evidence.detail.items())[:8]:
-        if isinstance(value, list | tuple):
-            names = [str(item) for item in value]
-            value = ", ".join(names[:WHERE]) + (
-                f" and {len(names) - WHERE} more" if len(names) > WHERE else ""
-            )
-        parts.append(f"{_say(scrub, key)}: {_say(scrub, value, 160)}")
+        # a phrase, never a Python repr: lists "a, b and N more", mappings "k: v; k: v"
+        parts.append(f"{_say(scrub, str(key).replace('_', ' '))}: {_say(scrub, words_of(value))}")
     if evidence.excerpt:
         parts.append(md_code(shorten(visible(scrub.redact_text(evidence.excerpt)), 160)))
     return "; ".join(parts) or "(no capture)"
