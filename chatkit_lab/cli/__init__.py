@@ -279,16 +279,19 @@ def har(
 @app.command()
 def checks(
     markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the full catalogue as a markdown table.")
+        bool,
+        typer.Option("--markdown", help="Print the catalogue as markdown (a section per check)."),
     ] = False,
 ) -> None:
-    """List every check: stable code, layer, severity, expectation (and fix with --markdown)."""
+    """List every check: a block each with its code, layer, severity, expectation and fix."""
+    from chatkit_lab.report import catalogue_lines, catalogue_markdown
+
     table = all_checks_table()
     if markdown:
-        typer.echo(CHECKS_HEADER + table.to_markdown(index=False))
+        typer.echo(catalogue_markdown(table, CHECKS_HEADER), nl=False)
     else:
-        columns = ["scenario", "code", "layer", "severity", "expectation"]
-        typer.echo(table[columns].to_string(index=False))
+        for line in catalogue_lines(table, width()):
+            say(line)
 
 
 @app.command()

@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "write_conformance_report": "chatkit_lab.report._conformance",
     "write_text": "chatkit_lab.report._write",
     "junit_xml": "chatkit_lab.report._junit",
+    "catalogue_lines": "chatkit_lab.report._catalogue",
+    "catalogue_markdown": "chatkit_lab.report._catalogue",
     "write_junit": "chatkit_lab.report._junit",
     "ScreensPicture": "chatkit_lab.report._screens",
     "screens_picture": "chatkit_lab.report._pictures",
@@ -110,6 +112,8 @@ __all__ = [
     "write_conformance_report",
     "write_text",
     "junit_xml",
+    "catalogue_lines",
+    "catalogue_markdown",
     "write_junit",
     "ScreensPicture",
     "screens_picture",
@@ -135,6 +139,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown
     from chatkit_lab.report._conformance import (
         Suite,
         conformance_lines,

@@ -73,7 +73,9 @@ def junit_xml(conformances: Sequence[Conformance] | Conformance) -> str:
                 )
                 failure.text = clean("\n".join(body))
             elif result.state == "skip":
-                reason = result.reason + (f" (evidence: {result.evidence})" if result.evidence else "")
+                reason = result.reason
+                if result.evidence:
+                    reason += f" (evidence: {result.evidence})"
                 ET.SubElement(case, "skipped", message=clean(reason))
             elif result.state == "error":
                 error = ET.SubElement(case, "error", message=clean(result.reason))

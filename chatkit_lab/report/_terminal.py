@@ -18,7 +18,7 @@ from typing import Any
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.report._evidence import evidence_words
 from chatkit_lab.report._explain import explain
-from chatkit_lab.report._screens import clip, picture, screens_strip
+from chatkit_lab.report._screens import picture, screens_strip
 from chatkit_lab.report._tables import redactor_for
 
 HEIGHT = 22
