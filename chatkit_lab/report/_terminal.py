@@ -105,8 +105,8 @@ def terminal_answer(
         head = f"{told.target} PASSES: {told.verdict.text}"
     else:
         where = _where(diagnosis, verdict)
-        at = f", {where}" if where else ""
-        head = f"{told.target} FAILS at {verdict.layer} ({verdict.code}){at}."
+        at = f", at {where}" if where else ""
+        head = f"{told.target} FAILS: first broken layer is {verdict.layer} ({verdict.code}){at}."
     end = labelled([("Verdict", head)], width, label_w)
     end += block(("sees", "fix"), evidence=verbose)
     threads = _threads(diagnosis, width)
@@ -135,9 +135,9 @@ def terminal_answer(
     lines += threads + end
     if not verbose:
         hidden = [name for name in ("others", "why") if not parts[name] and block_has(told, name)]
-        extra = " and every explanation" if hidden else ""
+        extra = " and explanation" if hidden else ""
         lines += paragraph(
-            f"More: -v (every finding{extra}), --out report.md (the report with evidence).", width
+            f"More: -v for every finding{extra}, --out FILE.md for the report.", width
         )
     return lines
 
