@@ -399,8 +399,21 @@ def proxy(
     say(f"stopped: {len(recorder.saved)} captures saved in {out}")
 
 
+def _announce(argv: list[str]) -> bool:
+    """Whether ``argv`` starts a diagnosis that shows progress (a terminal, or ``--progress``)."""
+    if argv[1:2] != ["diagnose"] or {"--help", "--no-progress"} & set(argv):
+        return False
+    return "--progress" in argv or sys.stderr.isatty()
+
+
 def main() -> None:
     """Console entry point."""
+    if _announce(sys.argv):
+        from chatkit_lab.cli._progress import show
+
+        # the first output, before typer and the kit load: a line that names no input (nothing
+        # to redact); the diagnosis rewrites it with the target once the redactor is ready
+        show("chatkit-lab: starting ...")
     try:
         app()
     except KeyboardInterrupt:
