@@ -114,13 +114,14 @@ def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
             {
                 "screen": number,
                 "moment": Raw(moment),
-                "step": scrub.redact_text(screen.step),
                 "on screen (modelled)": Raw(_on_screen(screen, scrub)),
-                "what reached ChatKit (fact)": scrub.redact_text(screen.fact),
             }
         )
     lines = ["### What the user sees, screen by screen", ""]
     lines += md_table(rows, limit=160, what="screens")
+    lines += ["", "What reached ChatKit at each screen (fact):", ""]
+    for number, screen in enumerate(screens.screens[:MAX_ROWS], start=1):
+        lines.append(f"{number}. {_say(scrub, screen.step)}: {_say(scrub, screen.fact)}")
     if first is None:
         lines += ["", "No screen loses a message the previous one showed."]
     return lines + [""]
@@ -138,6 +139,7 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if not groups:
         return lines + ["_(none)_", ""]
     rows = []
+    told: list[str] = []
     for code, items in groups.items():
         examples = list(dict.fromkeys(scrub.redact_text(item.summary) for item in items))
         where = list(
@@ -152,18 +154,14 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
                 "code": code,
                 "severity": items[0].severity,
                 "count": len(items),
-                "first examples": Raw(
-                    " / ".join(_say(scrub, text, 110) for text in examples[:EXAMPLES])
-                    + (
-                        f" (and {len(examples) - EXAMPLES} other kinds)"
-                        if len(examples) > EXAMPLES
-                        else ""
-                    )
-                ),
-                "seen in": Raw(place),
             }
         )
+        said = " / ".join(_say(scrub, text) for text in examples[:EXAMPLES])
+        if len(examples) > EXAMPLES:
+            said += f" (and {len(examples) - EXAMPLES} other kinds)"
+        told.append(f"- `{code}`: {said}" + (f" _(seen in {place})_" if place else ""))
     lines += md_table(rows, max_rows=MAX_ROWS, what="codes")
+    lines += ["", "What each code found (first examples):", "", *told[:MAX_ROWS]]
     fixes: dict[str, list[str]] = {}
     for code, items in groups.items():
         if items[0].fix and items[0].severity != "info":
@@ -188,12 +186,49 @@ def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if life is None:
         return []
     lines = ["### What the client did", ""]
-    lines += md_table(scrub.redact_dataframe(life.table()), limit=80, what="steps")
+    table = scrub.redact_dataframe(life.table())
+    rows = []
+    wire: dict[str, list[str]] = {}
+    for row in table.to_dict("records"):
+        status = row.get("status")
+        reply = " ".join(
+            str(part) for part in (_whole(status), row.get("content_type")) if _present(part)
+        )
+        rows.append(
+            {
+                "step": row.get("step"),
+                "name": row.get("name"),
+                "reply": reply or "none",
+                "expects": row.get("expects"),
+                "events": row.get("events"),
+                "ended": row.get("ended"),
+            }
+        )
+        if row.get("on_the_wire") and row.get("on_the_wire") != row.get("client_sends"):
+            wire.setdefault(str(row["on_the_wire"]), []).append(str(row.get("step")))
+    lines += md_table(rows, limit=80, what="steps")
+    if wire:
+        lines += [
+            "",
+            "On the wire (what the target received, where it differs from ChatKit's request type):",
+            "",
+        ]
+        for sent, steps in list(wire.items())[:MAX_ROWS]:
+            label = "step" if len(steps) == 1 else "steps"
+            lines.append(f"- {label} {', '.join(steps)}: {_say(scrub, sent, 200)}")
     notes = [note for note in life.notes if not _is_cleanup_note(note)]
     if notes:
         lines.append("")
         lines += [f"- {_say(scrub, note, 400)}" for note in notes[:20]]
     return lines + [""]
+
+
+def _present(value: object) -> bool:
+    return value is not None and value == value and value != ""  # NaN != NaN
+
+
+def _whole(value: object) -> object:
+    return int(value) if isinstance(value, float) and value == value else value
 
 
 def _wire(step: Step) -> str:
@@ -209,6 +244,7 @@ def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if life is None or not life.retries:
         return []
     rows = []
+    verdicts: list[str] = []
     for step in life.retries:
         wait = step.retry_wait_s
         verdict = step.network.reason if isinstance(step.network, StreamOpen) else ""
@@ -218,9 +254,10 @@ def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
                 "step": step.name,
                 "ChatKit waits (s)": f"{wait[0]:g}–{wait[1]:g}" if wait else "",
                 "reply": _wire(step),
-                "host script's verdict (fact)": verdict,
             }
         )
+        if verdict:
+            verdicts.append(f"- attempt {step.attempt + 1}: {_say(scrub, verdict, 300)}")
     lines = [
         "### Retries",
         "",
@@ -229,6 +266,11 @@ def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
         "",
         *md_table([scrub.redact_obj(row) for row in rows], what="retries"),
         "",
+        *(
+            ["The host script's verdict on each attempt (fact):", "", *verdicts[:MAX_ROWS], ""]
+            if verdicts
+            else []
+        ),
         _store_audit(life, scrub),
     ]
     return lines + [""]
