@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chatkit_lab.diagnosis import Conformance, compare
-from chatkit_lab.report._inert import md_table, md_text, visible
+from chatkit_lab.report._inert import md_code, md_table, md_text, visible
 from chatkit_lab.report._write import destination, write_text
 
 __all__ = [
@@ -161,6 +161,7 @@ def suite_markdown(suite: Suite) -> list[str]:
     if not suite.variants:
         return lines
     rows = []
+    whys = []
     for conformance in suite.variants:
         for result in conformance.results:
             verdict = result.diagnosis.verdict if result.state == "fail" else None
@@ -169,12 +170,12 @@ def suite_markdown(suite: Suite) -> list[str]:
                     "backend": conformance.target,
                     "scenario": result.name,
                     "state": result.state,
-                    "layer": verdict.layer if verdict is not None else "",
                     "check": verdict.code if verdict is not None else "",
-                    "why": conformance.redactor.redact_text(
-                        verdict.summary if verdict is not None else result.reason
-                    ),
                 }
+            )
+            why = verdict.summary if verdict is not None else result.reason
+            whys.append(
+                f"- {md_code(conformance.target)}: {md_text(conformance.redactor.redact_text(why))}"
             )
     lines += [
         "### One faulty variant per scenario",
@@ -184,6 +185,10 @@ def suite_markdown(suite: Suite) -> list[str]:
         "(`chatkit-lab diagnose faulty:<scenario> --scenario all` shows it passes every other).",
         "",
         *md_table(rows),
+        "",
+        "Why each one fails, in its own words:",
+        "",
+        *whys,
         "",
     ]
     return lines

@@ -218,12 +218,14 @@ def verdicts_markdown(
 ) -> list[str]:
     """One line per target (its verdict in short), the layer matrix and the layer grid."""
     lines = ["## Verdicts", ""]
-    for diagnosis in diagnoses:
+    for number, diagnosis in enumerate(diagnoses, start=1):
         lines.append(
-            f"- {md_text(redactor.redact_text(diagnosis.target))}: "
+            f"{number}. {md_text(redactor.redact_text(diagnosis.target))}: "
             f"{md_text(_short_verdict(diagnosis))}"
         )
-    matrix = layers_matrix(diagnoses).drop(columns=["verdict"])
+    # each target by its number in the list above: the layers are the columns that matter
+    matrix = layers_matrix(diagnoses).drop(columns=["verdict", "transform", "target"])
+    matrix.insert(0, "target", range(1, len(diagnoses) + 1))
     lines += ["", *md_table(redactor.redact_dataframe(matrix), limit=60, what="targets"), ""]
     if plots_dir is not None and diagnoses:
         grid = plot_layers(diagnoses, plots_dir / "layers.png", redactor)
