@@ -27,21 +27,20 @@
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
-from pandas.io.formats.style import Styler
 
-from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, layers_matrix, run_all
+from chatkit_lab.report import (
+    BUILTIN_RUNS,
+    FIX_LADDER,
+    REPORT_SETUP,
+    evidence_words,
+    layers_matrix,
+    readable,
+    run_all,
+    screens_picture,
+    wrapped,
+)
 
 STREAM = "send: threads.create"
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
-    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
 
 
 # %% [markdown]
@@ -70,19 +69,22 @@ display(readable(matrix).map(colour))
 # ## The verdict for the report's setup
 #
 # Attempt 3 (the report's current backend) behind its custom fetch. The verdict comes with the
-# evidence it rests on (the capture and the payload excerpt) and the fix.
+# evidence it rests on (the capture and the payload excerpt) and the fix; then what the user
+# sees, screen by screen (modelled), and the layer states.
 
 # %%
 setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.target == REPORT_SETUP)
 verdict = setup.verdict
+scrub = setup.redactor.redact_text
 display(
     Markdown(
         f"**{setup.headline()}**\n\n"
         f"- layer: `{verdict.layer}`, check: `{verdict.code}`\n"
-        f"- evidence: {verdict.evidence.describe()}\n"
+        f"- evidence: {evidence_words(verdict.evidence, scrub, limit=160)}\n"
         f"- fix: {verdict.fix}"
     )
 )
+display(screens_picture(setup))
 display(readable(setup.layers_table()))
 
 # %% [markdown]
@@ -137,11 +139,13 @@ steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
 display(readable(steps).map(colour))
 
 # %% [markdown]
-# What the client would render after the first send, in the last run (both fixes):
+# What the user would see in the last run (both fixes), screen by screen, and what the client
+# renders after the first send:
 
 # %%
 both = ladder[-1]
-print(both.analyses[STREAM].final.transcript())
+display(screens_picture(both))
+print(wrapped(both.analyses[STREAM].final.transcript(), indent=4))
 
 # %% [markdown]
 # ## Conclusion

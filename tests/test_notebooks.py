@@ -194,7 +194,9 @@ def test_the_export_notebook_writes_a_report_with_the_verdict_evidence_and_plots
         pytest.fail(f"06_export failed:\n{run.error}")
     report = run.workdir / "reports" / "investigation.md"
     text = report.read_text(encoding="utf-8")
-    verdict = [line for line in text.splitlines() if line.startswith("- legacy:attempt3 + ")]
+    verdict = [
+        line for line in text.splitlines() if re.match(r"(- |\d+\. )legacy:attempt3 \+ ", line)
+    ]
     assert verdict and "first broken layer is request (request.rewritten)" in verdict[0]
     section = text.split("## legacy:attempt3 + legacy-fetch", 1)[1].split("\n## ", 1)[0]
     assert "**Verdict:** the first broken layer is **request**" in section

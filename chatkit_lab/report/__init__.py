@@ -67,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "screens_html": "chatkit_lab.report._screens",
     "screens_strip": "chatkit_lab.report._screens",
     "readable": "chatkit_lab.report._pictures",
+    "evidence_words": "chatkit_lab.report._evidence",
+    "wrapped": "chatkit_lab.report._pictures",
 }
 
 __all__ = [
@@ -122,6 +124,8 @@ __all__ = [
     "screens_html",
     "screens_strip",
     "readable",
+    "evidence_words",
+    "wrapped",
 ]
 
 
@@ -148,6 +152,7 @@ if TYPE_CHECKING:
         suite_markdown,
         write_conformance_report,
     )
+    from chatkit_lab.report._evidence import evidence_words
     from chatkit_lab.report._explain import (
         LABELS,
         Explanation,
@@ -181,7 +186,7 @@ if TYPE_CHECKING:
         layers_matrix,
         report_markdown,
     )
-    from chatkit_lab.report._pictures import readable, screens_picture
+    from chatkit_lab.report._pictures import readable, screens_picture, wrapped
     from chatkit_lab.report._plots import (
         plot_layers,
         plot_timeline,

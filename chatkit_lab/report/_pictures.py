@@ -65,4 +65,23 @@ def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
     return styler.set_table_styles(columns, overwrite=False)
 
 
-__all__ = ["TABLE", "WRAP", "readable", "screens_picture"]
+def wrapped(text: str, width: int = 96, indent: int = 0) -> str:
+    """``text`` wrapped between words (by ``rich``) to ``width`` columns, each paragraph kept;
+    later lines of a paragraph indented by ``indent`` spaces. For printing in a notebook, whose
+    output area would otherwise break a long line anywhere, even inside a word."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from chatkit_lab.report._terminal import render
+
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        lines = render([Text(paragraph)], width)
+        if indent and len(lines) > 1:
+            rest = paragraph[len(lines[0]) :].strip()
+            lines = [lines[0], *render([Padding(Text(rest), (0, 0, 0, indent))], width)]
+        out += lines or [""]
+    return "\n".join(out)
+
+
+__all__ = ["TABLE", "WRAP", "readable", "screens_picture", "wrapped"]

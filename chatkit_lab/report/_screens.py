@@ -300,7 +300,7 @@ def screens_html(picture_: ScreensPicture) -> str:
     title = f"What the user sees, screen by screen (modelled){more}"
     return (
         f'<div class="ckl-strip" role="img" aria-label="{_h(screens_alt(picture_))}">'
-        f"<style>{_CSS}</style><div class=\"ckl-title\">{_h(title)}</div>{''.join(panes)}</div>"
+        f'<style>{_CSS}</style><div class="ckl-title">{_h(title)}</div>{"".join(panes)}</div>'
     )
 
 
