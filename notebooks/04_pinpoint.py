@@ -33,7 +33,7 @@ from chatkit_lab.report import (
     FIX_LADDER,
     REPORT_SETUP,
     evidence_words,
-    layers_matrix,
+    layers_by_target,
     readable,
     run_all,
     screens_picture,
@@ -47,11 +47,12 @@ STREAM = "send: threads.create"
 # ## Every built-in backend, every layer
 #
 # The reference `ChatKitServer` without a custom fetch, and the report's three attempts behind
-# the report's fetch. One row per target; the last column is the verdict.
+# the report's fetch. One column per target, one row per layer in the order a reply passes
+# through them; the last row is the verdict.
 
 # %%
 builtins = await run_all(BUILTIN_RUNS, progress=False)
-matrix = layers_matrix(builtins)
+matrix = layers_by_target(builtins)
 
 
 def colour(value: object) -> str:
@@ -63,8 +64,8 @@ display(readable(matrix).map(colour))
 
 # %% [markdown]
 # Framing and decoding pass everywhere (notebook 01). The legacy attempts fail at schema and
-# rendering (notebook 02) and at persistence (notebook 03), but the first red cell is further
-# left: the request layer.
+# rendering (notebook 02) and at persistence (notebook 03), but the first red cell of each of
+# their columns is higher up: the request layer.
 #
 # ## The verdict for the report's setup
 #
@@ -135,7 +136,7 @@ display(readable(ladder_table, wrap=("setup",)))
 # Layer by layer, the same four runs:
 
 # %%
-steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
+steps = layers_by_target(ladder, [run.caption for run in FIX_LADDER])
 display(readable(steps).map(colour))
 
 # %% [markdown]

@@ -59,7 +59,7 @@ from chatkit_lab import (
 )
 from chatkit_lab.backends import make_backend
 from chatkit_lab.report import (
-    layers_matrix,
+    layers_by_target,
     lifecycle_notes,
     lifecycle_table,
     md_code,
@@ -199,7 +199,7 @@ for problem in har.problems:
 from_har = diagnose_captures(har.captures, target="firefox_legacy.har")
 recorded = load_captures(samples / "legacy_attempt3_via_proxy.jsonl")
 from_proxy = diagnose_captures(recorded, target="proxy recording")
-display(readable(layers_matrix([from_har, from_proxy])))
+display(readable(layers_by_target([from_har, from_proxy])))
 said = []
 for diagnosis_ in (from_har, from_proxy):
     said.append(f"- **{md_text(diagnosis_.headline())}**")

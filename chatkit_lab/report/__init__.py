@@ -69,6 +69,7 @@ _EXPORTS: dict[str, str] = {
     "readable": "chatkit_lab.report._pictures",
     "evidence_words": "chatkit_lab.report._evidence",
     "wrapped": "chatkit_lab.report._pictures",
+    "layers_by_target": "chatkit_lab.report._pictures",
 }
 
 __all__ = [
@@ -126,6 +127,7 @@ __all__ = [
     "readable",
     "evidence_words",
     "wrapped",
+    "layers_by_target",
 ]
 
 
@@ -186,7 +188,12 @@ if TYPE_CHECKING:
         layers_matrix,
         report_markdown,
     )
-    from chatkit_lab.report._pictures import readable, screens_picture, wrapped
+    from chatkit_lab.report._pictures import (
+        layers_by_target,
+        readable,
+        screens_picture,
+        wrapped,
+    )
     from chatkit_lab.report._plots import (
         plot_layers,
         plot_timeline,

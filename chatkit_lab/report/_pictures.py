@@ -8,6 +8,9 @@ widening the table past the page).
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from chatkit_lab.diagnosis import Diagnosis
@@ -17,6 +20,8 @@ from chatkit_lab.report._tables import redactor_for
 WRAP = "white-space: normal; overflow-wrap: break-word; text-align: left; min-width: 8em"
 """How a long text column is shown: wrapped between words, left-aligned."""
 TABLE = "table-layout: auto; max-width: 100%"
+CELL = "vertical-align: top; white-space: normal; overflow-wrap: break-word; word-break: normal"
+"""Every cell may wrap between words, so a wide table narrows to the page instead of scrolling."""
 
 
 def screens_picture(diagnosis: Diagnosis, *, limit: int | None = None) -> ScreensPicture:
@@ -30,6 +35,19 @@ def screens_picture(diagnosis: Diagnosis, *, limit: int | None = None) -> Screen
     life = diagnosis.lifecycle
     screens = timeline(life) if life is not None else Timeline()
     return picture(screens, redact=redactor_for(diagnosis).redact_text, limit=limit)
+
+
+_BREAKS = re.compile(r"(?<=[/._:=&?,-])(?=[^\s/._:=&?,-])")
+"""After these marks a long token may break (``transport.expected_json_got_stream``, a URL)."""
+
+
+def _cell(value: Any) -> str:
+    """A cell's text escaped, with break opportunities (``<wbr>``) after ``/ . _ : = & ? , -``,
+    so a long identifier wraps at its parts instead of widening the table or being cut."""
+    if isinstance(value, float):
+        return f"{value:.1f}" if value == value else ""
+    text = html.escape(str(value), quote=False)
+    return _BREAKS.sub("<wbr>", text) if len(text) > 8 else text
 
 
 def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
@@ -53,16 +71,40 @@ def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
             if frame[column].dtype == object
             and frame[column].map(lambda value: len(str(value))).max() > 24
         )
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
+    styler = frame.style.hide(axis="index").format(_cell, na_rep="", precision=1)
+    styler = styler.format_index(_cell, axis=1)
     styler = styler.set_table_styles(
         [
             {"selector": "", "props": TABLE},
-            {"selector": "td", "props": "vertical-align: top"},
-            {"selector": "th", "props": "text-align: left"},
+            {"selector": "td", "props": CELL},
+            {"selector": "th", "props": CELL + "; text-align: left"},
         ]
     )
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
+    columns = {
+        column: [{"selector": "", "props": WRAP if column in wrap else "text-align: left"}]
+        for column in frame.columns
+        if column in wrap or frame[column].dtype == object
+    }
     return styler.set_table_styles(columns, overwrite=False)
+
+
+def layers_by_target(diagnoses: Sequence[Diagnosis], names: Sequence[str] | None = None) -> Any:
+    """One row per layer and one column per target (``names``, default each target), the last
+    row the verdict: the layer matrix turned so that it stays narrow for any number of layers
+    (a page holds a few targets side by side far better than eight layers and a verdict)."""
+    import pandas as pd
+
+    from chatkit_lab.checks import LAYERS
+    from chatkit_lab.report._tables import redactor_for
+
+    scrub = redactor_for(list(diagnoses))
+    labels = list(names) if names is not None else [d.target for d in diagnoses]
+    columns: dict[str, list[str]] = {}
+    for label, diagnosis in zip(labels, diagnoses, strict=True):
+        verdict = diagnosis.verdict
+        states = [diagnosis.layers.get(layer, "skip") for layer in LAYERS]
+        columns[scrub.redact_text(label)] = [*states, verdict.code if verdict else "all pass"]
+    return pd.DataFrame({"layer": [*LAYERS, "verdict"], **columns})
 
 
 def wrapped(text: str, width: int = 96, indent: int = 0) -> str:
@@ -84,4 +126,4 @@ def wrapped(text: str, width: int = 96, indent: int = 0) -> str:
     return "\n".join(out)
 
 
-__all__ = ["TABLE", "WRAP", "readable", "screens_picture", "wrapped"]
+__all__ = ["TABLE", "WRAP", "layers_by_target", "readable", "screens_picture", "wrapped"]
