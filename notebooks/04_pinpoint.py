@@ -32,11 +32,11 @@ from chatkit_lab.report import (
     BUILTIN_RUNS,
     FIX_LADDER,
     REPORT_SETUP,
-    evidence_words,
     layers_by_target,
     readable,
     run_all,
     screens_picture,
+    verdict_lines,
     wrapped,
 )
 
@@ -76,15 +76,7 @@ display(readable(matrix).map(colour))
 # %%
 setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.target == REPORT_SETUP)
 verdict = setup.verdict
-scrub = setup.redactor.redact_text
-display(
-    Markdown(
-        f"**{setup.headline()}**\n\n"
-        f"- layer: `{verdict.layer}`, check: `{verdict.code}`\n"
-        f"- evidence: {evidence_words(verdict.evidence, scrub, limit=160)}\n"
-        f"- fix: {verdict.fix}"
-    )
-)
+display(Markdown("\n".join(verdict_lines(setup))))
 display(screens_picture(setup))
 display(readable(setup.layers_table()))
 

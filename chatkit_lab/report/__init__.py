@@ -62,7 +62,7 @@ _EXPORTS: dict[str, str] = {
     "write_junit": "chatkit_lab.report._junit",
     "ScreensPicture": "chatkit_lab.report._screens",
     "screens_picture": "chatkit_lab.report._pictures",
-    "screens_svg": "chatkit_lab.report._screens",
+    "screens_svg": "chatkit_lab.report._svg",
     "screens_alt": "chatkit_lab.report._screens",
     "screens_html": "chatkit_lab.report._screens",
     "screens_strip": "chatkit_lab.report._screens",
@@ -203,8 +203,8 @@ if TYPE_CHECKING:
         screens_alt,
         screens_html,
         screens_strip,
-        screens_svg,
     )
+    from chatkit_lab.report._svg import screens_svg
     from chatkit_lab.report._tables import (
         lifecycle_notes,
         lifecycle_table,

@@ -157,7 +157,7 @@ def screens_image(
     """The screens of ``diagnosis`` as an SVG image in ``folder`` (modelled); its markdown,
     with alt text that says what the picture shows."""
     from chatkit_lab.report._pictures import screens_picture
-    from chatkit_lab.report._screens import screens_svg
+    from chatkit_lab.report._svg import screens_svg
 
     shown = screens_picture(diagnosis)
     if not shown.panes:

@@ -12,27 +12,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen, timeline
+from chatkit_lab.client import Screen, Step, timeline
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor, shorten
 from chatkit_lab.report._evidence import words_of
 from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
+from chatkit_lab.report._session import _id, _say, retries, session, wire
 
 EXAMPLES = 2
 """Distinct example summaries a findings row shows (the count says how many there are)."""
 WHERE = 3
 """Captures a findings row names (the rest are counted)."""
-
-
-def _say(scrub: Redactor, text: object, limit: int | None = None) -> str:
-    """Backend-touched text as inert markdown: redacted, made visible, cut, escaped."""
-    shown = visible(scrub.redact_text(str(text)))
-    return md_text(shorten(shown, limit) if limit is not None else shown)
-
-
-def _id(scrub: Redactor, text: object) -> str:
-    """An id from the backend in running text: redacted, cut, in an inert code span."""
-    return md_code(shorten(visible(scrub.redact_text(str(text))), 40))
 
 
 # -- the verdict -----------------------------------------------------------------------------
@@ -175,130 +165,6 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
 
 # -- the session -----------------------------------------------------------------------------
 
-
-def _is_cleanup_note(note: str) -> bool:
-    return "delete" in note.lower()
-
-
-def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
-    """What the client did: one row per request, and the session's notes (cleanup aside)."""
-    life = diagnosis.lifecycle
-    if life is None:
-        return []
-    lines = ["### What the client did", ""]
-    table = scrub.redact_dataframe(life.table())
-    rows = []
-    wire: dict[str, list[str]] = {}
-    for row in table.to_dict("records"):
-        status = row.get("status")
-        reply = " ".join(
-            str(part) for part in (_whole(status), row.get("content_type")) if _present(part)
-        )
-        rows.append(
-            {
-                "step": row.get("step"),
-                "name": row.get("name"),
-                "reply": reply or "none",
-                "expects": row.get("expects"),
-                "events": row.get("events"),
-                "ended": row.get("ended"),
-            }
-        )
-        if row.get("on_the_wire") and row.get("on_the_wire") != row.get("client_sends"):
-            wire.setdefault(str(row["on_the_wire"]), []).append(str(row.get("step")))
-    lines += md_table(rows, limit=80, what="steps")
-    if wire:
-        lines += [
-            "",
-            "On the wire (what the target received, where it differs from ChatKit's request type):",
-            "",
-        ]
-        for sent, steps in list(wire.items())[:MAX_ROWS]:
-            label = "step" if len(steps) == 1 else "steps"
-            lines.append(f"- {label} {', '.join(steps)}: {_say(scrub, sent, 200)}")
-    notes = [note for note in life.notes if not _is_cleanup_note(note)]
-    if notes:
-        lines.append("")
-        lines += [f"- {_say(scrub, note, 400)}" for note in notes[:20]]
-    return lines + [""]
-
-
-def _present(value: object) -> bool:
-    return value is not None and value == value and value != ""  # NaN != NaN
-
-
-def _whole(value: object) -> object:
-    return int(value) if isinstance(value, float) and value == value else value
-
-
-def _wire(step: Step) -> str:
-    capture = step.capture
-    if capture.status is None:
-        return "no response"
-    return f"HTTP {capture.status} {capture.content_type or 'no content type'}"
-
-
-def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
-    """Each retry the host script made, and what the store audit found after them."""
-    life = diagnosis.lifecycle
-    if life is None or not life.retries:
-        return []
-    rows = []
-    verdicts: list[str] = []
-    for step in life.retries:
-        wait = step.retry_wait_s
-        verdict = step.network.reason if isinstance(step.network, StreamOpen) else ""
-        rows.append(
-            {
-                "attempt": step.attempt + 1,
-                "step": step.name,
-                "ChatKit waits (s)": f"{wait[0]:g}–{wait[1]:g}" if wait else "",
-                "reply": _wire(step),
-            }
-        )
-        if verdict:
-            verdicts.append(f"- attempt {step.attempt + 1}: {_say(scrub, verdict, 300)}")
-    lines = [
-        "### Retries",
-        "",
-        f"ChatKit's host script re-sent a request {len(life.retries)} time(s) because its open "
-        "check failed; the kit made the same retries against the target (waits compressed).",
-        "",
-        *md_table([scrub.redact_obj(row) for row in rows], what="retries"),
-        "",
-        *(
-            ["The host script's verdict on each attempt (fact):", "", *verdicts[:MAX_ROWS], ""]
-            if verdicts
-            else []
-        ),
-        _store_audit(life, scrub),
-    ]
-    return lines + [""]
-
-
-def _store_audit(life: Lifecycle, scrub: Redactor) -> str:
-    audit = life.store_audit
-    if not audit:
-        return (
-            "The kit could not list what the retries left in the target's store "
-            "(see the notes above)."
-        )
-    new = [str(thread) for thread in audit.get("new_threads", [])]
-    counts: dict[str, Any] = audit.get("user_messages", {}) or {}
-    saved = sum(int(n) for n in counts.values() if isinstance(n, int))
-    attempts = audit.get("attempts", 0)
-    names = ", ".join(_id(scrub, thread) for thread in new[:5])
-    more = f" and {len(new) - 5} more" if len(new) > 5 else ""
-    text = (
-        f"Store audit after {attempts} attempt(s): {len(new)} new thread(s) in the target"
-        + (f" ({names}{more})" if new else "")
-        + f", holding the user message {saved} time(s) in all."
-    )
-    if len(new) > 1 or saved > 1:
-        text += " Every retry saved the message again: the store holds duplicates."
-    return text
-
-
 def turns(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     """The requests that were not sends but made the target run a chat turn (a count)."""
     life = diagnosis.lifecycle
@@ -353,7 +219,7 @@ def cleanup(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
         rows.append(
             {
                 "thread": scrub.redact_text(thread),
-                "threads.delete": _wire(step) if step is not None else "not sent",
+                "threads.delete": wire(step) if step is not None else "not sent",
                 "deleted": Raw(
                     "yes, a load confirmed it is gone" if gone else "**no**: delete it by hand"
                 ),
