@@ -45,7 +45,10 @@ def say(text: str = "", *, err: bool = False) -> None:
 
 
 def print_json(payload: Any) -> None:
+    from chatkit_lab.cli._progress import done
     from chatkit_lab.redact import current_redactor
+
+    done()  # a progress line on screen is cleared first
     from chatkit_lab.sse import dumps_strict
 
     # strict JSON (no bare NaN), and text that is valid UTF-8 (a lone surrogate is escaped)
@@ -58,7 +61,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     if JSON_MODE[0]:
         print_json({"error": safe(message), "exit_code": code})
     else:
-        say(f"chatkit-lab: {message}", err=True)
+        import sys
+
+        from chatkit_lab.cli._progress import wrap
+
+        line = safe(f"chatkit-lab: {message}")
+        # one line for scripts; in a terminal, wrapped between words at its width
+        say(wrap(line) if sys.stderr.isatty() else line, err=True)
     raise typer.Exit(code)
 
 

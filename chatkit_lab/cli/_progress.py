@@ -75,6 +75,22 @@ def show(line: str) -> None:
     _STATE["live"].update(Text(_fit(line, columns), no_wrap=True), refresh=True)
 
 
+def wrap(text: str, columns: int | None = None) -> str:
+    """``text`` wrapped between words (by ``rich``) to the output's width, for a message on
+    stderr that a terminal would otherwise break anywhere."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    columns = columns or shutil.get_terminal_size((80, 24)).columns
+    Console(file=buffer, width=columns, color_system=None, soft_wrap=False).print(
+        Text(text), overflow="fold", crop=False
+    )
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
 def done() -> None:
     """Clear the progress line (a terminal) before the answer is printed."""
     live = _STATE["live"]
@@ -87,4 +103,4 @@ def done() -> None:
     _STATE["plain"] = False
 
 
-__all__ = ["done", "height", "show", "width"]
+__all__ = ["done", "height", "show", "width", "wrap"]
