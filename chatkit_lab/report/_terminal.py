@@ -219,8 +219,14 @@ def _findings_line(diagnosis: Any, width: int) -> list[str]:
 
 
 def _layers_line(diagnosis: Any, width: int) -> list[str]:
-    states = " ".join(f"{layer}={state}" for layer, state in diagnosis.layers.items())
-    return paragraph(f"Layers: {states}", width) if states else []
+    layers = diagnosis.layers
+    if not layers:
+        return []
+    if all(state == "pass" for state in layers.values()):
+        said = f"all {len(layers)} pass: {', '.join(layers)}"
+    else:
+        said = ", ".join(f"{layer} {state}" for layer, state in layers.items())
+    return labelled([("Layers", said)], width, LABEL_W if width >= 60 else 9)
 
 
 def _threads(diagnosis: Any, width: int) -> list[str]:
