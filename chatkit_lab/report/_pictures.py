@@ -50,6 +50,12 @@ def _cell(value: Any) -> str:
     return _BREAKS.sub("<wbr>", text) if len(text) > 8 else text
 
 
+def _is_text(series: Any) -> bool:
+    import pandas as pd
+
+    return series.dtype == object or pd.api.types.is_string_dtype(series)
+
+
 def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
     """``frame`` as a table for reading (a pandas ``Styler``).
 
@@ -68,7 +74,7 @@ def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
         wrap = tuple(
             column
             for column in frame.columns
-            if frame[column].dtype == object
+            if _is_text(frame[column])
             and frame[column].map(lambda value: len(str(value))).max() > 24
         )
     styler = frame.style.hide(axis="index").format(_cell, na_rep="", precision=1)
@@ -83,7 +89,7 @@ def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
     columns = {
         column: [{"selector": "", "props": WRAP if column in wrap else "text-align: left"}]
         for column in frame.columns
-        if column in wrap or frame[column].dtype == object
+        if column in wrap or _is_text(frame[column])
     }
     return styler.set_table_styles(columns, overwrite=False)
 
