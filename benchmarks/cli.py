@@ -2,10 +2,10 @@
 
 Wall time of ``chatkit-lab --help`` against ``python -c pass`` (the interpreter's own start),
 alternating, medians of several runs; and, for a built-in diagnosis (``chatkit-lab diagnose
-reference``), the time from starting the command to the first byte it writes to stderr (its
-first progress line: the sign that it is doing work), against the same baseline. The targets
-are on the time added to the interpreter's start (issue 14: ``--help`` well under a second, a
-diagnosis that starts doing work at once).
+legacy:attempt3``), the time from starting the command to the first byte it writes to stderr
+(its first progress line: the sign that it is doing work), against the same baseline. The
+targets: ``--help`` at most 0.5 s over the interpreter's start; the first output of a diagnosis
+within 0.5 s of its start.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ NAME = "cli"
 TITLE = "Command line: --help and time to first output"
 HELP_TARGET_S = 0.5
 """``--help``: at most this much longer than ``python -c pass``."""
-FIRST_BYTE_TARGET_S = 1.0
-"""A built-in diagnosis: its first stderr byte at most this long after ``python -c pass`` ends."""
+FIRST_BYTE_TARGET_S = 0.5
+"""A built-in diagnosis (``diagnose legacy:attempt3``): its first stderr byte at most this long
+after the command starts."""
+DIAGNOSED = "legacy:attempt3"
+"""The diagnosis whose first output is timed: the team's reported setup."""
 
 
 def command() -> list[str]:
@@ -88,7 +91,7 @@ def run(quick: bool = False, *, repeats: int | None = None, first_runs: int = 2)
                 help_runs.append(_wall([*cli, "--help"]))
     bare, shown = median(bare_runs), median(help_runs)
     # --progress: stderr is a pipe here, where the command is quiet unless asked.
-    run = [*cli, "diagnose", "reference", "--progress"]
+    run = [*cli, "diagnose", DIAGNOSED, "--progress"]
     firsts = [first_stderr_byte(run) for _ in range(first_runs)]
     first = median([seconds for seconds, _ in firsts])
     wrote = all(came for _, came in firsts)
@@ -97,13 +100,14 @@ def run(quick: bool = False, *, repeats: int | None = None, first_runs: int = 2)
         Metric("chatkit-lab --help", shown * 1e3, "ms", baseline=bare * 1e3),
         Metric("--help added to the interpreter start", shown - bare, "s", target=HELP_TARGET_S),
         Metric("--help / python -c pass", shown / bare, "x"),
-        Metric("diagnose reference: first stderr byte", first, "s", baseline=bare),
         Metric(
-            "first stderr byte added to the interpreter start",
-            first - bare,
+            f"diagnose {DIAGNOSED}: first stderr byte after start",
+            first,
             "s",
+            baseline=bare,
             target=FIRST_BYTE_TARGET_S,
         ),
+        Metric("first stderr byte added to the interpreter start", first - bare, "s"),
     ]
     result.notes.append(
         f"medians of {repeats} alternating runs (first byte: {first_runs} runs)"

@@ -15,14 +15,16 @@
 # ---
 
 # %% [markdown]
-# # 01 · Framing: do the bytes arrive as SSE frames a browser would dispatch?
+# # 01 · Framing: do the bytes arrive as SSE messages ChatKit would dispatch?
 #
 # The report lists "SSE format issue" as its first unexplored cause: maybe ChatKit needs an
 # `event:` prefix, an `id:` field or other line endings. This notebook settles that with
 # captured bytes. We send one streaming `threads.create` to the reference `ChatKitServer` and to
-# each of the report's three backend attempts, record every chunk with its arrival time, cut the
-# body into SSE frames the way a browser does, and ask a second parser (`httpx-sse`) for its
-# opinion.
+# each of the report's three backend attempts, record every chunk with its arrival time, and cut
+# the body into messages the way ChatKit does: its host script reads the stream with
+# `@microsoft/fetch-event-source` (a fact from the protocol notes), not with a browser's
+# `EventSource`. A browser's own parser (WHATWG rules) and `httpx-sse` serve only as the
+# comparison.
 #
 # The backends sleep a little between events (`delay_s`) so the arrival times show streaming
 # rather than one burst.
@@ -33,27 +35,16 @@ import json
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
-from pandas.io.formats.style import Styler
 
 from chatkit_lab import HTTPTransport, InProcessTransport, LoopbackServer
 from chatkit_lab.backends import legacy_app, legacy_fetch, reference_app
 from chatkit_lab.checks import check_framing
 from chatkit_lab.client import ClientRequest
-from chatkit_lab.sse import crosscheck_httpx_sse
+from chatkit_lab.report import readable
+from chatkit_lab.sse import crosscheck_dispatchers
 
 DELAY_S = 0.01
 MESSAGE = "Hello! What can you do?"
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, times to 0.1 ms,
-    text escaped, and the ``wrap`` columns wrapped and left-aligned instead of widening the
-    table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
 
 
 # %% [markdown]
@@ -84,8 +75,11 @@ def chatkit_request(base_url: str, path: str = "/chatkit") -> ClientRequest:
 
 
 rewritten = legacy_fetch(chatkit_request("http://backend.test"))
-print("ChatKit sends:      ", json.dumps(ENVELOPE)[:90], "…")
-print("the backend receives:", rewritten.method, rewritten.url, rewritten.body.decode())
+print("ChatKit sends:")
+print(json.dumps(ENVELOPE, indent=2))
+print("the backend receives:")
+print("  ", rewritten.method, rewritten.url)
+print("  ", rewritten.body.decode())
 
 # %% [markdown]
 # ## Capture one stream per backend
@@ -132,21 +126,45 @@ display(readable(summary.drop(columns=["target"])))
 display(readable(captures["legacy attempt 3"].chunks_df()))
 
 # %% [markdown]
-# ## Frames: how a browser cuts the bytes
+# ## Messages: how ChatKit cuts the bytes
 #
-# A browser's `EventSource` parser (WHATWG rules) splits the body at blank lines, reads `data:`,
-# `event:`, `id:` and `retry:` fields, and dispatches a frame only if it is complete and has data.
-# The table shows each frame's byte range, the chunks it spans, its line ending, its fields and
-# whether it would be dispatched (`fields` already shows whether a frame has an `id:`, and the
-# conclusion below checks that every frame is complete). Attempt 2 uses `event:` names; the
-# others send bare `data:` lines like the reference server does.
+# ChatKit's host script hands each message that `fetch-event-source` dispatches to the UI as
+# `{data, event, id, retry}`. Its rules: a line ends at CR, LF or CRLF (also across chunks), a
+# line starting with `:` is ignored, `data:` lines are joined, and every blank line dispatches a
+# message, even one with empty data; bytes after the last line ending are never dispatched.
+# The table shows the first messages of attempt 2 (it uses `event:` names) and of the reference
+# (bare `data:` lines): the byte range, the chunk that completed it, and its fields.
+
+# %%
+for name in ("legacy attempt 2", "reference"):
+    said = crosscheck_dispatchers(captures[name])
+    messages = pd.DataFrame(
+        [
+            {
+                "message": m.index,
+                "bytes": f"{m.start}..{m.end}",
+                "chunk": m.chunk,
+                "event": m.event,
+                "id": m.id,
+                "data": m.data[:120] + ("…" if len(m.data) > 120 else ""),
+            }
+            for m in said.messages[:6]
+        ]
+    )
+    display(Markdown(f"**{name}**: {len(said.messages)} messages reach ChatKit's UI"))
+    display(readable(messages, wrap=("data",)))
+
+# %% [markdown]
+# For comparison, a browser's `EventSource` (WHATWG rules) cuts the same bytes into frames: it
+# reads the same fields, but dispatches a frame only if it has data, treats a line without a
+# colon as a field, and keeps an empty first `data:` line. The kit keeps its byte-level detail
+# (line endings, fields, completeness) for the framing checks; where it and ChatKit's parser
+# disagree, ChatKit's parser is what counts.
 
 # %%
 FRAME_COLUMNS = ["frame", "bytes", "chunks", "arrived_ms", "line_ending", "fields", "event"]
-for name in ("legacy attempt 2", "reference"):
-    display(Markdown(f"**{name}**"))
-    frames = captures[name].frames_df().head(6)[[*FRAME_COLUMNS, "dispatched", "data"]]
-    display(readable(frames, wrap=("data",)))
+frames = captures["legacy attempt 2"].frames_df().head(4)[[*FRAME_COLUMNS, "dispatched"]]
+display(readable(frames))
 
 # %% [markdown]
 # ## Timeline of arrivals
@@ -170,45 +188,47 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Second opinion: a browser versus `httpx-sse`
+# ## Three parsers, the same bytes
 #
-# `crosscheck_httpx_sse` feeds the same chunks to `httpx-sse` and lists every event where the
-# two disagree (with the reason). Agreement means both parsers dispatch the same events with the
-# same names and data.
+# `crosscheck_dispatchers` feeds the same chunks to ChatKit's parser (`fetch-event-source`), to
+# a WHATWG `EventSource` parser and to `httpx-sse`, and lists every message where they disagree
+# (with the reason). Agreement means all three dispatch the same messages with the same names
+# and data.
 
 # %%
-checks = {name: crosscheck_httpx_sse(capture) for name, capture in captures.items()}
+checks = {name: crosscheck_dispatchers(capture) for name, capture in captures.items()}
 agreement = pd.DataFrame(
     [
         {
             "capture": name,
-            "browser dispatches": len(result.browser),
-            "httpx-sse yields": len(result.httpx_sse),
+            "ChatKit (fetch-event-source)": len(result.messages),
+            "WHATWG EventSource": len(result.whatwg),
+            "httpx-sse": len(result.httpx_sse),
             "agree": result.agree,
-            "notes": "; ".join(result.notes),
         }
         for name, result in checks.items()
     ]
 )
-display(readable(agreement, wrap=("notes",)))
+display(readable(agreement))
 
 # %% [markdown]
 # What a disagreement looks like: a hand-made stream with a keep-alive comment and a block that
-# only sets `retry:`. A browser ignores both; `httpx-sse` yields the `retry:` block as an empty
-# event. The kit names that difference instead of hiding it, which is why the framing verdict
-# rests on the browser rules and `httpx-sse` only serves as a cross-check.
+# only sets `retry:`. ChatKit's parser dispatches both as messages with empty data (what the
+# closed UI does with them is not known); a browser's `EventSource` dispatches neither. The kit
+# names that difference instead of hiding it, which is why the framing verdict rests on
+# ChatKit's parser and the other two only serve as the comparison.
 
 # %%
 odd = b': ping\n\nretry: 1000\n\ndata: {"type":"thread.created"}\n\n'
-demo = crosscheck_httpx_sse(odd)
-print(demo)
-display(readable(demo.table[["kind", "browser", "httpx_sse", "why"]], wrap=("why",)))
+demo = crosscheck_dispatchers(odd)
+display(Markdown(f"`{demo!r}`"))
+display(readable(demo.table.drop(columns=["row"]), wrap=("why",)))
 
 # %% [markdown]
 # ## Conclusion on framing
 #
-# The verdict below is computed from the captures: every frame complete and dispatched, no
-# framing finding, and `httpx-sse` agreeing.
+# The verdict below is computed from the captures: every frame complete, every message
+# dispatched by ChatKit's parser, no framing finding, and the comparison parsers agreeing.
 
 # %%
 framing_findings = {name: check_framing(capture) for name, capture in captures.items()}
@@ -225,13 +245,14 @@ disagreements = [name for name, result in checks.items() if not result.agree]
 if not bad_frames and not errors and not disagreements:
     conclusion = (
         f"**Framing is not the cause:** all {frames_total} frames of the {len(captures)} "
-        "captures (the reference and every legacy attempt) are complete, well-formed and "
-        "dispatched, and httpx-sse agrees on every event. `event:` lines or their absence "
-        "make no difference: the client reads the JSON `type` inside `data:`."
+        "captures (the reference and every legacy attempt) are complete and well-formed, "
+        "ChatKit's parser (fetch-event-source) dispatches every message, and a browser's "
+        "EventSource and httpx-sse agree on every one. `event:` lines or their absence make "
+        "no difference: the client reads the JSON `type` inside `data:`."
     )
 else:
     conclusion = (
         f"**Framing needs a look:** {len(bad_frames)} frame(s) not dispatched, "
-        f"{len(errors)} framing error(s), httpx-sse disagrees on {disagreements or 'nothing'}."
+        f"{len(errors)} framing error(s), the parsers disagree on {disagreements or 'nothing'}."
     )
 display(Markdown(conclusion))

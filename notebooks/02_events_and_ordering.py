@@ -34,18 +34,9 @@ from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from chatkit_lab import analyze_events, decode_events, diagnose, parse_bytes
+from chatkit_lab.report import readable
 
 STREAM = "send: threads.create"
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
-    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
 
 
 # %% [markdown]
@@ -59,8 +50,10 @@ def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
 names = ["reference", "legacy:attempt1", "legacy:attempt2", "legacy:attempt3"]
 diagnoses = {name: await diagnose(name) for name in names}
 analyses = {name: d.analyses[STREAM] for name, d in diagnoses.items()}
-for name, analysis in analyses.items():
-    print(f"{name:16} {analysis.summary()}")
+summaries = pd.DataFrame(
+    [{"backend": name, "first stream": analysis.summary()} for name, analysis in analyses.items()]
+)
+display(readable(summaries, wrap=("first stream",)))
 
 # %% [markdown]
 # ## Dialects: whose protocol is each stream speaking?
@@ -72,7 +65,7 @@ for name, analysis in analyses.items():
 
 # %%
 dialects = pd.DataFrame({name: a.dialects for name, a in analyses.items()}).fillna(0)
-display(dialects.astype(int).rename_axis("dialect"))
+display(readable(dialects.astype(int).rename_axis("dialect").reset_index()))
 
 # %% [markdown]
 # ## Schema: the report's attempt 3, then the reference

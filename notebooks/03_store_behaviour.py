@@ -35,17 +35,7 @@ from chatkit_lab import diagnose, diagnose_target, open_app_target
 from chatkit_lab.backends import reference_app
 from chatkit_lab.backends.faults import DropAssistantStore, RenamingStore, ReversedOrderStore
 from chatkit_lab.checks import Reload
-
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
-    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
+from chatkit_lab.report import readable, screens_picture
 
 
 def short(text: object, width: int = 60) -> object:
@@ -175,7 +165,7 @@ print("on the wire:   ", load.capture.request.method, load.capture.request.url)
 print("wire body:     ", load.capture.request.body.decode())
 print("wire headers:  ", ", ".join(sorted(name for name, _ in load.capture.request.headers)))
 print("reply:         ", load.capture.status, load.capture.content_type)
-print("reply events:  ", [event.type for event in load.capture.events][:5], "…")
+print("reply events:  ", ", ".join(event.type for event in load.capture.events[:3]), "…")
 
 # %% [markdown]
 # ## What the user sees, screen by screen
@@ -185,9 +175,11 @@ print("reply events:  ", [event.type for event in load.capture.events][:5], "…
 # moment is *fact* (the events its host script dispatched, and what it handed the UI for the
 # thread load: `{}` for a body that is not JSON); what the closed UI iframe draws from it is
 # *modelled* (the optimistic message and the dots on send, the client model's items, a loaded
-# thread replacing the screen).
+# thread replacing the screen). First as pictures, one small pane per screen (the first loss
+# outlined in red), then as a table for those who would rather read.
 
 # %%
+display(screens_picture(legacy))
 strip = legacy.session.screens  # the session model: the screens every output renders
 screens = pd.DataFrame(strip.rows())[["screen", "moment", "user sees", "lost", "fact"]]
 display(readable(screens, wrap=("user sees", "fact")))

@@ -27,31 +27,32 @@
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
-from pandas.io.formats.style import Styler
 
-from chatkit_lab.report import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, layers_matrix, run_all
+from chatkit_lab.report import (
+    BUILTIN_RUNS,
+    FIX_LADDER,
+    REPORT_SETUP,
+    layers_by_target,
+    readable,
+    run_all,
+    screens_picture,
+    verdict_lines,
+    wrapped,
+)
 
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
-    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
+STREAM = "send: threads.create"
 
 
 # %% [markdown]
 # ## Every built-in backend, every layer
 #
 # The reference `ChatKitServer` without a custom fetch, and the report's three attempts behind
-# the report's fetch. One row per target; the last column is the verdict.
+# the report's fetch. One column per target, one row per layer in the order a reply passes
+# through them; the last row is the verdict.
 
 # %%
 builtins = await run_all(BUILTIN_RUNS, progress=False)
-matrix = layers_matrix(builtins)
+matrix = layers_by_target(builtins)
 
 
 def colour(value: object) -> str:
@@ -63,25 +64,20 @@ display(readable(matrix).map(colour))
 
 # %% [markdown]
 # Framing and decoding pass everywhere (notebook 01). The legacy attempts fail at schema and
-# rendering (notebook 02) and at persistence (notebook 03), but the first red cell is further
-# left: the request layer.
+# rendering (notebook 02) and at persistence (notebook 03), but the first red cell of each of
+# their columns is higher up: the request layer.
 #
 # ## The verdict for the report's setup
 #
 # Attempt 3 (the report's current backend) behind its custom fetch. The verdict comes with the
-# evidence it rests on (the capture and the payload excerpt) and the fix.
+# evidence it rests on (the capture and the payload excerpt) and the fix; then what the user
+# sees, screen by screen (modelled), and the layer states.
 
 # %%
 setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.target == REPORT_SETUP)
 verdict = setup.verdict
-display(
-    Markdown(
-        f"**{setup.headline()}**\n\n"
-        f"- layer: `{verdict.layer}`, check: `{verdict.code}`\n"
-        f"- evidence: {verdict.evidence.describe()}\n"
-        f"- fix: {verdict.fix}"
-    )
-)
+display(Markdown("\n".join(verdict_lines(setup))))
+display(screens_picture(setup))
 display(readable(setup.layers_table()))
 
 # %% [markdown]
@@ -139,21 +135,18 @@ display(readable(ladder_table, wrap=("setup",)))
 # Layer by layer, the same four runs:
 
 # %%
-steps = layers_matrix(ladder).assign(target=[run.caption for run in FIX_LADDER])
+steps = layers_by_target(ladder, [run.caption for run in FIX_LADDER])
 display(readable(steps).map(colour))
 
 # %% [markdown]
-# What the user sees in the last run (both fixes), screen by screen, from its session model
-# (the same screens the command line and the report show):
+# What the user would see in the last run (both fixes), screen by screen, from its session model
+# (the same screens the command line and the report show), and what the client renders after the
+# first send:
 
 # %%
 both = ladder[-1]
-display(
-    readable(
-        pd.DataFrame(both.session.screens.rows())[["screen", "moment", "user sees"]],
-        wrap=("user sees",),
-    )
-)
+display(screens_picture(both))
+print(wrapped(both.analyses[STREAM].final.transcript(), indent=4))
 
 # %% [markdown]
 # ## Conclusion

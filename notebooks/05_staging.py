@@ -45,7 +45,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 from IPython.display import Markdown, display
 
 from chatkit_lab import (
@@ -59,9 +58,17 @@ from chatkit_lab import (
     secrets_from_env,
 )
 from chatkit_lab.backends import make_backend
-from chatkit_lab.report import layers_matrix, lifecycle_notes, lifecycle_table, reload_tables
+from chatkit_lab.report import (
+    layers_by_target,
+    lifecycle_notes,
+    lifecycle_table,
+    md_code,
+    md_text,
+    readable,
+    reload_tables,
+    screens_picture,
+)
 
-pd.set_option("display.max_colwidth", 80)
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 
 # %% tags=["parameters"]
@@ -117,7 +124,8 @@ finally:
         server.stop()
 
 display(Markdown(f"**{diagnosis.headline()}**"))
-display(diagnosis.layers_table())
+display(screens_picture(diagnosis))
+display(readable(diagnosis.layers_table()))
 
 # %% [markdown]
 # ## What the client did
@@ -126,9 +134,10 @@ display(diagnosis.layers_table())
 # come from the kit's report functions, which scrub every cell before they cut it short.
 
 # %%
-display(lifecycle_table(diagnosis))
-for note in lifecycle_notes(diagnosis):
-    print("-", note)
+display(readable(lifecycle_table(diagnosis)))
+notes = lifecycle_notes(diagnosis)
+if notes:
+    display(Markdown("\n".join(f"- {md_text(note)}" for note in notes)))
 
 # %% [markdown]
 # ## Findings
@@ -136,10 +145,10 @@ for note in lifecycle_notes(diagnosis):
 # Grouped by check; empty when every layer passes.
 
 # %%
-display(diagnosis.summary_by_code())
+display(readable(diagnosis.summary_by_code()))
 for name, table in reload_tables(diagnosis):
-    display(Markdown(f"**stream vs {name}**"))
-    display(table)
+    display(Markdown(f"**stream vs {md_text(name)}**"))
+    display(readable(table))
 
 # %% [markdown]
 # ## Save the evidence
@@ -161,7 +170,9 @@ first = next((c for c in reloaded if c.transport != "local"), reloaded[0])
 print(f"saved {len(reloaded)} captures ({captures_path.stat().st_size} bytes)")
 for path in (captures_path, diagnosis_path):
     print("  ", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name)
-print("request headers as saved:", json.dumps(dict(first.request.headers)))
+print("request headers as saved:")
+for name, value in first.request.headers:
+    print(f"   {name}: {value}")
 print("token found in the saved files:", "YES, do not share them" if leaked else "no")
 
 # %% [markdown]
@@ -188,8 +199,10 @@ for problem in har.problems:
 from_har = diagnose_captures(har.captures, target="firefox_legacy.har")
 recorded = load_captures(samples / "legacy_attempt3_via_proxy.jsonl")
 from_proxy = diagnose_captures(recorded, target="proxy recording")
-display(layers_matrix([from_har, from_proxy]))
+display(readable(layers_by_target([from_har, from_proxy])))
+said = []
 for diagnosis_ in (from_har, from_proxy):
-    print(diagnosis_.headline())
-    for reason in diagnosis_.skipped[:3]:
-        print("   skipped:", reason)
+    said.append(f"- **{md_text(diagnosis_.headline())}**")
+    for skip in diagnosis_.skipped[:3]:
+        said.append(f"  - skipped {md_code(skip.code or skip.layer)}: {md_text(skip.reason)}")
+display(Markdown("\n".join(said)))

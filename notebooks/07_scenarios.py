@@ -31,11 +31,11 @@
 # closed UI draws before and after the stop are modelled.
 
 # %%
+import json
 import textwrap
 
 import pandas as pd
 from IPython.display import Markdown, display
-from pandas.io.formats.style import Styler
 
 from chatkit_lab import Capture, analyze_capture
 from chatkit_lab.checks import checks_of
@@ -46,20 +46,11 @@ from chatkit_lab.diagnosis import (
     open_run,
     run_scenarios,
 )
+from chatkit_lab.report import readable, wrapped
 from chatkit_lab.scenarios import item_text, scenarios
 
 CANCEL = scenarios()["cancel"]
 STREAM = "send: threads.create"
-WRAP = "white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 14em"
-
-
-def readable(frame: pd.DataFrame, wrap: tuple[str, ...] = ()) -> Styler:
-    """A table for reading: no row numbers, blank where a value is missing, text escaped, and
-    the ``wrap`` columns wrapped and left-aligned instead of widening the table."""
-    styler = frame.style.hide(axis="index").format(na_rep="", precision=1, escape="html")
-    styler = styler.set_table_styles([{"selector": "td", "props": "vertical-align: top"}])
-    columns = {column: [{"selector": "", "props": WRAP}] for column in wrap}
-    return styler.set_table_styles(columns, overwrite=False)
 
 
 def short(text: object, width: int = 70) -> object:
@@ -111,7 +102,7 @@ display(readable(steps[["step", "name", "client_sends", "status", "content_type"
 send = reference.diagnosis.lifecycle.step(STREAM)
 request = send.client_request
 print(request.method, request.url)
-print(request.body.decode())
+print(json.dumps(json.loads(request.body), indent=2))
 
 # %% [markdown]
 # ## The stream as it arrived, and the stop
@@ -167,7 +158,7 @@ print("text the user saw:", seen["streaming_text"])
 # event as the reason). What the client model holds at the moment of the stop (modelled):
 
 # %%
-print(analyze_capture(send.capture).final.transcript())
+print(wrapped(analyze_capture(send.capture).final.transcript(), indent=4))
 
 # %% [markdown]
 # ## The reload
@@ -204,7 +195,7 @@ display(readable(reload_table(reference), wrap=("text",)))
 
 # %%
 after = reference.diagnosis.lifecycle.step("send after stop: threads.add_user_message")
-print(analyze_capture(after.capture).final.transcript())
+print(wrapped(analyze_capture(after.capture).final.transcript(), indent=4))
 
 # %% [markdown]
 # ## The scenario's checks

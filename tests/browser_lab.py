@@ -220,3 +220,42 @@ class JupyterLabServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# -- a report as GitHub shows it --------------------------------------------------------------
+
+GITHUB_WIDTH = 980
+"""GitHub's markdown body: at most 980 px wide, 45 px of padding each side."""
+GITHUB_CSS = """
+body { margin: 0; background: #fff; }
+.markdown-body { box-sizing: border-box; max-width: 980px; margin: 0 auto; padding: 45px;
+  font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", "Noto Sans", Helvetica, Arial,
+  sans-serif; font-size: 16px; line-height: 1.5; color: #1f2328; word-wrap: break-word; }
+.markdown-body h1, .markdown-body h2 { border-bottom: 1px solid #d1d9e0; padding-bottom: .3em; }
+.markdown-body table { display: block; width: max-content; max-width: 100%; overflow: auto;
+  border-spacing: 0; border-collapse: collapse; margin: 0 0 16px; }
+.markdown-body td, .markdown-body th { padding: 6px 13px; border: 1px solid #d1d9e0; }
+.markdown-body tr:nth-child(2n) { background: #f6f8fa; }
+.markdown-body img { max-width: 100%; box-sizing: content-box; }
+.markdown-body code { padding: .2em .4em; font-size: 85%; background: #eff1f3;
+  border-radius: 6px; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+.markdown-body pre { overflow: auto; padding: 16px; background: #f6f8fa; }
+"""
+
+
+def render_report(markdown_path: Path) -> Path:
+    """``markdown_path`` rendered as GitHub renders markdown (CommonMark and GFM tables, its
+    layout at 980 px), into an HTML file beside it; images resolve relative to it."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(
+        markdown_path.read_text(encoding="utf-8")
+    )
+    page = markdown_path.with_suffix(".html")
+    page.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<style>{GITHUB_CSS}</style></head><body><article class='markdown-body'>{body}"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    return page

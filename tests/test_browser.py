@@ -6,7 +6,12 @@ notebook opens trusted (after the one-time ``jupyter trust`` the notebooks READM
 unmodified, and that saving it unexecuted rewrites neither file of the pair; then it runs
 notebook 02, checks at common window widths that no two output tables overlap, that none is
 wider than the notebook and that the ``should_be`` column is in view, checks that the event
-slider replays the thread, and saves screenshots under ``reports/browser/``.
+slider replays the thread, and saves screenshots under ``reports/browser/``. Then it runs every
+notebook at 1280 px (no output scrolls sideways, no table is wider than its output, no cell's
+text is cut; the notebooks that show a session draw its screens as pictures) and renders the
+investigation report as GitHub does at 980 px (no table, image or block overflows; the screens
+picture and the link to the fix guide lead it), keeping a picture of each under
+``reports/screenshots/`` (git-ignored; CI keeps them as artifacts).
 
 Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it), not a
 Playwright download. Where it is missing, the test is skipped and says so.
@@ -21,13 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_lab import JupyterLabServer
+from browser_lab import GITHUB_WIDTH, JupyterLabServer, render_report
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 SCREENSHOTS = ROOT / "reports" / "browser"
+ARTIFACTS = ROOT / "reports" / "screenshots"
+"""Where every notebook at 1280 px and the report at 980 px are kept (git-ignored; CI keeps them
+as artifacts)."""
+NOTEBOOK_WIDTH = 1280
+PICTURED = ("03_store_behaviour", "04_pinpoint", "05_staging")
+"""Notebooks that draw a session's screens as pictures."""
+LONGEST_SHOT = 16_000
+"""A full-notebook screenshot is cut at this many pixels (Chromium's own limit is 16,384)."""
 NOTEBOOKS = sorted(path.stem for path in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 EVENTS = "02_events_and_ordering"
 WIDTHS = (1400, 1440, 1920)
@@ -193,6 +206,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
     shutil.copytree(
         NOTEBOOK_DIR, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.out.ipynb")
     )
+    # what notebooks 05 and 06 look for at the root of a checkout: its marker and the samples
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copytree(ROOT / "data" / "samples", root / "data" / "samples")
     server = JupyterLabServer(root, base / "home", settings=SETTINGS)
     # What the notebooks README asks once per clone: sign them in the user's trust database.
     trusted = server.jupyter("trust", *(f"{name}.ipynb" for name in NOTEBOOKS))
@@ -202,25 +218,34 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLabServer]:
 
 
 @pytest.fixture(scope="module")
-def page(lab: JupyterLabServer) -> Iterator[Any]:
-    """One headless Chromium page with JupyterLab loaded (a fresh workspace)."""
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's), one for the module."""
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, timeout=ACTION_TIMEOUT_MS
         )
         try:
-            context = browser.new_context(viewport={"width": WIDTHS[1], "height": HEIGHT})
-            context.set_default_timeout(ACTION_TIMEOUT_MS)
-            tab = context.new_page()
-            tab.goto(lab.url("lab?reset"))
-            tab.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.started !== undefined"
-                " && document.querySelector('#jp-main-dock-panel')"
-            )
-            evaluate(tab, "() => window.jupyterapp.restored")
-            yield tab
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab: JupyterLabServer, browser: Any) -> Iterator[Any]:
+    """One headless Chromium page with JupyterLab loaded (a fresh workspace)."""
+    context = browser.new_context(viewport={"width": WIDTHS[1], "height": HEIGHT})
+    try:
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        tab = context.new_page()
+        tab.goto(lab.url("lab?reset"))
+        tab.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.started !== undefined"
+            " && document.querySelector('#jp-main-dock-panel')"
+        )
+        evaluate(tab, "() => window.jupyterapp.restored")
+        yield tab
+    finally:
+        context.close()
 
 
 def close_current(page: Any) -> None:
@@ -321,3 +346,160 @@ def test_moving_the_event_slider_of_notebook_02_changes_the_rendered_thread(
     assert "Hello! What can you do?" in after, "the user message should be on screen by event 5"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{EVENTS}_slider.png"))
+
+
+# -- every notebook at 1280 px, the report at 980 px --------------------------------------------
+
+OVERFLOWING = f"""() => {{
+    // Outputs that scroll sideways, tables wider than their output, cells whose text is cut.
+    const notebook = {CURRENT}.content.node;
+    const head = table => Array.from(table.querySelectorAll('th'))
+        .map(th => th.innerText.trim()).filter(Boolean).slice(0, 4).join(', ');
+    const found = [];
+    for (const area of notebook.querySelectorAll('.jp-OutputArea-output')) {{
+        if (area.scrollWidth > area.clientWidth + 1) {{
+            found.push('output scrolls sideways: ' + area.innerText.slice(0, 60));
+        }}
+    }}
+    for (const table of notebook.querySelectorAll('.jp-OutputArea-output table')) {{
+        const out = table.closest('.jp-OutputArea-output').getBoundingClientRect();
+        if (table.getBoundingClientRect().right > out.right + 1) {{
+            found.push('table wider than its output: ' + head(table));
+        }}
+        for (const cell of table.querySelectorAll('td, th')) {{
+            if (cell.scrollWidth > cell.clientWidth + 1) {{
+                found.push('cell cut in ' + head(table) + ': ' + cell.innerText.slice(0, 40));
+            }}
+        }}
+    }}
+    return found;
+}}"""
+
+PICTURES = f"""() => Array.from({CURRENT}.content.node.querySelectorAll('.ckl-strip'))
+    .map(strip => ({{ panes: strip.querySelectorAll('.ckl-pane').length,
+                      modelled: strip.innerText.includes('(modelled)'),
+                      label: strip.getAttribute('aria-label') || '' }}))"""
+
+
+def shoot_notebook(page: Any, path: Path) -> None:
+    """The whole notebook in one picture: the window made as tall as the notebook first."""
+    tall = evaluate(
+        page,
+        f"""() => {{
+            const node = {CURRENT}.content.node;
+            const outer = node.querySelector('.jp-WindowedPanel-outer') || node;
+            return Math.max(outer.scrollHeight, node.scrollHeight) + 150;
+        }}""",
+    )
+    page.set_viewport_size({"width": NOTEBOOK_WIDTH, "height": min(LONGEST_SHOT, tall + 200)})
+    page.wait_for_timeout(500)
+    evaluate(
+        page,
+        f"""() => {{
+            const node = {CURRENT}.content.node;
+            for (const box of [node, node.querySelector('.jp-WindowedPanel-outer')]) {{
+                if (box) box.scrollTop = 0;
+            }}
+        }}""",
+    )
+    page.wait_for_timeout(300)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    resize(page, NOTEBOOK_WIDTH)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_at_1280_px_has_no_cut_or_overflowing_table_and_is_kept_as_a_picture(
+    page: Any, name: str
+) -> None:
+    evaluate(page, OPENED_AND_SETTLED, f"{name}.ipynb", OPEN_TIMEOUT_MS)
+    try:
+        evaluate(page, "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        state = page.wait_for_function(RUN_STATE, timeout=RUN_ALL_TIMEOUT_MS).json_value()
+        assert not state["errors"], f"{name} raised in the browser: {state['errors']}"
+        resize(page, NOTEBOOK_WIDTH)
+        problems = evaluate(page, OVERFLOWING)
+        pictures = evaluate(page, PICTURES)
+        shoot_notebook(page, ARTIFACTS / f"{name}_{NOTEBOOK_WIDTH}px.png")
+    finally:
+        close_current(page)
+    assert problems == [], f"{name} at {NOTEBOOK_WIDTH} px: {problems}"
+    if name in PICTURED:
+        assert pictures, f"{name} shows no screens picture"
+        for picture in pictures:
+            assert picture["panes"] >= 2 and picture["modelled"]
+            assert picture["label"].startswith("What the user sees")
+
+
+@pytest.fixture(scope="module")
+def report_page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The investigation report, written by the main job, rendered as GitHub does at 980 px."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("report")
+    written = folder / "investigation.md"
+    cli = Path(sys.executable).parent / "chatkit-lab"
+    done = subprocess.run(
+        [str(cli), "investigate", "--out", str(written)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    html = render_report(written)
+    context = browser.new_context(viewport={"width": GITHUB_WIDTH, "height": HEIGHT})
+    try:
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        tab = context.new_page()
+        tab.goto(html.as_uri())
+        tab.wait_for_load_state("load")
+        yield tab
+    finally:
+        context.close()
+
+
+REPORT_OVERFLOW = """() => {
+    const body = document.querySelector('.markdown-body');
+    const found = [];
+    for (const node of body.querySelectorAll('table, pre, img')) {
+        if (node.scrollWidth > node.clientWidth + 1
+                || node.getBoundingClientRect().right > body.getBoundingClientRect().right) {
+            found.push(node.tagName + ': ' + (node.innerText || node.alt || '').slice(0, 60));
+        }
+    }
+    return found;
+}"""
+
+
+def test_the_report_at_980_px_leads_with_the_picture_and_has_no_overflowing_table(
+    report_page: Any,
+) -> None:
+    page = report_page
+    assert evaluate(page, REPORT_OVERFLOW) == []
+    first = evaluate(
+        page,
+        """() => {
+            const img = document.querySelector('.markdown-body img');
+            const h2 = document.querySelector('.markdown-body h2');
+            const fix = Array.from(document.querySelectorAll('.markdown-body a'))
+                .find(a => a.getAttribute('href').endsWith('fix-the-report.md'));
+            return img && {
+                alt: img.alt, loaded: img.complete && img.naturalWidth > 0,
+                src: img.getAttribute('src'),
+                underFirstHeading: h2.compareDocumentPosition(img) === 4
+                    && img.getBoundingClientRect().top < 1400,
+                guide: Boolean(fix),
+            };
+        }""",
+    )
+    assert first is not None and first["loaded"], first
+    assert first["src"].endswith(".svg") and first["underFirstHeading"] and first["guide"]
+    assert first["alt"].startswith("What the user sees, screen by screen (modelled)")
+    assert "the first loss" in first["alt"]
+    lead = page.locator(".markdown-body p").filter(has_text="For legacy:attempt3").first
+    assert "the setup the team reported" in lead.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"report_{GITHUB_WIDTH}px_top.png"))
+    page.screenshot(path=str(ARTIFACTS / f"report_{GITHUB_WIDTH}px.png"), full_page=True)

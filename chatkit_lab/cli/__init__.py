@@ -27,6 +27,7 @@ from chatkit_lab.cli._io import (
     progress,
     say,
 )
+from chatkit_lab.cli._progress import width
 from chatkit_lab.errors import ChatKitLabError
 
 app = typer.Typer(
@@ -152,6 +153,13 @@ def diagnose(
         str | None,
         typer.Option(help="Where ChatKit uploads files directly (the attachments scenario)."),
     ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --scenario: also write JUnit XML here (one test case per scenario), "
+            "for CI."
+        ),
+    ] = None,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -168,25 +176,26 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url):
-        fail("--prompt and --upload-url go with --scenario")
-    from chatkit_lab.sources import Limits
-
-    # What every client run takes, the message lifecycle and the scenarios alike.
-    options: dict[str, Any] = {
-        "headers": headers,
-        "transform": transform or "default",
-        "loopback": loopback,
-        "limits": Limits(total_s=limit),
-        "verify": not insecure,
-        "keep_threads": keep_threads,
-        "redactor": run,
-        "fetch_file": fetch,
-        "token_env": token_env,
-        "user_id": user_id,
-    }
+    if scenario is None and (prompt or upload_url or junit):
+        fail("--prompt, --upload-url and --junit go with --scenario")
+    check_out(junit)
     with redacting(run):
-        progress(f"chatkit-lab: diagnosing {target} ...")
+        progress(f"chatkit-lab: diagnosing {target} ...")  # first output, before heavy imports
+        from chatkit_lab.sources import Limits
+
+        # What every client run takes, the message lifecycle and the scenarios alike.
+        options: dict[str, Any] = {
+            "headers": headers,
+            "transform": transform or "default",
+            "loopback": loopback,
+            "limits": Limits(total_s=limit),
+            "verify": not insecure,
+            "keep_threads": keep_threads,
+            "redactor": run,
+            "fetch_file": fetch,
+            "token_env": token_env,
+            "user_id": user_id,
+        }
         if scenario is not None:
             from chatkit_lab.cli._scenarios import run_conformance
 
@@ -199,15 +208,16 @@ def diagnose(
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
-                    width=WIDTH,
+                    width=width(),
                     save=save,
+                    junit=junit,
                 )
             )
         code = diagnose_one(target, message, url_contains, run, options, save=save)
         if code is None:
             return
         diagnosis, title = code
-        raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
+        raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 
 @app.command()
@@ -271,22 +281,25 @@ def har(
         fail(f"{path}: no usable entries")
     diagnosis = diagnose_captures(source.captures, target=str(path))
     title = f"ChatKit diagnosis: {path.name}"
-    raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, WIDTH))
+    raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 
 @app.command()
 def checks(
     markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the full catalogue as a markdown table.")
+        bool,
+        typer.Option("--markdown", help="Print the catalogue as markdown (a section per check)."),
     ] = False,
 ) -> None:
-    """List every check: stable code, layer, severity, expectation (and fix with --markdown)."""
+    """List every check: a block each with its code, layer, severity, expectation and fix."""
+    from chatkit_lab.report import catalogue_lines, catalogue_markdown
+
     table = all_checks_table()
     if markdown:
-        typer.echo(CHECKS_HEADER + table.to_markdown(index=False))
+        typer.echo(catalogue_markdown(table, CHECKS_HEADER), nl=False)
     else:
-        columns = ["scenario", "code", "layer", "severity", "expectation"]
-        typer.echo(table[columns].to_string(index=False))
+        for line in catalogue_lines(table, width()):
+            say(line)
 
 
 @app.command()
@@ -394,8 +407,21 @@ def proxy(
     say(f"stopped: {len(recorder.saved)} captures saved in {out}")
 
 
+def _announce(argv: list[str]) -> bool:
+    """Whether ``argv`` starts a diagnosis that shows progress (a terminal, or ``--progress``)."""
+    if argv[1:2] != ["diagnose"] or {"--help", "--no-progress"} & set(argv):
+        return False
+    return "--progress" in argv or sys.stderr.isatty()
+
+
 def main() -> None:
     """Console entry point."""
+    if _announce(sys.argv):
+        from chatkit_lab.cli._progress import show
+
+        # the first output, before typer and the kit load: a line that names no input (nothing
+        # to redact); the diagnosis rewrites it with the target once the redactor is ready
+        show("chatkit-lab: starting ...")
     try:
         app()
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ def emit(
     diagnoses: list[Any], as_json: bool, out: Path | None, title: str, verbose: bool, width: int
 ) -> int:
     """Write the report, print the answer (or JSON); the exit code."""
+    from chatkit_lab.cli._progress import height
     from chatkit_lab.report import report_markdown, terminal_answer
 
     if out is not None:
@@ -25,7 +26,8 @@ def emit(
         print_json(payload[0] if len(payload) == 1 else payload)
     else:
         for diagnosis in diagnoses:
-            for line in terminal_answer(diagnosis, verbose=verbose, width=width):
+            lines = terminal_answer(diagnosis, verbose=verbose, width=width, height=height())
+            for line in lines:
                 say(line)
         if out is not None:
             say(f"report written to {out}")

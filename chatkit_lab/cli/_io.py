@@ -38,11 +38,17 @@ def _escape(char: str) -> str:
 
 
 def say(text: str = "", *, err: bool = False) -> None:
+    from chatkit_lab.cli._progress import done
+
+    done()  # a progress line on screen is cleared first
     typer.echo(safe(text), err=err)
 
 
 def print_json(payload: Any) -> None:
+    from chatkit_lab.cli._progress import done
     from chatkit_lab.redact import current_redactor
+
+    done()  # a progress line on screen is cleared first
     from chatkit_lab.sse import dumps_strict
 
     # strict JSON (no bare NaN), and text that is valid UTF-8 (a lone surrogate is escaped)
@@ -55,14 +61,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
     if JSON_MODE[0]:
         print_json({"error": safe(message), "exit_code": code})
     else:
-        say(f"chatkit-lab: {message}", err=True)
+        import sys
+
+        from chatkit_lab.cli._progress import wrap
+
+        line = safe(f"chatkit-lab: {message}")
+        # one line for scripts; in a terminal, wrapped between words at its width
+        say(wrap(line) if sys.stderr.isatty() else line, err=True)
     raise typer.Exit(code)
 
 
 def progress(line: str) -> None:
     """A progress line on stderr, when progress is on (a terminal, or ``--progress``)."""
     if PROGRESS[0]:
-        say(f"  {line}", err=True)
+        from chatkit_lab.cli._progress import show
+
+        show(safe(line))
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:

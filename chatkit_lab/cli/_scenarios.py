@@ -20,6 +20,7 @@ def run_conformance(
     verbose: bool,
     width: int,
     save: Path | None = None,
+    junit: Path | None = None,
 ) -> int:
     """Run ``scenarios`` against ``target`` (a built-in name or a URL), print the table (or
     JSON), write the report to ``out``; the exit code (1 when a scenario fails)."""
@@ -63,6 +64,13 @@ def run_conformance(
             write_conformance_report([conformance], out, title=f"ChatKit conformance: {target}")
         except (ChatKitLabError, OSError) as exc:
             fail(f"cannot write the report to {out}: {exc}")
+    if junit is not None:
+        from chatkit_lab.report import write_junit
+
+        try:
+            write_junit(conformance, junit)
+        except (ChatKitLabError, OSError) as exc:
+            fail(f"cannot write the JUnit XML to {junit}: {exc}")
     if as_json:
         print_json(conformance.to_json())
     else:
@@ -70,4 +78,6 @@ def run_conformance(
             say(line)
         if out is not None:
             say(f"report written to {out}")
+        if junit is not None:
+            say(f"JUnit XML written to {junit}")
     return 1 if conformance.failed else 0

@@ -108,6 +108,8 @@ _HEADER_SUFFIXES = (
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
 )
+CREDENTIAL_HEADERS = _SECRET_HEADERS
+"""The headers that exist to carry a credential: any value after them is one, even in prose."""
 URL_HEADERS = frozenset({"location", "content-location", "referer", "referrer", "origin"})
 """Headers whose value is a URL: redacted as one (secret parameters, userinfo)."""
 PLACEHOLDERS = frozenset(

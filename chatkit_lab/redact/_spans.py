@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from chatkit_lab.redact._literals import Literals
 from chatkit_lab.redact._names import (
     AUTH_SCHEMES,
+    CREDENTIAL_HEADERS,
     is_secret_field,
     is_secret_header,
     is_secret_param,
@@ -133,10 +134,25 @@ def _cookie_spans(value: str, offset: int, set_cookie: bool, in_text: bool) -> l
 
 
 def header_value_spans(name: str, value: str, offset: int, in_text: bool) -> list[Span]:
+    """The secret in a header's value; ``in_text``: a header quoted in running text.
+
+    In running text only the first word can be the value, and, for a name that merely looks
+    like a credential header (``legacy-auth``, ``x-session-note``), only a word shaped like a
+    credential (after an auth scheme, or :func:`tokenish`): prose such as ``legacy-auth: first
+    broken layer`` is no header line. The credential headers themselves (``Authorization``,
+    ``Cookie``, ``X-Api-Key``...) keep their first word whatever it looks like.
+    """
     lowered = name.strip().lower()
     if lowered in ("cookie", "set-cookie"):
         return _cookie_spans(value, offset, lowered == "set-cookie", in_text)
-    return _value_spans(value, offset, "secret", "text", whole=not in_text)
+    spans = _value_spans(value, offset, "secret", "text", whole=not in_text)
+    if not in_text or lowered in CREDENTIAL_HEADERS:
+        return spans
+    return [
+        span
+        for span in spans
+        if span.kind == "token" or tokenish(value[span.start - offset : span.end - offset])
+    ]
 
 
 def _names(

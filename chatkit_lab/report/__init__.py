@@ -56,6 +56,20 @@ _EXPORTS: dict[str, str] = {
     "visible": "chatkit_lab.report._inert",
     "write_conformance_report": "chatkit_lab.report._conformance",
     "write_text": "chatkit_lab.report._write",
+    "junit_xml": "chatkit_lab.report._junit",
+    "catalogue_lines": "chatkit_lab.report._catalogue",
+    "catalogue_markdown": "chatkit_lab.report._catalogue",
+    "write_junit": "chatkit_lab.report._junit",
+    "ScreensPicture": "chatkit_lab.report._screens",
+    "screens_picture": "chatkit_lab.report._pictures",
+    "screens_svg": "chatkit_lab.report._svg",
+    "screens_alt": "chatkit_lab.report._screens",
+    "screens_html": "chatkit_lab.report._screens",
+    "screens_strip": "chatkit_lab.report._screens",
+    "readable": "chatkit_lab.report._pictures",
+    "evidence_words": "chatkit_lab.report._evidence",
+    "wrapped": "chatkit_lab.report._pictures",
+    "layers_by_target": "chatkit_lab.report._pictures",
 }
 
 __all__ = [
@@ -100,6 +114,20 @@ __all__ = [
     "visible",
     "write_conformance_report",
     "write_text",
+    "junit_xml",
+    "catalogue_lines",
+    "catalogue_markdown",
+    "write_junit",
+    "ScreensPicture",
+    "screens_picture",
+    "screens_svg",
+    "screens_alt",
+    "screens_html",
+    "screens_strip",
+    "readable",
+    "evidence_words",
+    "wrapped",
+    "layers_by_target",
 ]
 
 
@@ -117,6 +145,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown
     from chatkit_lab.report._conformance import (
         Suite,
         conformance_lines,
@@ -125,6 +154,7 @@ if TYPE_CHECKING:
         suite_markdown,
         write_conformance_report,
     )
+    from chatkit_lab.report._evidence import evidence_words
     from chatkit_lab.report._explain import (
         LABELS,
         Explanation,
@@ -150,6 +180,7 @@ if TYPE_CHECKING:
         run_investigation,
         run_notebooks,
     )
+    from chatkit_lab.report._junit import junit_xml, write_junit
     from chatkit_lab.report._markdown import (
         CLIENT_MODEL_NOTE,
         answer_markdown,
@@ -157,10 +188,23 @@ if TYPE_CHECKING:
         layers_matrix,
         report_markdown,
     )
+    from chatkit_lab.report._pictures import (
+        layers_by_target,
+        readable,
+        screens_picture,
+        wrapped,
+    )
     from chatkit_lab.report._plots import (
         plot_layers,
         plot_timeline,
     )
+    from chatkit_lab.report._screens import (
+        ScreensPicture,
+        screens_alt,
+        screens_html,
+        screens_strip,
+    )
+    from chatkit_lab.report._svg import screens_svg
     from chatkit_lab.report._tables import (
         lifecycle_notes,
         lifecycle_table,

@@ -8,15 +8,13 @@ compares its backend with the reference at a glance.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from chatkit_lab.diagnosis import Conformance, compare
-from chatkit_lab.redact import shorten
-from chatkit_lab.report._inert import md_table, md_text, visible
+from chatkit_lab.report._inert import md_code, md_table, md_text, visible
 from chatkit_lab.report._write import destination, write_text
 
 __all__ = [
@@ -35,44 +33,52 @@ def conformance_lines(
     conformance: Conformance, *, verbose: bool = False, width: int = 80
 ) -> list[str]:
     """The terminal's conformance table: a headline, one row per scenario, then each failure's
-    fix (every finding with ``verbose``). Redacted; the command line makes it visible."""
+    fix (every finding with ``verbose``), wrapped between words by ``rich``. Redacted; the
+    command line makes it visible."""
+    from rich.padding import Padding
+    from rich.table import Table
+
+    from chatkit_lab.report._terminal import labelled, paragraph, render
+
     scrub = conformance.redactor
-    lines = [shorten(conformance.headline(), width)]
-    name_w = max(len(r.name) for r in conformance.results) if conformance.results else 8
+    lines = paragraph(conformance.headline(), width)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
     for result in conformance.results:
         verdict = result.diagnosis.verdict if result.state == "fail" else None
         detail = f"{verdict.code}: {verdict.summary}" if verdict is not None else result.reason
-        row = f"  {result.name:<{name_w}}  {MARK[result.state]:<5}  {scrub.redact_text(detail)}"
-        lines.append(shorten(row, width))
+        grid.add_row(result.name, MARK[result.state], scrub.redact_text(detail))
+    if conformance.results:
+        lines += render([Padding(grid, (0, 0, 0, 2))], width)
     failing = [r for r in conformance.results if r.state in ("fail", "error")]
     fixed: dict[str, str] = {}
     for result in failing:
         verdict = result.diagnosis.verdict
         lines.append("")
-        lines.append(shorten(f"{result.name}: {result.scenario.title}", width))
+        lines += paragraph(f"{result.name}: {result.scenario.title}", width)
+        pairs: list[tuple[str, str]] = []
         if verdict is not None:
-            lines += _wrapped(f"why: {scrub.redact_text(verdict.summary)}", width)
+            pairs.append(("  why", scrub.redact_text(verdict.summary)))
             if verdict.fix and verdict.fix in fixed:
-                lines += _wrapped(f"fix: the same as for {fixed[verdict.fix]}", width)
+                pairs.append(("  fix", f"the same as for {fixed[verdict.fix]}"))
             elif verdict.fix:
                 fixed[verdict.fix] = result.name
-                lines += _wrapped(f"fix: {verdict.fix}", width)
+                pairs.append(("  fix", verdict.fix))
         else:
-            lines += _wrapped(result.reason, width)
+            pairs.append(("  why", scrub.redact_text(result.reason)))
         if verbose:
             for finding in result.diagnosis.findings:
-                text = f"{finding.severity} {finding.code}: {finding.summary}"
-                lines.append(shorten(f"  - {scrub.redact_text(text)}", width))
+                text = f"{finding.code}: {finding.summary}"
+                pairs.append((f"  {finding.severity}", scrub.redact_text(text)))
+        lines += labelled(pairs, width, 9)
     skipped = [r for r in conformance.results if r.state == "skip"]
     if skipped and verbose:
         lines.append("")
         for result in skipped:
-            lines += _wrapped(f"{result.name} skipped: {scrub.redact_text(result.reason)}", width)
+            lines += paragraph(f"{result.name} skipped: {scrub.redact_text(result.reason)}", width)
     return lines
-
-
-def _wrapped(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    ") or [""]
 
 
 def conformance_markdown(conformances: Sequence[Conformance]) -> list[str]:
@@ -155,6 +161,7 @@ def suite_markdown(suite: Suite) -> list[str]:
     if not suite.variants:
         return lines
     rows = []
+    whys = []
     for conformance in suite.variants:
         for result in conformance.results:
             verdict = result.diagnosis.verdict if result.state == "fail" else None
@@ -163,12 +170,12 @@ def suite_markdown(suite: Suite) -> list[str]:
                     "backend": conformance.target,
                     "scenario": result.name,
                     "state": result.state,
-                    "layer": verdict.layer if verdict is not None else "",
                     "check": verdict.code if verdict is not None else "",
-                    "why": conformance.redactor.redact_text(
-                        verdict.summary if verdict is not None else result.reason
-                    ),
                 }
+            )
+            why = verdict.summary if verdict is not None else result.reason
+            whys.append(
+                f"- {md_code(conformance.target)}: {md_text(conformance.redactor.redact_text(why))}"
             )
     lines += [
         "### One faulty variant per scenario",
@@ -178,6 +185,10 @@ def suite_markdown(suite: Suite) -> list[str]:
         "(`chatkit-lab diagnose faulty:<scenario> --scenario all` shows it passes every other).",
         "",
         *md_table(rows),
+        "",
+        "Why each one fails, in its own words:",
+        "",
+        *whys,
         "",
     ]
     return lines

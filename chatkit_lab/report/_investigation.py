@@ -107,6 +107,7 @@ async def run_investigation(out: str | Path, *, loopback: bool = False) -> Path:
         lead=setup,
         ladder=ladder,
         suite=suite,
+        asked="the setup the team reported: their third attempt behind their custom fetch",
     )
 
 

@@ -25,7 +25,7 @@ from chatkit_lab.checks import LAYERS
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor
 from chatkit_lab.report._conformance import Suite, suite_markdown
-from chatkit_lab.report._explain import FACT, MODELLED, explain
+from chatkit_lab.report._explain import FACT, MODELLED, Point, explain
 from chatkit_lab.report._inert import md_table, md_text, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
 from chatkit_lab.report._sections import section_parts, skipped, verdict_block
@@ -74,26 +74,59 @@ def _key(diagnosis: Diagnosis) -> tuple[str, str]:
 # -- the answer ------------------------------------------------------------------------------
 
 
+FIX_GUIDE = "docs/guides/fix-the-report.md"
+"""The guide that walks through the smallest fix, step by step (linked from the answer)."""
+
+
 def answer_markdown(
-    lead: Diagnosis, others: Sequence[Diagnosis] = (), redactor: Redactor | None = None
+    lead: Diagnosis,
+    others: Sequence[Diagnosis] = (),
+    redactor: Redactor | None = None,
+    *,
+    asked: str = "",
+    picture: Sequence[str] = (),
+    guide: str | None = FIX_GUIDE,
 ) -> list[str]:
-    """The first section: what is wrong and what to change, each point with its evidence."""
+    """The first section: the setup asked about, its verdict, the picture of what the user sees,
+    the fix (and the guide), then the rest of the explanation, each point with its evidence.
+
+    ``asked`` says which setup this is (``the setup the team reported``); ``picture`` is the
+    markdown of the screens' image; ``guide`` a link to the fix guide (``None``: none).
+    """
     scrub = redactor or redactor_for([lead, *others])
     said = explain(lead, scrub)
+    about = f" ({md_text(asked)})" if asked else ""
     lines = [
         "## What is wrong and what to change",
         "",
-        f"For **{md_text(said.target)}**:",
+        f"For **{md_text(said.target)}**{about}:",
         "",
     ]
-    for label, point in said.points(
-        ("verdict", "sees", "blank", "vanish", "not_cause", "fix", "without_fetch")
-    ):
+
+    def point_line(label: str, point: Point) -> str:
         text = md_text(point.text)
         if point is said.verdict and said.why is not None:  # the verdict and its cause, once
             text = f"{md_text(point.text.rstrip('.'))}: {md_text(said.why.text)}"
         pointer = f" _({md_text(point.pointer)})_" if point.evidence else ""
-        lines.append(f"- **{md_text(label)}:** {text}{pointer}")
+        return f"- **{md_text(label)}:** {text}{pointer}"
+
+    points = dict(
+        said.points(("verdict", "sees", "fix", "without_fetch", "blank", "vanish", "not_cause"))
+    )
+    labelled = {point: label for label, point in points.items()}
+    first = [p for p in (said.verdict, said.sees) if p is not None and p in labelled]
+    lines += [point_line(labelled[p], p) for p in first]
+    if picture:
+        lines += ["", *picture, ""]
+    if said.fix is not None:
+        link = f" Step by step: [{FIX_GUIDE}]({guide})." if guide else ""
+        lines.append(point_line(labelled[said.fix], said.fix) + link)
+    if said.without_fetch is not None:
+        lines.append(point_line(labelled[said.without_fetch], said.without_fetch))
+    rest = [p for p in (said.blank, said.vanish, said.not_cause) if p is not None]
+    if rest:
+        lines += ["", "Why, in more detail:", ""]
+        lines += [point_line(labelled[p], p) for p in rest]
     lines += [
         "",
         f"_Points marked (modelled) are {md_text(MODELLED.split(': ', 1)[1])}; the others are "
@@ -110,6 +143,41 @@ def answer_markdown(
     return lines
 
 
+def _guide(base: Path) -> str:
+    """The fix guide's path relative to the report's folder (in a checkout), else its name."""
+    import os
+
+    checkout = Path(__file__).resolve().parents[2]
+    guide = checkout / FIX_GUIDE
+    folder = base.resolve()
+    if not guide.is_file() or not folder.is_relative_to(checkout):
+        return FIX_GUIDE  # a report outside the checkout names the guide by its path in it
+    return Path(os.path.relpath(guide, folder)).as_posix()
+
+
+def screens_image(
+    diagnosis: Diagnosis, folder: Path, base: Path, redactor: Redactor
+) -> list[str]:
+    """The screens of ``diagnosis`` as an SVG image in ``folder`` (modelled); its markdown,
+    with alt text that says what the picture shows."""
+    from chatkit_lab.report._pictures import screens_picture
+    from chatkit_lab.report._svg import screens_svg
+
+    shown = screens_picture(diagnosis)
+    if not shown.panes:
+        return []
+    path = folder / f"screens_{_slug(diagnosis.target, redactor)}.svg"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(path, screens_svg(shown))
+    alt = md_text(shown.alt)
+    return [
+        f"![{alt}]({path.relative_to(base).as_posix()})",
+        "",
+        "_The screens above are modelled: what the closed UI iframe would draw from what "
+        "reached ChatKit; the first loss is outlined in red._",
+    ]
+
+
 def ladder_markdown(
     ladder: Sequence[Diagnosis], detailed: Sequence[Diagnosis], redactor: Redactor
 ) -> list[str]:
@@ -118,6 +186,7 @@ def ladder_markdown(
         return []
     by_key = {_key(d): d for d in detailed}
     rows = []
+    told: list[str] = []
     for number, diagnosis in enumerate(ladder, start=1):
         failing = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "fail"]
         same = by_key.get(_key(diagnosis))
@@ -125,16 +194,19 @@ def ladder_markdown(
             {
                 "step": number,
                 "change": redactor.redact_text(diagnosis.target),
-                "verdict": _short_verdict(diagnosis),
-                "failing layers": ", ".join(failing) or "none",
-                "detail": f"as {redactor.redact_text(same.target)}" if same else "below",
+                "first failure": diagnosis.verdict.code if diagnosis.verdict else "none: passes",
             }
+        )
+        where = f"the section {md_text(redactor.redact_text(same.target))}" if same else "below"
+        told.append(
+            f"{number}. {md_text(_short_verdict(diagnosis))}; failing layers: "
+            f"{', '.join(failing) or 'none'} (detail: {where})"
         )
     lines = ["## The fix ladder", ""]
     lines.append(
         "The report's setup, then each fix alone, then together; a step passes when no layer fails."
     )
-    lines += ["", *md_table(rows, limit=None, what="steps"), ""]
+    lines += ["", *md_table(rows, limit=None, what="steps"), "", *told, ""]
     passing = next((d for d in ladder if not d.failed), None)
     if passing is None:
         lines.append("No step of the ladder passes every layer.")
@@ -150,12 +222,14 @@ def verdicts_markdown(
 ) -> list[str]:
     """One line per target (its verdict in short), the layer matrix and the layer grid."""
     lines = ["## Verdicts", ""]
-    for diagnosis in diagnoses:
+    for number, diagnosis in enumerate(diagnoses, start=1):
         lines.append(
-            f"- {md_text(redactor.redact_text(diagnosis.target))}: "
+            f"{number}. {md_text(redactor.redact_text(diagnosis.target))}: "
             f"{md_text(_short_verdict(diagnosis))}"
         )
-    matrix = layers_matrix(diagnoses).drop(columns=["verdict"])
+    # each target by its number in the list above: the layers are the columns that matter
+    matrix = layers_matrix(diagnoses).drop(columns=["verdict", "transform", "target"])
+    matrix.insert(0, "target", range(1, len(diagnoses) + 1))
     lines += ["", *md_table(redactor.redact_dataframe(matrix), limit=60, what="targets"), ""]
     if plots_dir is not None and diagnoses:
         grid = plot_layers(diagnoses, plots_dir / "layers.png", redactor)
@@ -204,18 +278,22 @@ def report_markdown(
     lead: Diagnosis | None = None,
     ladder: Sequence[Diagnosis] = (),
     suite: Suite | None = None,
+    asked: str = "",
 ) -> Path:
     """Write the whole report (and its plots beside it); return the report's path.
 
     ``lead`` is the diagnosis the first section explains (default: the first that fails);
     ``ladder`` the fix ladder's diagnoses, in order (a step that repeats a target of
     ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. ``suite``
-    (:func:`~chatkit_lab.report.run_suite`) adds the conformance section after the ladder.
+    (:func:`~chatkit_lab.report.run_suite`) adds the conformance section after the ladder;
+    ``asked`` names the lead's setup in the first line (``the setup the team reported``).
     Redacted with every diagnosis's run redactor joined with the current one; the file is
     written whole or not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).
     """
     target = destination(path)
     everything = [*diagnoses, *ladder]
+    if lead is not None and lead in diagnoses:
+        diagnoses = [lead, *(d for d in diagnoses if d is not lead)]  # the setup asked about first
     scrub = redactor_for(everything)
     base = target.parent
     plots_dir = base / f"{target.stem}_plots" if plots else None
@@ -224,7 +302,10 @@ def report_markdown(
     chosen = _lead(everything, lead)
     if chosen is not None:
         others = [d for d in diagnoses if d is not chosen]
-        lines += answer_markdown(chosen, others, scrub)
+        picture = screens_image(chosen, plots_dir, base, scrub) if plots_dir is not None else []
+        lines += answer_markdown(
+            chosen, others, scrub, asked=asked, picture=picture, guide=_guide(base)
+        )
     known = {_key(d) for d in diagnoses}
     extra = [d for d in ladder if _key(d) not in known]
     lines += ladder_markdown(ladder, diagnoses, scrub)

@@ -12,27 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatkit_lab.checks import LAYERS, Finding
-from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen
+from chatkit_lab.client import Screen, Step
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor, shorten
+from chatkit_lab.report._evidence import words_of
 from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
+from chatkit_lab.report._session import _id, _say, retries, session, wire
 from chatkit_lab.report._story import screens_of
 
 EXAMPLES = 2
 """Distinct example summaries a findings row shows (the count says how many there are)."""
 WHERE = 3
 """Captures a findings row names (the rest are counted)."""
-
-
-def _say(scrub: Redactor, text: object, limit: int | None = None) -> str:
-    """Backend-touched text as inert markdown: redacted, made visible, cut, escaped."""
-    shown = visible(scrub.redact_text(str(text)))
-    return md_text(shorten(shown, limit) if limit is not None else shown)
-
-
-def _id(scrub: Redactor, text: object) -> str:
-    """An id from the backend in running text: redacted, cut, in an inert code span."""
-    return md_code(shorten(visible(scrub.redact_text(str(text))), 40))
 
 
 # -- the verdict -----------------------------------------------------------------------------
@@ -51,12 +42,8 @@ def evidence_line(finding: Finding, scrub: Redactor) -> str:
     if evidence.byte_range is not None:
         parts.append(f"bytes {evidence.byte_range[0]}..{evidence.byte_range[1]}")
     for key, value in list(evidence.detail.items())[:8]:
-        if isinstance(value, list | tuple):
-            names = [str(item) for item in value]
-            value = ", ".join(names[:WHERE]) + (
-                f" and {len(names) - WHERE} more" if len(names) > WHERE else ""
-            )
-        parts.append(f"{_say(scrub, key)}: {_say(scrub, value, 160)}")
+        # a phrase, never a Python repr: lists "a, b and N more", mappings "k: v; k: v"
+        parts.append(f"{_say(scrub, str(key).replace('_', ' '))}: {_say(scrub, words_of(value))}")
     if evidence.excerpt:
         parts.append(md_code(shorten(visible(scrub.redact_text(evidence.excerpt)), 160)))
     return "; ".join(parts) or "(no capture)"
@@ -115,13 +102,14 @@ def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
             {
                 "screen": number,
                 "moment": Raw(moment),
-                "step": scrub.redact_text(screen.step),
                 "on screen (modelled)": Raw(_on_screen(screen, scrub)),
-                "what reached ChatKit (fact)": scrub.redact_text(screen.fact),
             }
         )
     lines = ["### What the user sees, screen by screen", ""]
     lines += md_table(rows, limit=160, what="screens")
+    lines += ["", "What reached ChatKit at each screen (fact):", ""]
+    for number, screen in enumerate(screens.screens[:MAX_ROWS], start=1):
+        lines.append(f"{number}. {_say(scrub, screen.step)}: {_say(scrub, screen.fact)}")
     if first is None:
         lines += ["", "No screen loses a message the previous one showed."]
     return lines + [""]
@@ -139,6 +127,7 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if not groups:
         return lines + ["_(none)_", ""]
     rows = []
+    told: list[str] = []
     for code, items in groups.items():
         examples = list(dict.fromkeys(scrub.redact_text(item.summary) for item in items))
         where = list(
@@ -153,18 +142,14 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
                 "code": code,
                 "severity": items[0].severity,
                 "count": len(items),
-                "first examples": Raw(
-                    " / ".join(_say(scrub, text, 110) for text in examples[:EXAMPLES])
-                    + (
-                        f" (and {len(examples) - EXAMPLES} other kinds)"
-                        if len(examples) > EXAMPLES
-                        else ""
-                    )
-                ),
-                "seen in": Raw(place),
             }
         )
+        said = " / ".join(_say(scrub, text) for text in examples[:EXAMPLES])
+        if len(examples) > EXAMPLES:
+            said += f" (and {len(examples) - EXAMPLES} other kinds)"
+        told.append(f"- `{code}`: {said}" + (f" _(seen in {place})_" if place else ""))
     lines += md_table(rows, max_rows=MAX_ROWS, what="codes")
+    lines += ["", "What each code found (first examples):", "", *told[:MAX_ROWS]]
     fixes: dict[str, list[str]] = {}
     for code, items in groups.items():
         if items[0].fix and items[0].severity != "info":
@@ -177,86 +162,6 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
 
 
 # -- the session -----------------------------------------------------------------------------
-
-
-def _is_cleanup_note(note: str) -> bool:
-    return "delete" in note.lower()
-
-
-def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
-    """What the client did: one row per request, and the session's notes (cleanup aside)."""
-    life = diagnosis.lifecycle
-    if life is None:
-        return []
-    lines = ["### What the client did", ""]
-    lines += md_table(scrub.redact_dataframe(life.table()), limit=80, what="steps")
-    notes = [note for note in life.notes if not _is_cleanup_note(note)]
-    if notes:
-        lines.append("")
-        lines += [f"- {_say(scrub, note, 400)}" for note in notes[:20]]
-    return lines + [""]
-
-
-def _wire(step: Step) -> str:
-    capture = step.capture
-    if capture.status is None:
-        return "no response"
-    return f"HTTP {capture.status} {capture.content_type or 'no content type'}"
-
-
-def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
-    """Each retry the host script made, and what the store audit found after them."""
-    life = diagnosis.lifecycle
-    if life is None or not life.retries:
-        return []
-    rows = []
-    for step in life.retries:
-        wait = step.retry_wait_s
-        verdict = step.network.reason if isinstance(step.network, StreamOpen) else ""
-        rows.append(
-            {
-                "attempt": step.attempt + 1,
-                "step": step.name,
-                "ChatKit waits (s)": f"{wait[0]:g}–{wait[1]:g}" if wait else "",
-                "reply": _wire(step),
-                "host script's verdict (fact)": verdict,
-            }
-        )
-    lines = [
-        "### Retries",
-        "",
-        f"ChatKit's host script re-sent a request {len(life.retries)} time(s) because its open "
-        "check failed; the kit made the same retries against the target (waits compressed).",
-        "",
-        *md_table([scrub.redact_obj(row) for row in rows], what="retries"),
-        "",
-        _store_audit(life, scrub),
-    ]
-    return lines + [""]
-
-
-def _store_audit(life: Lifecycle, scrub: Redactor) -> str:
-    audit = life.store_audit
-    if not audit:
-        return (
-            "The kit could not list what the retries left in the target's store "
-            "(see the notes above)."
-        )
-    new = [str(thread) for thread in audit.get("new_threads", [])]
-    counts: dict[str, Any] = audit.get("user_messages", {}) or {}
-    saved = sum(int(n) for n in counts.values() if isinstance(n, int))
-    attempts = audit.get("attempts", 0)
-    names = ", ".join(_id(scrub, thread) for thread in new[:5])
-    more = f" and {len(new) - 5} more" if len(new) > 5 else ""
-    text = (
-        f"Store audit after {attempts} attempt(s): {len(new)} new thread(s) in the target"
-        + (f" ({names}{more})" if new else "")
-        + f", holding the user message {saved} time(s) in all."
-    )
-    if len(new) > 1 or saved > 1:
-        text += " Every retry saved the message again: the store holds duplicates."
-    return text
-
 
 def turns(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     """The requests that were not sends but made the target run a chat turn (a count)."""
@@ -312,7 +217,7 @@ def cleanup(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
         rows.append(
             {
                 "thread": scrub.redact_text(thread),
-                "threads.delete": _wire(step) if step is not None else "not sent",
+                "threads.delete": wire(step) if step is not None else "not sent",
                 "deleted": Raw(
                     "yes, a load confirmed it is gone" if gone else "**no**: delete it by hand"
                 ),
