@@ -170,7 +170,9 @@ def diagnose(
         "headers": headers,
         "transform": transform or "default",
         "loopback": loopback,
-        "limits": Limits(total_s=limit),
+        "limits": Limits(
+            connect_s=min(Limits.connect_s, limit), read_s=min(Limits.read_s, limit), total_s=limit
+        ),
         "verify": not insecure,
         "keep_threads": keep_threads,
         "redactor": run,

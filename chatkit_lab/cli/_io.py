@@ -20,6 +20,8 @@ JSON_MODE = [False]
 """``[True]`` while a command given ``--json`` runs: errors are then printed as JSON on stdout."""
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """An HTTP header name (RFC 9110 token)."""
+_FRAMING = ("content-length", "host", "transfer-encoding")
+"""Header names ``-H`` refuses: they would break the request (the sources drop them too)."""
 
 
 def safe(text: str) -> str:
@@ -75,6 +77,11 @@ def parse_headers(values: list[str]) -> dict[str, str]:
             fail(f"bad --header {name.strip()!r}: a header value cannot hold a line break")
         if not _TOKEN.fullmatch(name.strip()):
             fail(f"bad --header name {name.strip()!r}: not an HTTP header name")
+        if name.strip().lower() in _FRAMING:
+            fail(
+                f"bad --header {name.strip()!r}: the client sets it from the URL and the body "
+                "(a browser's fetch refuses it too); leave it out"
+            )
         headers[name.strip()] = rest.strip()
     return headers
 

@@ -228,6 +228,7 @@ class LifecycleRunner:
             and step.network is not None
             and step.network.verdict == "retry"
             and step.fetch_error is None
+            and not _kit_gave_up(step)
             and attempt < MAX_STREAM_RETRIES
         ):
             if not self._retry_deadline:
@@ -248,6 +249,11 @@ class LifecycleRunner:
             step.capture.meta["retry_wait_s"] = list(wait)
             life.steps.append(step)
             self._tell(step)
+        if _kit_gave_up(step) and expects == "stream" and step.capture.status is None:
+            life.notes.append(
+                f"{name}: no response within the kit's time limit; a browser would still be "
+                "waiting, so no retry is modelled"
+            )
         if attempt:
             life.notes.append(
                 f"{name}: {SOURCE} re-sent the same request {attempt} time(s) because its open "
@@ -399,3 +405,9 @@ class LifecycleRunner:
             if not isinstance(next_after, str) or next_after == after:
                 break
             after = next_after
+
+
+def _kit_gave_up(step: Step) -> bool:
+    """Whether the kit's own time limit ended the exchange: the network never failed, so the host
+    script would have nothing to retry (a browser has no such limit and would still wait)."""
+    return step.capture.ending.state == "timeout"
