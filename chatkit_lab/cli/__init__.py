@@ -151,11 +151,11 @@ def diagnose(
     PROGRESS[0] = sys.stderr.isatty() if show_progress is None else show_progress
     headers = parse_headers(header or [])
     limit = check_timeout(timeout)
-    check_out(out)
     if fetch is not None and transform is not None:
         fail("give --fetch or --transform, not both")
     if fetch is not None and not fetch.is_file():
         fail(f"bad --fetch {fetch}: no such file")
+    out = check_out(out, inputs=(target, fetch))
     from chatkit_lab.redact import current_redactor, redacting, request_secrets
 
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
@@ -221,7 +221,7 @@ def investigate(
     ] = False,
 ) -> None:
     """The main job: diagnose every built-in backend and write the findings report."""
-    check_out(out)
+    out = check_out(out) or out
     say("chatkit-lab: investigating the built-in backends ...", err=True)
     import asyncio
 
@@ -251,7 +251,7 @@ def har(
 ) -> None:
     """Diagnose a HAR export (the same as `diagnose FILE.har`)."""
     JSON_MODE[0] = as_json
-    check_out(out)
+    out = check_out(out, inputs=(path,))
     from chatkit_lab.diagnosis import diagnose_captures
     from chatkit_lab.sources import read_captures
 

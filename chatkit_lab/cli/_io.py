@@ -92,8 +92,76 @@ def check_timeout(value: float) -> float:
     return value
 
 
-def check_out(out: Path | None) -> None:
-    if out is not None and out.is_dir():
+def check_out(out: Path | None, inputs: tuple[str | Path | None, ...] = ()) -> Path | None:
+    """``--out`` checked before anything is sent or read: the path to write (a symlink followed
+    to the file it names, so the report replaces that file and the link stays).
+
+    Refused with exit code 2: a directory, a file that is one of ``inputs`` (or a capture file
+    inside an input folder), a place where nothing can be written.
+    """
+    if out is None:
+        return None
+    out = out.expanduser()
+    target = out.resolve() if out.is_symlink() else out
+    if target.is_dir():
         fail(f"bad --out {out}: it is a directory; give a file name such as {out}/report.md")
+    for given in inputs:
+        if given is None or not _exists(Path(given)):
+            continue
+        source = Path(given).expanduser()
+        if _same_file(target, source):
+            fail(f"bad --out {out}: it is the input {given}; the report would overwrite it")
+        if source.is_dir() and target.suffix == ".jsonl" and _inside(target, source):
+            fail(
+                f"bad --out {out}: it is a capture file in the folder being read ({given}); "
+                "give a file name outside it"
+            )
+    _check_writable(out, target)
+    return target
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _check_writable(out: Path, target: Path) -> None:
+    """Fail unless a file can be created where ``target`` goes (its folder, or the nearest
+    folder that exists when it is still to be made)."""
+    import os
+    import tempfile
+
+    folder = target.parent
+    while not folder.exists():
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        fail(f"bad --out {out}: {folder} is not a directory")
+    if folder == target.parent:
+        try:
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+        except OSError as exc:
+            fail(f"bad --out {out}: cannot write in {folder} ({exc.strerror or exc})")
+        os.close(handle)
+        Path(name).unlink(missing_ok=True)
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"bad --out {out}: cannot create folders in {folder} (no permission)")

@@ -35,6 +35,10 @@ class ClientRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
+    def __repr__(self) -> str:
+        # bounded (logs, task descriptions): the body by its size only
+        return f"ClientRequest({self.method} {self.url[:200]}, {len(self.body)} body bytes)"
+
     @property
     def json(self) -> Any:
         try:
