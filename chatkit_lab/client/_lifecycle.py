@@ -165,6 +165,8 @@ class LifecycleRunner:
                 capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
             return capture
 
+        # a fetch that runs elsewhere (Node) takes its time limits from the wire's
+        send.limits = limits  # type: ignore[attr-defined]
         outcome = await self.fetch(client_request, send)
         return self._step(name, payload["type"], expects, client_request, outcome)
 
@@ -181,6 +183,9 @@ class LifecycleRunner:
             error = outcome.error or "the custom fetch returned nothing"
             capture = wire[0] if wire else _failed_capture(client_request, error, name, self.target)
             step = Step(name, kind, expects, client_request, capture, wire=list(wire))
+            # Nothing went on the wire: the fetch failed by itself, so the target is not to
+            # blame (not "cannot reach"); the request layer reports what the fetch threw.
+            step.answered_locally = not wire
             step.fetch_error = error
             capture.meta["fetch_error"] = error
             capture.meta.setdefault("client_type", kind)

@@ -47,6 +47,7 @@ __all__ = [
 MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from ChatKit.js source"
 NOTHING_RENDERED = "the UI would render nothing"
 
+
 @dataclass
 class ClientState:
     """The modelled client after some events (a snapshot; later events do not change it)."""

@@ -20,6 +20,8 @@ import contextlib
 import json
 import os
 import shutil
+import socket
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
@@ -44,6 +46,20 @@ DEFAULT_TOKEN_ENV = "CHATKIT_TOKEN"
 """The environment variable whose value a factory receives as ``ctx.token``."""
 _PIECE = 64 * 1024
 _GRACE_S = 2.0
+HEAP_MB = 512
+"""Node's heap cap (``--max-old-space-size``): a fetch that allocates more is stopped by Node
+("JavaScript heap out of memory") and the request fails as the fetch's fault."""
+SESSION_FACTOR = 4
+"""The fetch's whole-session time is this many times the per-request limit."""
+OUTPUT_LINE_MAX = 2000
+"""Characters kept of one line the process writes to fd 1 or 2 itself."""
+OUTPUT_MAX = 256 * 1024
+"""Characters kept in all of the process's own output; the rest is counted, not kept."""
+CONTROL_MAX = 200
+"""Control calls kept per request (Node stops recording past it, too) and outside requests."""
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
+"""The only variables of the caller's environment Node gets, with the token variable and the
+names given in ``env_names``: nothing else (cloud keys, other tokens) reaches the fetch."""
 
 __all__ = [
     "DEFAULT_TOKEN_ENV",
@@ -68,6 +84,8 @@ class NodeFetch:
         max_wire_calls: int = 20,
         max_body_bytes: int = 4 * 1024 * 1024,
         env: Mapping[str, str] | None = None,
+        env_names: tuple[str, ...] = (),
+        session_s: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.name = self.path.name
@@ -76,7 +94,16 @@ class NodeFetch:
         self.timeout_s = float(timeout_s)
         self.max_wire_calls = int(max_wire_calls)
         self.max_body_bytes = int(max_body_bytes)
-        self.env = dict(os.environ if env is None else env)
+        given = dict(os.environ if env is None else env)
+        named = (*PASSED_ENV, token_env, *env_names)
+        self.env = {name: given[name] for name in named if name in given}
+        """Only the variables named: the base set, the token variable and ``env_names``."""
+        self.session_s = float(session_s) if session_s else SESSION_FACTOR * self.timeout_s
+        """Time the fetch may take over the whole session, all requests together."""
+        self._spent_s = 0.0
+        self._output_chars = 0
+        self._output_dropped = 0
+        self._late_dropped = 0
         token = self.env.get(token_env, "")
         self._extra = [token] if token.strip() else []
         if self._extra:
@@ -89,6 +116,7 @@ class NodeFetch:
         self.stderr: deque[str] = deque(maxlen=200)
         """Process-level output not tied to a request (Node warnings, raw writes), redacted."""
         self._proc: asyncio.subprocess.Process | None = None
+        self._channel: asyncio.StreamWriter | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._pending: dict[int, PendingFetch] = {}
         self._loaded: asyncio.Future[dict[str, Any]] | None = None
@@ -108,14 +136,19 @@ class NodeFetch:
         max_wire_calls: int = 20,
         max_body_bytes: int = 4 * 1024 * 1024,
         env: Mapping[str, str] | None = None,
+        env_names: tuple[str, ...] = (),
+        session_s: float | None = None,
     ) -> AsyncIterator[NodeFetch]:
         """Start Node for the fetch file ``path``; Node is always stopped on exit.
 
         ``token_env`` names the environment variable whose value a factory gets as
         ``ctx.token`` (the value is never printed); ``user_id`` is ``ctx.userId``;
         ``timeout_s`` bounds loading and each request; ``max_wire_calls`` bounds the wire calls
-        of one request and ``max_body_bytes`` every body; ``env`` replaces the process
-        environment Node gets (``PATH`` included). Raises :class:`NodeFetchError`.
+        of one request and ``max_body_bytes`` every body; ``env`` is where the variables Node
+        gets are read from (by default the process environment): only ``PATH`` and a few
+        locale variables, ``token_env`` and the names in ``env_names`` are passed on.
+        ``session_s`` bounds the fetch's time over the whole session (by default
+        :data:`SESSION_FACTOR` times ``timeout_s``). Raises :class:`NodeFetchError`.
         """
         runner = cls(
             path,
@@ -125,6 +158,8 @@ class NodeFetch:
             max_wire_calls=max_wire_calls,
             max_body_bytes=max_body_bytes,
             env=env,
+            env_names=env_names,
+            session_s=session_s,
         )
         try:
             await runner._start()
@@ -161,20 +196,28 @@ class NodeFetch:
                 said = f"{name}: TypeScript needs the transpiler: {exc}"
                 raise NodeFetchError(said, "dependency") from None
         limit = 2 * self.max_body_bytes + 1024 * 1024
-        self._proc = await asyncio.create_subprocess_exec(
-            node,
-            str(RUNNER),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-            cwd=str(self.path.parent),
-            limit=limit,
-        )
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                node,
+                f"--max-old-space-size={HEAP_MB}",
+                str(RUNNER),
+                str(theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+                cwd=str(self.path.parent),
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        reader, self._channel = await asyncio.open_connection(sock=ours, limit=limit)
         self._loaded = asyncio.get_running_loop().create_future()
         self._readers = [
-            asyncio.create_task(self._read_stdout(self._proc, self._loaded)),
-            asyncio.create_task(self._read_stderr(self._proc)),
+            asyncio.create_task(self._read_channel(self._proc, reader, self._loaded)),
+            asyncio.create_task(self._read_output(self._proc.stdout)),
+            asyncio.create_task(self._read_output(self._proc.stderr)),
         ]
         await self._write(
             {
@@ -199,8 +242,11 @@ class NodeFetch:
 
     async def _kill(self) -> None:
         proc, self._proc = self._proc, None
+        channel, self._channel = self._channel, None
         for task in self._readers:
             task.cancel()
+        if channel is not None:
+            channel.close()
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -224,29 +270,33 @@ class NodeFetch:
         await self._kill()
 
     async def _write(self, record: dict[str, Any]) -> None:
-        proc = self._proc
-        if proc is None or proc.stdin is None:
+        channel = self._channel
+        if channel is None or channel.is_closing():
             return
         async with self._write_lock:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
-                proc.stdin.write(json.dumps(record).encode() + b"\n")
-                await proc.stdin.drain()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError, OSError):
+                channel.write(json.dumps(record).encode() + b"\n")
+                await channel.drain()
 
-    async def _read_stdout(
-        self, proc: asyncio.subprocess.Process, loaded: asyncio.Future[dict[str, Any]]
+    async def _read_channel(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        loaded: asyncio.Future[dict[str, Any]],
     ) -> None:
-        assert proc.stdout is not None
+        """The kit's own channel: protocol records only (the module cannot write to it)."""
         while True:
             try:
-                line = await proc.stdout.readline()
+                line = await reader.readline()
             except ValueError:  # a line over the limit: skip what is buffered
                 continue
+            except (ConnectionError, OSError):
+                break
             if not line:
                 break
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):
-                self.stderr.append(self._hide(line.decode("utf-8", "replace").rstrip()))
                 continue
             if isinstance(record, dict):
                 self._dispatch(record, loaded)
@@ -263,33 +313,43 @@ class NodeFetch:
                 pending.done.set()
             pending.console_end.set()
 
-    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stderr is not None
+    async def _read_output(self, stream: asyncio.StreamReader | None) -> None:
+        """What the process writes to fd 1 or 2 itself (a logger, Node's own warnings): kept
+        as process output, each line and the whole bounded, and always drained."""
+        if stream is None:
+            return
+        partial = b""
         while True:
             try:
-                line = await proc.stderr.readline()
-            except ValueError:
-                continue
-            if not line:
+                data = await stream.read(64 * 1024)
+            except (ConnectionError, OSError):
                 return
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            record = None
-            if text.startswith("\x1e"):
-                with contextlib.suppress(ValueError, RecursionError):
-                    record = json.loads(text[1:])
-            if not isinstance(record, dict):
-                self.stderr.append(self._hide(text))
-                continue
-            pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
-            if record.get("end"):
-                if pending is not None:
-                    pending.console_end.set()
-            elif pending is not None:
-                pending.add_console(
-                    str(record.get("level", "log")), self._hide(str(record.get("text", "")))
-                )
-            else:
-                self.stderr.append(self._hide(str(record.get("text", ""))))
+            if not data:
+                if partial:
+                    self._keep_output(partial)
+                return
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            if len(partial) > OUTPUT_LINE_MAX:
+                self._keep_output(partial)
+                partial = b""
+            for line in lines:
+                self._keep_output(line)
+
+    def _keep_output(self, line: bytes) -> None:
+        if self._output_chars >= OUTPUT_MAX:
+            self._output_dropped += len(line)
+            return
+        text = line[: OUTPUT_LINE_MAX * 4].decode("utf-8", "replace").rstrip("\r")
+        if len(text) > OUTPUT_LINE_MAX:
+            text = text[:OUTPUT_LINE_MAX] + "..."
+        self._output_chars += len(text)
+        self.stderr.append(self._hide(text))
+
+    @property
+    def output_dropped(self) -> int:
+        """Bytes of the process's own output not kept (past :data:`OUTPUT_MAX`)."""
+        return self._output_dropped
 
     # -- requests --------------------------------------------------------------------------
 
@@ -300,12 +360,31 @@ class NodeFetch:
                 loaded.set_result(record)
             return
         pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
-        if op == "control":
+        if op == "console":
+            text = self._hide(str(record.get("text", "")))
+            if pending is not None:
+                pending.add_console(str(record.get("level", "log")), text)
+            else:
+                self._keep_output(text.encode())
+        elif op == "console_end":
+            if pending is not None:
+                pending.console_end.set()
+        elif op == "control":
             call = NodeControlCall.from_record(record, self._extra)
-            (pending.outcome.controls if pending else self.late).append(call)
+            kept = pending.outcome.controls if pending else self.late
+            if len(kept) < CONTROL_MAX:
+                kept.append(call)
+            elif pending is None:
+                self._late_dropped += 1
         elif pending is not None and op == "wire":
             self._wire(pending, record)
         elif pending is not None:
+            if op == "done" and record.get("controls_dropped"):
+                dropped = int(record["controls_dropped"])
+                pending.outcome.notes.append(
+                    f"chatkit-lab kept the first {CONTROL_MAX} control calls of this request; "
+                    f"{dropped} more were not recorded"
+                )
             pending.apply(record, self.max_body_bytes, self._extra)
 
     def _wire(self, pending: PendingFetch, record: dict[str, Any]) -> None:
@@ -368,6 +447,25 @@ class NodeFetch:
         A fetch that throws, times out or kills Node is an outcome (``outcome.error``), not an
         exception. After a timeout or an exit, Node is restarted for the next request.
         """
+        limits = getattr(send, "limits", None)
+        total = getattr(limits, "total_s", None)
+        per_request = float(total) + 2 * _GRACE_S if total else self.timeout_s
+        remaining = self.session_s - self._spent_s
+        if remaining <= 0:
+            used = _not_run(
+                request,
+                f"the fetch's time for this session ({self.session_s:g} s) is used up: "
+                "earlier requests hung; this one was not run",
+            )
+            return used
+        per_request = min(per_request, remaining)
+        started = time.monotonic()
+        try:
+            return await self._fetch(request, send, per_request)
+        finally:
+            self._spent_s += time.monotonic() - started
+
+    async def _fetch(self, request: ClientRequest, send: Send, limit_s: float) -> NodeFetchOutcome:
         async with self._start_lock:
             restarted = self._proc is None or self._proc.returncode is not None
             if restarted:
@@ -392,9 +490,9 @@ class NodeFetch:
             }
         )
         try:
-            await asyncio.wait_for(pending.done.wait(), self.timeout_s)
+            await asyncio.wait_for(pending.done.wait(), limit_s)
         except TimeoutError:
-            late = f"the fetch did not finish within {self.timeout_s:g} s"
+            late = f"the fetch did not finish within {limit_s:g} s"
             outcome.thrown = FetchError("TimeoutError", late, phase="timeout")
             pending.frozen = True
             await self._write({"op": "abort", "id": rid, "reason": "timed out"})
@@ -411,6 +509,14 @@ class NodeFetch:
         return pending.finish()
 
     __call__ = fetch
+
+
+def _not_run(request: ClientRequest, message: str) -> NodeFetchOutcome:
+    """An outcome for a request the fetch was not given time to run."""
+    outcome = NodeFetchOutcome(None, request=request)
+    outcome.thrown = FetchError("TimeoutError", message, phase="timeout")
+    outcome.error = str(outcome.thrown)
+    return outcome
 
 
 def _as_chatkit_spells(name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,11 @@ from chatkit_lab.client._fetch import ControlCall, FetchOutcome, Send
 from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.errors import TransformError
 from chatkit_lab.redact import redact_obj, redact_text
+
+_FRAME = re.compile(
+    r"(?P<file>[^\s()]+\.(?:m?js|cjs|mts|ts|tsx|jsx)):(?P<line>\d+):(?P<column>\d+)"
+)
+"""A frame of a JavaScript stack: ``file:line:column``."""
 
 CONSOLE_MAX = 64 * 1024
 """Most console text kept per request (characters)."""
@@ -49,7 +55,19 @@ class FetchError:
     cause: FetchError | None = None
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
+        where = self.where
+        return f"{self.name}: {self.message}" + (f" ({where})" if where else "")
+
+    @property
+    def where(self) -> str:
+        """``file line N`` of the innermost stack frame in the user's own code (not the kit's
+        runner, not Node's internals): where to look in the fetch file."""
+        for match in _FRAME.finditer(self.stack):
+            file = match.group("file")
+            if file.startswith(("chatkit-lab/", "node:")) or "/node_modules/" in file:
+                continue
+            return f"{file.rsplit('/', 1)[-1]} line {match.group('line')}"
+        return ""
 
     @classmethod
     def from_record(cls, record: Any, phase: str, extra: list[str]) -> FetchError:
