@@ -182,6 +182,8 @@ def diagnose(
     }
     with redacting(run):
         progress(f"chatkit-lab: diagnosing {target} ...")
+        if fetch is not None:  # the header says which fetch file ran, progress or not
+            say(f"chatkit-lab: fetch {fetch.name} runs between the client and {target}", err=True)
         if scenario is not None:
             from chatkit_lab.cli._scenarios import run_conformance
 

@@ -18,6 +18,7 @@ from chatkit_lab.client._fetch import (
     FetchOutcome,
     TransformFetch,
     local_capture,
+    undefined_names,
 )
 from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
 from chatkit_lab.client._model import (
@@ -101,6 +102,7 @@ __all__ = [
     "json_reply",
     "load_transform",
     "local_capture",
+    "undefined_names",
     "parse_json_body",
     "replay",
     "retry_delay_range",

@@ -22,7 +22,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
-from chatkit_lab.client._fetch import ClientFetch, FetchOutcome, TransformFetch, local_capture
+from chatkit_lab.client._fetch import (
+    ClientFetch,
+    FetchOutcome,
+    TransformFetch,
+    local_capture,
+    undefined_names,
+)
 from chatkit_lab.client._kit_requests import audit_store, delete_thread
 from chatkit_lab.client._network import (
     MAX_STREAM_RETRIES,
@@ -171,6 +177,20 @@ class LifecycleRunner:
         return self._step(name, payload["type"], expects, client_request, outcome)
 
     def _step(
+        self,
+        name: str,
+        kind: str,
+        expects: str,
+        client_request: ClientRequest,
+        outcome: FetchOutcome,
+    ) -> Step:
+        step = self._step_of(name, kind, expects, client_request, outcome)
+        missing = undefined_names(outcome.console)
+        if missing:  # the fetch caught a ReferenceError of its own and printed it
+            step.capture.meta["fetch_undefined"] = missing
+        return step
+
+    def _step_of(
         self,
         name: str,
         kind: str,

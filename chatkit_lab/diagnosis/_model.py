@@ -127,5 +127,3 @@ class Diagnosis:
             f"{self.target}: first broken layer is {verdict.layer} ({verdict.code}): "
             + verdict.summary
         )
-
-

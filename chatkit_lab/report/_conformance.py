@@ -181,4 +181,3 @@ def suite_markdown(suite: Suite) -> list[str]:
         "",
     ]
     return lines
-

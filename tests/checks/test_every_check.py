@@ -362,6 +362,16 @@ CASES: dict[str, Case] = {
         ),
         lambda: exchange(capture(sse(*reference()))),
     ),
+    "request.fetch_name_undefined": Case(
+        "request",
+        lambda: exchange(
+            capture(
+                sse(*reference()),
+                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"], "client_type": "x"},
+            )
+        ),
+        lambda: exchange(capture(sse(*reference()), meta={"client_type": "threads.create"})),
+    ),
     "request.resent_by_chatkit": Case(
         "request",
         lambda: exchange(capture(sse(*reference()), meta={"attempt": 2, "retry_wait_s": [2, 4]})),
