@@ -14,8 +14,8 @@ from typing import Any
 from chatkit_lab.checks import LAYERS, Finding
 from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen, timeline
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor, shorten
-from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
+from chatkit_lab.redact import Redactor
+from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table
 
 EXAMPLES = 2
 """Distinct example summaries a findings row shows (the count says how many there are)."""
@@ -25,13 +25,12 @@ WHERE = 3
 
 def _say(scrub: Redactor, text: object, limit: int | None = None) -> str:
     """Backend-touched text as inert markdown: redacted, made visible, cut, escaped."""
-    shown = visible(scrub.redact_text(str(text)))
-    return md_text(shorten(shown, limit) if limit is not None else shown)
+    return inert(text, redact=scrub.redact_text, limit=limit)
 
 
 def _id(scrub: Redactor, text: object) -> str:
     """An id from the backend in running text: redacted, cut, in an inert code span."""
-    return md_code(shorten(visible(scrub.redact_text(str(text))), 40))
+    return inert(text, redact=scrub.redact_text, limit=40, code=True)
 
 
 # -- the verdict -----------------------------------------------------------------------------
@@ -57,7 +56,7 @@ def evidence_line(finding: Finding, scrub: Redactor) -> str:
             )
         parts.append(f"{_say(scrub, key)}: {_say(scrub, value, 160)}")
     if evidence.excerpt:
-        parts.append(md_code(shorten(visible(scrub.redact_text(evidence.excerpt)), 160)))
+        parts.append(inert(evidence.excerpt, redact=scrub.redact_text, limit=160, code=True))
     return "; ".join(parts) or "(no capture)"
 
 
@@ -110,7 +109,7 @@ def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     first = screens.first_loss
     rows = []
     for number, screen in enumerate(screens.screens, start=1):
-        moment = md_text(screen.moment)
+        moment = inert(screen.moment)
         if screen is first:
             moment += " **⚠ first loss**"
         rows.append(
