@@ -401,3 +401,32 @@ def diff_lifecycle(life: Lifecycle) -> list[Reload]:
         pages = [s for s in life.steps if s.name.startswith(f"{prefix}: items.list page")]
         reloads.append(diff_reload(prefix, streamed_items(streams), get_step, list_step, pages))
     return reloads
+
+
+@check(
+    code="persistence.load_other_thread",
+    layer="persistence",
+    severity="error",
+    description="threads.get_by_id answered with a thread other than the one asked for.",
+    expectation="threads.get_by_id answers the thread whose id it was asked for.",
+    fix="Load the thread by the thread_id in the request (not the user's latest or first "
+    "thread), and return its id unchanged.",
+)
+def load_other_thread(life: LifecycleContext) -> Iterator[Found]:
+    for reload in life.reloads:
+        got = reload.got
+        if got is None:
+            continue
+        request = got.capture.request.json
+        params = request.get("params") if isinstance(request, dict) else None
+        asked = params.get("thread_id") if isinstance(params, dict) else None
+        if not isinstance(asked, str) and life.lifecycle is not None:
+            asked = life.lifecycle.thread_id
+        body = got.capture.json_body()
+        answered = body.get("id") if isinstance(body, dict) else None
+        if isinstance(asked, str) and isinstance(answered, str) and answered != asked:
+            yield Found(
+                f"{reload.name}: asked for thread {asked[:80]!r}, answered thread "
+                f"{answered[:80]!r}",
+                Evidence(capture=got.capture.name, detail={"asked": asked, "answered": answered}),
+            )

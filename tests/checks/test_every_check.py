@@ -420,6 +420,21 @@ CASES: dict[str, Case] = {
         lambda: exchange(capture(sse(*reference()), content_type="text/plain")),
         lambda: exchange(capture(sse(*reference()))),
     ),
+    "transport.json_not_utf8": Case(
+        "transport",
+        lambda: exchange(
+            capture(b'{"data": [{"title": "caf\xe9"}]}', content_type=JSON, kind="threads.list"),
+            "json",
+        ),
+        lambda: exchange(
+            capture('{"data": [{"title": "café"}]}'.encode(), content_type=JSON), "json"
+        ),
+    ),
+    "transport.repeated_content_type": Case(
+        "transport",
+        lambda: exchange(capture(sse(*reference()), headers=(("content-type", "text/html"),))),
+        lambda: exchange(capture(sse(*reference()), headers=(("cache-control", "no-cache"),))),
+    ),
     "transport.compressed_stream": Case(
         "transport",
         lambda: exchange(capture(sse(*reference()), headers=(("content-encoding", "gzip"),))),
@@ -585,6 +600,11 @@ CASES: dict[str, Case] = {
     "persistence.missing_item": Case(
         "persistence",
         lambda: lifecycle(thread_reply(ITEMS()[:1]), page(ITEMS()[:1]), [page(ITEMS()[:1])]),
+        lambda: lifecycle(),
+    ),
+    "persistence.load_other_thread": Case(
+        "persistence",
+        lambda: lifecycle({**thread_reply(ITEMS()), "id": "thr_someone_else"}),
         lambda: lifecycle(),
     ),
     "persistence.changed_id": Case(

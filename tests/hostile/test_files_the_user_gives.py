@@ -285,3 +285,16 @@ def test_a_gzip_bomb_on_a_thread_load_is_cut_at_the_size_bound_in_bounded_memory
     codes, peak_kb = done.stdout.splitlines()[-2:]
     assert "transport.incomplete" in codes.split()
     assert int(peak_kb) < 1024 * 1024, f"peak {int(peak_kb) // 1024} MiB"
+
+
+@pytest.mark.parametrize("other", ["thr_2", "THR_1", "thr_1 "], ids=["another", "case", "space"])
+def test_a_thread_load_that_answers_another_thread_is_flagged(tmp_path: Path, other: str) -> None:
+    from chatkit_lab.diagnosis import diagnose_captures
+
+    create, load = turn("2026-01-01T10:00:01Z", "2026-01-01T10:00:02Z")
+    answered = {**thread(), "id": other}
+    load["response"]["content"]["text"] = json.dumps(answered)
+    path = write_har(tmp_path / "other.har", [create, load])
+    found = {f.code: f.summary for f in diagnose_captures(load_har(path).captures).findings}
+    assert "persistence.load_other_thread" in found, found
+    assert repr(other) in found["persistence.load_other_thread"]
