@@ -235,6 +235,30 @@ def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
 
 
 @check(
+    code="request.fetch_body_failed",
+    layer="request",
+    severity="error",
+    description="The Response the custom fetch handed to ChatKit broke off while ChatKit read "
+    "it, though the reply on the wire arrived whole.",
+    expectation="The body ChatKit reads from the fetch's Response ends as the wire's did.",
+    fix="Hand ChatKit the wire response (or a tee branch of it) and do not cancel or error the "
+    "stream it reads; a transform stream must pass every chunk and close when its source ends.",
+)
+def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    error = capture.meta.get("fetch_body_error")
+    if isinstance(error, str):
+        got = capture.meta.get("fetch_body_bytes")
+        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        yield Found(
+            f"the Response the fetch handed back for {kind} broke off after {got} of "
+            f"{capture.size} bytes ({error[:200]}): ChatKit got a broken stream, the wire a "
+            "whole one",
+            Evidence(capture=capture.name, detail={"chatkit_got": got, "wire": capture.size}),
+        )
+
+
+@check(
     code="request.fetch_name_undefined",
     layer="request",
     severity="error",

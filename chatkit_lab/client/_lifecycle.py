@@ -188,6 +188,14 @@ class LifecycleRunner:
         missing = undefined_names(outcome.console)
         if missing:  # the fetch caught a ReferenceError of its own and printed it
             step.capture.meta["fetch_undefined"] = missing
+        got = step.handed_back
+        if (
+            got is not None
+            and got.ending.state in ("error", "reset")
+            and step.capture.ending.state == "complete"
+        ):  # the wire was whole, but the body ChatKit read from the fetch broke off
+            step.capture.meta["fetch_body_error"] = got.ending.message[:500]
+            step.capture.meta["fetch_body_bytes"] = got.size
         return step
 
     def _step_of(

@@ -362,6 +362,16 @@ CASES: dict[str, Case] = {
         ),
         lambda: exchange(capture(sse(*reference()))),
     ),
+    "request.fetch_body_failed": Case(
+        "request",
+        lambda: exchange(
+            capture(
+                sse(*reference()),
+                meta={"fetch_body_error": "TypeError: boom", "fetch_body_bytes": 200},
+            )
+        ),
+        lambda: exchange(capture(sse(*reference()))),
+    ),
     "request.fetch_name_undefined": Case(
         "request",
         lambda: exchange(

@@ -219,3 +219,37 @@ async def test_a_misbehaving_fetch_is_a_finding_about_the_fetch_not_an_unreachab
     if name == "a-name-missing-from-the-closure":
         assert "tokenRef is not defined" in said
         assert f"{name}.mjs line 2" in said
+
+
+async def test_a_body_that_errors_after_two_frames_is_judged_as_chatkit_got_it(
+    tmp_path: Path,
+) -> None:
+    """The wire carries a whole stream; the fetch hands ChatKit a stream that errors after two
+    frames. The diagnosis must say ChatKit got a broken stream, not pass on the wire's."""
+    path = fetch_file(
+        tmp_path,
+        "breaks.mjs",
+        "export default (ctx) => async (input, init) => {\n"
+        "  const wire = await fetch(input, {\n"
+        "    ...init, headers: { ...init.headers, Authorization: `Bearer ${ctx.token}` } });\n"
+        "  if (!(wire.headers.get('content-type') || '').includes('event-stream')) return wire;\n"
+        "  const reader = wire.body.getReader();\n"
+        "  let frames = 0;\n"
+        "  const broken = new ReadableStream({\n"
+        "    async pull(controller) {\n"
+        "      if (frames++ >= 2) {\n"
+        "        controller.error(new TypeError('the stream broke'));\n"
+        "        return;\n"
+        "      }\n"
+        "      const { done, value } = await reader.read();\n"
+        "      if (done) controller.close(); else controller.enqueue(value);\n"
+        "    },\n"
+        "  });\n"
+        "  return new Response(broken, { status: wire.status, headers: wire.headers });\n"
+        "};\n",
+    )
+    result = await diagnose("reference", fetch_file=path)
+    found = {finding.code: finding.summary for finding in result.findings}
+    assert "request.fetch_body_failed" in found, found
+    assert "the stream broke" in found["request.fetch_body_failed"]
+    assert result.failed
