@@ -1,7 +1,10 @@
 """The user's own ``fetch`` (JavaScript or TypeScript), run as written under Node.
 
 :class:`NodeFetch` starts one Node process for a fetch file (``js/fetch_runner.mjs``) and talks
-to it in JSON lines. For each ChatKit request, the user's fetch runs with a global ``fetch``
+to it in JSON lines over a channel of their own (a socket pair; Node gets its end as a file
+descriptor), never over fd 1 or 2: what the module writes there is kept as process output.
+Node runs with a heap cap and only the environment variables named (see :data:`PASSED_ENV`).
+For each ChatKit request, the user's fetch runs with a global ``fetch``
 that is a bridge back to Python: every wire call it makes is performed by the ``send`` the
 caller gives (the kit's transport), and the real response goes back to the fetch (status,
 headers, then the body chunk by chunk). A :class:`NodeFetchOutcome` records both sides: the wire
@@ -114,7 +117,8 @@ class NodeFetch:
         self.late: list[NodeControlCall] = []
         """Control calls that arrived after their request's outcome was returned."""
         self.stderr: deque[str] = deque(maxlen=200)
-        """Process-level output not tied to a request (Node warnings, raw writes), redacted."""
+        """Process-level output not tied to a request (Node warnings, what the module writes to
+        fd 1 or 2 itself), redacted and bounded (:data:`OUTPUT_MAX`, :data:`OUTPUT_LINE_MAX`)."""
         self._proc: asyncio.subprocess.Process | None = None
         self._channel: asyncio.StreamWriter | None = None
         self._readers: list[asyncio.Task[None]] = []
