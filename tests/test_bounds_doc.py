@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatkit_lab.client import _node_fetch, _node_outcome
+from chatkit_lab.client import _node_fetch, _node_outcome, _node_process
 from chatkit_lab.report import _inert
 from chatkit_lab.sources import DEFAULT_LIMITS, _files, _har_stream
 from chatkit_lab.sources._proxy import PROXY_LIMITS
@@ -30,11 +30,11 @@ def test_the_bounds_page_states_the_values_the_code_uses() -> None:
         "folder files": f"{_files.MAX_FILES:,}",
         "proxy": f"{PROXY_LIMITS.connect_s:g} s / {PROXY_LIMITS.read_s:g} s / "
         f"{PROXY_LIMITS.total_s:,.0f} s",
-        "heap": f"{_node_fetch.HEAP_MB} MiB",
+        "heap": f"{_node_process.HEAP_MB} MiB",
         "session": "four times" if _node_fetch.SESSION_FACTOR == 4 else "?",
-        "controls": f"{_node_fetch.CONTROL_MAX} each",
-        "output": f"{_node_fetch.OUTPUT_MAX // 1024} KiB in all, "
-        f"{_node_fetch.OUTPUT_LINE_MAX:,} characters a line",
+        "controls": f"{_node_outcome.CONTROL_MAX} each",
+        "output": f"{_node_process.OUTPUT_MAX // 1024} KiB in all, "
+        f"{_node_process.OUTPUT_LINE_MAX:,} characters a line",
         "console": f"{_node_outcome.CONSOLE_MAX // 1024} KiB",
         "cell": f"{_inert.CELL_LIMIT} characters",
         "rows": f"| {_inert.MAX_ROWS} |",

@@ -97,6 +97,22 @@ def undefined_names(console: str) -> list[str]:
     return list(found)[:20]
 
 
+def mark_outcome(capture: Capture, handed_back: Capture | None, console: str) -> None:
+    """Note on the step's capture what only the fetch's side shows: names its file lacks (from
+    a ``ReferenceError`` its own ``catch`` printed), and a body ChatKit read that broke off
+    while the wire's arrived whole (ChatKit is judged on what it got)."""
+    missing = undefined_names(console)
+    if missing:
+        capture.meta["fetch_undefined"] = missing
+    if (
+        handed_back is not None
+        and handed_back.ending.state in ("error", "reset")
+        and capture.ending.state == "complete"
+    ):
+        capture.meta["fetch_body_error"] = handed_back.ending.message[:500]
+        capture.meta["fetch_body_bytes"] = handed_back.size
+
+
 def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:
     """A capture for a reply a custom fetch produced itself (no network, no timing)."""
     capture = Capture(
@@ -162,5 +178,6 @@ __all__ = [
     "Send",
     "TransformFetch",
     "local_capture",
+    "mark_outcome",
     "undefined_names",
 ]

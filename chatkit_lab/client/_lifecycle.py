@@ -27,7 +27,7 @@ from chatkit_lab.client._fetch import (
     FetchOutcome,
     TransformFetch,
     local_capture,
-    undefined_names,
+    mark_outcome,
 )
 from chatkit_lab.client._kit_requests import audit_store, delete_thread
 from chatkit_lab.client._network import (
@@ -174,31 +174,11 @@ class LifecycleRunner:
         # a fetch that runs elsewhere (Node) takes its time limits from the wire's
         send.limits = limits  # type: ignore[attr-defined]
         outcome = await self.fetch(client_request, send)
-        return self._step(name, payload["type"], expects, client_request, outcome)
-
-    def _step(
-        self,
-        name: str,
-        kind: str,
-        expects: str,
-        client_request: ClientRequest,
-        outcome: FetchOutcome,
-    ) -> Step:
-        step = self._step_of(name, kind, expects, client_request, outcome)
-        missing = undefined_names(outcome.console)
-        if missing:  # the fetch caught a ReferenceError of its own and printed it
-            step.capture.meta["fetch_undefined"] = missing
-        got = step.handed_back
-        if (
-            got is not None
-            and got.ending.state in ("error", "reset")
-            and step.capture.ending.state == "complete"
-        ):  # the wire was whole, but the body ChatKit read from the fetch broke off
-            step.capture.meta["fetch_body_error"] = got.ending.message[:500]
-            step.capture.meta["fetch_body_bytes"] = got.size
+        step = self._step(name, payload["type"], expects, client_request, outcome)
+        mark_outcome(step.capture, step.handed_back, outcome.console)
         return step
 
-    def _step_of(
+    def _step(
         self,
         name: str,
         kind: str,
@@ -211,9 +191,7 @@ class LifecycleRunner:
             error = outcome.error or "the custom fetch returned nothing"
             capture = wire[0] if wire else _failed_capture(client_request, error, name, self.target)
             step = Step(name, kind, expects, client_request, capture, wire=list(wire))
-            # Nothing went on the wire: the fetch failed by itself, so the target is not to
-            # blame (not "cannot reach"); the request layer reports what the fetch threw.
-            step.answered_locally = not wire
+            step.answered_locally = not wire  # nothing on the wire: the fetch's fault alone
             step.fetch_error = error
             capture.meta["fetch_error"] = error
             capture.meta.setdefault("client_type", kind)

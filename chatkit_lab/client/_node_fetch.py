@@ -1,10 +1,9 @@
 """The user's own ``fetch`` (JavaScript or TypeScript), run as written under Node.
 
 :class:`NodeFetch` starts one Node process for a fetch file (``js/fetch_runner.mjs``) and talks
-to it in JSON lines over a channel of their own (a socket pair; Node gets its end as a file
-descriptor), never over fd 1 or 2: what the module writes there is kept as process output.
-Node runs with a heap cap and only the environment variables named (see :data:`PASSED_ENV`).
-For each ChatKit request, the user's fetch runs with a global ``fetch``
+to it in JSON lines over a channel of their own (see :mod:`._node_process`: never fd 1 or 2,
+a heap cap, only the environment named). For each ChatKit request, the user's fetch runs with a
+global ``fetch``
 that is a bridge back to Python: every wire call it makes is performed by the ``send`` the
 caller gives (the kit's transport), and the real response goes back to the fetch (status,
 headers, then the body chunk by chunk). A :class:`NodeFetchOutcome` records both sides: the wire
@@ -23,9 +22,7 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,12 +30,15 @@ from typing import Any
 from chatkit_lab.client._fetch import Send
 from chatkit_lab.client._network import status_text
 from chatkit_lab.client._node_outcome import (
+    CONTROL_MAX,
     FetchError,
     NodeControlCall,
     NodeFetchError,
     NodeFetchOutcome,
     PendingFetch,
+    not_run,
 )
+from chatkit_lab.client._node_process import Process, ProcessOutput, named_env, spawn
 from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.client.js import NodeError, ensure_node_modules
 from chatkit_lab.redact import redact_text, register_secrets
@@ -49,21 +49,8 @@ DEFAULT_TOKEN_ENV = "CHATKIT_TOKEN"
 """The environment variable whose value a factory receives as ``ctx.token``."""
 _PIECE = 64 * 1024
 _GRACE_S = 2.0
-HEAP_MB = 512
-"""Node's heap cap (``--max-old-space-size``): a fetch that allocates more is stopped by Node
-("JavaScript heap out of memory") and the request fails as the fetch's fault."""
 SESSION_FACTOR = 4
 """The fetch's whole-session time is this many times the per-request limit."""
-OUTPUT_LINE_MAX = 2000
-"""Characters kept of one line the process writes to fd 1 or 2 itself."""
-OUTPUT_MAX = 256 * 1024
-"""Characters kept in all of the process's own output; the rest is counted, not kept."""
-CONTROL_MAX = 200
-"""Control calls kept per request (Node stops recording past it, too) and outside requests."""
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
-"""The only variables of the caller's environment Node gets, with the token variable and the
-names given in ``env_names``: nothing else (cloud keys, other tokens) reaches the fetch."""
-
 __all__ = [
     "DEFAULT_TOKEN_ENV",
     "FetchError",
@@ -97,16 +84,9 @@ class NodeFetch:
         self.timeout_s = float(timeout_s)
         self.max_wire_calls = int(max_wire_calls)
         self.max_body_bytes = int(max_body_bytes)
-        given = dict(os.environ if env is None else env)
-        named = (*PASSED_ENV, token_env, *env_names)
-        self.env = {name: given[name] for name in named if name in given}
-        """Only the variables named: the base set, the token variable and ``env_names``."""
+        self.env = named_env(os.environ if env is None else env, token_env, env_names)
         self.session_s = float(session_s) if session_s else SESSION_FACTOR * self.timeout_s
-        """Time the fetch may take over the whole session, all requests together."""
-        self._spent_s = 0.0
-        self._output_chars = 0
-        self._output_dropped = 0
-        self._late_dropped = 0
+        self._spent_s = 0.0  # the time all requests took so far, against session_s
         token = self.env.get(token_env, "")
         self._extra = [token] if token.strip() else []
         if self._extra:
@@ -116,9 +96,8 @@ class NodeFetch:
         self.restarts = 0
         self.late: list[NodeControlCall] = []
         """Control calls that arrived after their request's outcome was returned."""
-        self.stderr: deque[str] = deque(maxlen=200)
-        """Process-level output not tied to a request (Node warnings, what the module writes to
-        fd 1 or 2 itself), redacted and bounded (:data:`OUTPUT_MAX`, :data:`OUTPUT_LINE_MAX`)."""
+        self.output = ProcessOutput(self._hide)  # what Node writes to fd 1 and 2 itself
+        self.stderr = self.output.lines
         self._proc: asyncio.subprocess.Process | None = None
         self._channel: asyncio.StreamWriter | None = None
         self._readers: list[asyncio.Task[None]] = []
@@ -148,11 +127,9 @@ class NodeFetch:
         ``token_env`` names the environment variable whose value a factory gets as
         ``ctx.token`` (the value is never printed); ``user_id`` is ``ctx.userId``;
         ``timeout_s`` bounds loading and each request; ``max_wire_calls`` bounds the wire calls
-        of one request and ``max_body_bytes`` every body; ``env`` is where the variables Node
-        gets are read from (by default the process environment): only ``PATH`` and a few
-        locale variables, ``token_env`` and the names in ``env_names`` are passed on.
-        ``session_s`` bounds the fetch's time over the whole session (by default
-        :data:`SESSION_FACTOR` times ``timeout_s``). Raises :class:`NodeFetchError`.
+        of one request and ``max_body_bytes`` every body; Node gets only ``PATH``, locale
+        variables, ``token_env`` and ``env_names`` from ``env`` (default: the process's own);
+        ``session_s`` bounds all requests together. Raises NodeFetchError.
         """
         runner = cls(
             path,
@@ -200,28 +177,14 @@ class NodeFetch:
                 said = f"{name}: TypeScript needs the transpiler: {exc}"
                 raise NodeFetchError(said, "dependency") from None
         limit = 2 * self.max_body_bytes + 1024 * 1024
-        ours, theirs = socket.socketpair()
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                node,
-                f"--max-old-space-size={HEAP_MB}",
-                str(RUNNER),
-                str(theirs.fileno()),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.env,
-                cwd=str(self.path.parent),
-                pass_fds=(theirs.fileno(),),
-            )
-        finally:
-            theirs.close()
-        reader, self._channel = await asyncio.open_connection(sock=ours, limit=limit)
+        self._proc, reader, self._channel = await spawn(
+            node, RUNNER, self.path.parent, self.env, limit
+        )
         self._loaded = asyncio.get_running_loop().create_future()
         self._readers = [
             asyncio.create_task(self._read_channel(self._proc, reader, self._loaded)),
-            asyncio.create_task(self._read_output(self._proc.stdout)),
-            asyncio.create_task(self._read_output(self._proc.stderr)),
+            asyncio.create_task(self.output.drain(self._proc.stdout)),
+            asyncio.create_task(self.output.drain(self._proc.stderr)),
         ]
         await self._write(
             {
@@ -283,12 +246,8 @@ class NodeFetch:
                 await channel.drain()
 
     async def _read_channel(
-        self,
-        proc: asyncio.subprocess.Process,
-        reader: asyncio.StreamReader,
-        loaded: asyncio.Future[dict[str, Any]],
+        self, proc: Process, reader: asyncio.StreamReader, loaded: asyncio.Future[dict[str, Any]]
     ) -> None:
-        """The kit's own channel: protocol records only (the module cannot write to it)."""
         while True:
             try:
                 line = await reader.readline()
@@ -317,44 +276,6 @@ class NodeFetch:
                 pending.done.set()
             pending.console_end.set()
 
-    async def _read_output(self, stream: asyncio.StreamReader | None) -> None:
-        """What the process writes to fd 1 or 2 itself (a logger, Node's own warnings): kept
-        as process output, each line and the whole bounded, and always drained."""
-        if stream is None:
-            return
-        partial = b""
-        while True:
-            try:
-                data = await stream.read(64 * 1024)
-            except (ConnectionError, OSError):
-                return
-            if not data:
-                if partial:
-                    self._keep_output(partial)
-                return
-            lines = (partial + data).split(b"\n")
-            partial = lines.pop()
-            if len(partial) > OUTPUT_LINE_MAX:
-                self._keep_output(partial)
-                partial = b""
-            for line in lines:
-                self._keep_output(line)
-
-    def _keep_output(self, line: bytes) -> None:
-        if self._output_chars >= OUTPUT_MAX:
-            self._output_dropped += len(line)
-            return
-        text = line[: OUTPUT_LINE_MAX * 4].decode("utf-8", "replace").rstrip("\r")
-        if len(text) > OUTPUT_LINE_MAX:
-            text = text[:OUTPUT_LINE_MAX] + "..."
-        self._output_chars += len(text)
-        self.stderr.append(self._hide(text))
-
-    @property
-    def output_dropped(self) -> int:
-        """Bytes of the process's own output not kept (past :data:`OUTPUT_MAX`)."""
-        return self._output_dropped
-
     # -- requests --------------------------------------------------------------------------
 
     def _dispatch(self, record: dict[str, Any], loaded: asyncio.Future[dict[str, Any]]) -> None:
@@ -364,32 +285,17 @@ class NodeFetch:
                 loaded.set_result(record)
             return
         pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
-        if op == "console":
-            text = self._hide(str(record.get("text", "")))
-            if pending is not None:
-                pending.add_console(str(record.get("level", "log")), text)
-            else:
-                self._keep_output(text.encode())
-        elif op == "console_end":
-            if pending is not None:
-                pending.console_end.set()
+        if op == "console" and pending is None:
+            self.output.keep(self._hide(str(record.get("text", ""))).encode())
         elif op == "control":
             call = NodeControlCall.from_record(record, self._extra)
             kept = pending.outcome.controls if pending else self.late
             if len(kept) < CONTROL_MAX:
                 kept.append(call)
-            elif pending is None:
-                self._late_dropped += 1
         elif pending is not None and op == "wire":
             self._wire(pending, record)
         elif pending is not None:
-            if op == "done" and record.get("controls_dropped"):
-                dropped = int(record["controls_dropped"])
-                pending.outcome.notes.append(
-                    f"chatkit-lab kept the first {CONTROL_MAX} control calls of this request; "
-                    f"{dropped} more were not recorded"
-                )
-            pending.apply(record, self.max_body_bytes, self._extra)
+            pending.apply(record, self.max_body_bytes, self._extra, self._hide)
 
     def _wire(self, pending: PendingFetch, record: dict[str, Any]) -> None:
         pending.wire_calls += 1
@@ -451,18 +357,11 @@ class NodeFetch:
         A fetch that throws, times out or kills Node is an outcome (``outcome.error``), not an
         exception. After a timeout or an exit, Node is restarted for the next request.
         """
-        limits = getattr(send, "limits", None)
-        total = getattr(limits, "total_s", None)
+        total = getattr(getattr(send, "limits", None), "total_s", None)  # the wire's limit
         per_request = float(total) + 2 * _GRACE_S if total else self.timeout_s
-        remaining = self.session_s - self._spent_s
-        if remaining <= 0:
-            used = _not_run(
-                request,
-                f"the fetch's time for this session ({self.session_s:g} s) is used up: "
-                "earlier requests hung; this one was not run",
-            )
-            return used
-        per_request = min(per_request, remaining)
+        if self._spent_s >= self.session_s:
+            return not_run(request, f"the fetch's time for this session ({self.session_s:g} s)")
+        per_request = min(per_request, self.session_s - self._spent_s)
         started = time.monotonic()
         try:
             return await self._fetch(request, send, per_request)
@@ -513,14 +412,6 @@ class NodeFetch:
         return pending.finish()
 
     __call__ = fetch
-
-
-def _not_run(request: ClientRequest, message: str) -> NodeFetchOutcome:
-    """An outcome for a request the fetch was not given time to run."""
-    outcome = NodeFetchOutcome(None, request=request)
-    outcome.thrown = FetchError("TimeoutError", message, phase="timeout")
-    outcome.error = str(outcome.thrown)
-    return outcome
 
 
 def _as_chatkit_spells(name: str) -> str:

@@ -50,10 +50,12 @@ from chatkit_lab.sources._scope import (
     Receive,
     Scope,
     Send,
+    answer_400,
     client_url,
     lifespan,
     raw_path,
     read_request_body,
+    refusal,
     request_skip,
     response_skip,
     wait_for_disconnect,
@@ -166,7 +168,7 @@ class RecordingProxy:
         url = self.upstream + path + (f"?{query}" if query else "")
         refused = refusal(scope, path, url, self.target)
         if refused is not None:
-            await self._refuse_request(scope, send, method, path, query, body, refused)
+            await self._refuse_request(scope, send, body, refused)
             return
         skip = request_skip(scope)
         headers = [
@@ -330,20 +332,12 @@ class RecordingProxy:
         except Exception as exc:  # servers differ in what they raise for a closed socket
             raise _ClientGone(str(exc)) from exc
 
-    async def _refuse_request(
-        self,
-        scope: Scope,
-        send: Send,
-        method: str,
-        path: str,
-        query: str,
-        body: bytes,
-        reason: str,
-    ) -> None:
-        """Answer a request the proxy will not forward with a 400 and close the connection
-        (RFC 9112 section 6.3 for ambiguous framing); the refusal is recorded as a capture."""
+    async def _refuse_request(self, scope: Scope, send: Send, body: bytes, reason: str) -> None:
+        """Answer a request the proxy will not forward (see :func:`refusal`); recorded."""
         headers = [(latin1(k), latin1(v)) for k, v in scope.get("headers", [])]
         self.redactor = self.redactor.with_secrets(request_secrets("", headers))
+        method, path = str(scope.get("method", "GET")).upper(), raw_path(scope)
+        query = bytes(scope.get("query_string") or b"").decode("latin-1")
         capture = Capture(
             request=RequestRecord(method, path + (f"?{query}" if query else ""), headers, body),
             target=self.target,
@@ -352,23 +346,8 @@ class RecordingProxy:
         capture.label = f"refused {method}"
         capture.meta["client_url"] = client_url(scope, path, query)
         capture.ending = Ending("error", f"refused by the proxy, not forwarded: {reason}", 0)
-        text = f"chatkit-lab proxy: request not forwarded: {reason}\n".encode()
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 400,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", str(len(text)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": text, "more_body": False})
+        if await answer_400(send, f"chatkit-lab proxy: request not forwarded: {reason}\n"):
             capture.meta["client_status"] = 400
-        except Exception:  # the client is gone; the capture says what was refused
-            logger.debug("could not send the 400 reply to the client")
         await self._finish(capture)
 
     async def _refuse(self, exchange: _Exchange, status: int, reason: str) -> None:
@@ -438,42 +417,6 @@ def capture_file_name(capture: Capture, number: int, redactor: Redactor | None =
 def _save_redacted(capture: Capture, path: Path, redactor: Redactor) -> None:
     """Write ``capture`` to ``path`` with its secrets (and the run's) redacted."""
     capture.save(path, redactor=redactor)
-
-
-def refusal(scope: Scope, path: str, url: str, target: str) -> str | None:
-    """Why the proxy will not forward this request, or ``None``.
-
-    Only an origin-form request target (``/path?query``, RFC 9112 section 3.2.1) is forwarded,
-    and only to the configured upstream: ``*`` (``OPTIONS *``), an absolute-form target or
-    anything glued onto the upstream URL as another host or userinfo is refused. A request whose
-    framing is ambiguous (both ``Content-Length`` and ``Transfer-Encoding``, or several
-    ``Content-Length`` values that differ) is refused too: the connection is closed after the
-    answer, so nothing the client sent after it is read as another request (a smuggled one).
-    """
-    if not path.startswith("/"):
-        shown = path if len(path) <= 80 else path[:80] + "..."
-        return (
-            f"request target {shown!r} is not origin-form (a path starting with '/'); "
-            f"the proxy only forwards to {target}"
-        )
-    try:
-        parts = urlsplit(url)
-        forwarded = f"{parts.scheme}://{parts.netloc}"
-    except ValueError:
-        forwarded = ""
-    if forwarded.lower() != target.lower():
-        return f"request target {path[:80]!r} would leave {target}"
-    names = [latin1(k).lower() for k, _ in scope.get("headers", [])]
-    lengths = {
-        latin1(v).strip()
-        for k, v in scope.get("headers", [])
-        if latin1(k).lower() == "content-length"
-    }
-    if "transfer-encoding" in names and "content-length" in names:
-        return "both Content-Length and Transfer-Encoding (ambiguous framing, RFC 9112 6.3)"
-    if len(lengths) > 1:
-        return "several different Content-Length values (ambiguous framing, RFC 9112 6.3)"
-    return None
 
 
 def _client_left(exchange: _Exchange) -> Ending:
