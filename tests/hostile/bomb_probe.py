@@ -8,6 +8,7 @@ import gzip
 import json
 import resource
 import sys
+import zlib
 from typing import Any
 
 from hostile_servers import valid_stream
@@ -19,12 +20,22 @@ MEMBER = gzip.compress(b" " * (1 << 20), 9)
 """One gzip member of a MiB of spaces (about a kilobyte): members concatenated are one body."""
 
 
-def bomb(mebibytes: int) -> bytes:
-    head = gzip.compress(b'{"id":"thr_1","items":{"data":[],"has_more":false},"pad":"')
-    return head + MEMBER * mebibytes + gzip.compress(b'"}')
+HEAD = b'{"id":"thr_1","items":{"data":[],"has_more":false},"pad":"'
 
 
-BOMB = bomb(int(sys.argv[1]))
+def bomb(mebibytes: int, coding: str) -> bytes:
+    """``mebibytes`` MiB of JSON padding, compressed as ``coding`` (gzip: concatenated members;
+    deflate: one zlib stream)."""
+    if coding == "gzip":
+        return gzip.compress(HEAD) + MEMBER * mebibytes + gzip.compress(b'"}')
+    packer = zlib.compressobj(1)
+    block = b" " * (1 << 20)
+    parts = [packer.compress(HEAD), *(packer.compress(block) for _ in range(mebibytes))]
+    return b"".join([*parts, packer.compress(b'"}'), packer.flush()])
+
+
+CODING = sys.argv[2] if len(sys.argv) > 2 else "gzip"
+BOMB = bomb(int(sys.argv[1]), CODING)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -43,7 +54,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if kind in ("threads.create", "threads.add_user_message"):
         head, reply = [(b"content-type", b"text/event-stream")], valid_stream()
     elif kind == "threads.get_by_id":
-        head = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]
+        head = [(b"content-type", b"application/json"), (b"content-encoding", CODING.encode())]
         reply = BOMB
     else:
         head, reply = [(b"content-type", b"application/json")], b'{"data":[],"has_more":false}'

@@ -264,8 +264,13 @@ def test_an_out_in_a_folder_still_to_be_made_is_accepted(tmp_path: Path, har: Pa
 # -- sizes -------------------------------------------------------------------------------------
 
 
-def test_a_gzip_bomb_on_a_thread_load_is_cut_at_the_size_bound_in_bounded_memory() -> None:
-    """A thread load answering 2 GiB of gzip-compressed JSON (about 2 MB on the wire): the kit
+@pytest.mark.parametrize(
+    ("mebibytes", "coding"), [("2048", "gzip"), ("512", "deflate")], ids=["gzip-2gib", "deflate"]
+)
+def test_a_compression_bomb_on_a_thread_load_is_cut_at_the_size_bound_in_bounded_memory(
+    mebibytes: str, coding: str
+) -> None:
+    """A thread load answering gigabytes of compressed JSON (a few MB on the wire): the kit
     keeps the first 32 MiB, says the limit was reached, and stays far below 2 GB."""
     probe = Path(__file__).with_name("bomb_probe.py")
     limit = 3 * 1024**3
@@ -274,7 +279,7 @@ def test_a_gzip_bomb_on_a_thread_load_is_cut_at_the_size_bound_in_bounded_memory
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     done = subprocess.run(
-        [sys.executable, probe.name, "2048"],
+        [sys.executable, probe.name, mebibytes, coding],
         capture_output=True,
         text=True,
         timeout=120,
