@@ -42,6 +42,14 @@ EndState = Literal["complete", "timeout", "reset", "error", "limit", "stopped"]
 END_STATES: tuple[str, ...] = ("complete", "timeout", "reset", "error", "limit", "stopped")
 
 
+REPR_BYTES = 64
+"""Most body bytes a ``repr`` shows: reprs end up in logs and task descriptions, unbounded."""
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 @dataclass
 class RequestRecord:
     """The request as it went on the wire (after any client transform)."""
@@ -50,6 +58,10 @@ class RequestRecord:
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+    def __repr__(self) -> str:
+        # bounded: a repr (a log line, an asyncio task's description) never copies a whole body
+        return f"RequestRecord({self.method} {_short(self.url)}, {len(self.body)} body bytes)"
 
     def header(self, name: str) -> str | None:
         return _header(self.headers, name)
@@ -82,6 +94,12 @@ class Chunk:
     offset_ns: int
     """Monotonic nanoseconds from the moment the request was sent."""
     data: bytes
+
+    def __repr__(self) -> str:
+        shown = repr(self.data[:REPR_BYTES]) + ("..." if len(self.data) > REPR_BYTES else "")
+        return (
+            f"Chunk(index={self.index}, offset_ns={self.offset_ns}, {len(self.data)} bytes {shown})"
+        )
 
 
 @dataclass
@@ -135,6 +153,13 @@ class Capture:
     started_at: str = field(default_factory=_now_iso)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
+        return (
+            f"Capture({self.name!r}, {self.request!r}, status={self.status}, "
+            f"{len(self.chunks)} chunks, {self.size} bytes, ending={self.ending.state!r})"
+        )
 
     def __post_init__(self) -> None:
         self._derived_key: tuple[int, int] | None = None

@@ -404,3 +404,25 @@ def diff_lifecycle(life: Lifecycle) -> list[Reload]:
         pages = [s for s in life.steps if s.name.startswith(f"{prefix}: items.list page")]
         reloads.append(diff_reload(prefix, streamed_items(streams), get_step, list_step, pages))
     return reloads
+
+
+@check(
+    code="persistence.load_other_thread",
+    layer="persistence",
+    severity="error",
+    description="threads.get_by_id answered with a thread other than the one asked for.",
+    expectation="threads.get_by_id answers the thread whose id it was asked for.",
+    fix="Load the thread by the request's thread_id (not the user's latest one); keep its id.",
+)
+def load_other_thread(life: LifecycleContext) -> Iterator[Found]:
+    for reload in (r for r in life.reloads if r.got is not None):
+        capture = reload.got.capture  # type: ignore[union-attr]
+        request = capture.request.json
+        params = request.get("params") if isinstance(request, dict) else None
+        asked = params.get("thread_id") if isinstance(params, dict) else None
+        asked = asked if isinstance(asked, str) else life.lifecycle and life.lifecycle.thread_id
+        body = capture.json_body()
+        answered = body.get("id") if isinstance(body, dict) else None
+        if isinstance(asked, str) and isinstance(answered, str) and answered != asked:
+            said = f"asked for thread {asked[:80]!r}, answered thread {answered[:80]!r}"
+            yield Found(f"{reload.name}: {said}", Evidence(capture=capture.name))

@@ -126,8 +126,7 @@ def nothing_while_streaming(stream: StreamContext) -> Iterator[Found]:
             if not isinstance(item, dict) or item.get("type") != "assistant_message":
                 continue
             has_text = any(
-                isinstance(part, dict) and part.get("text")
-                for part in item.get("content") or []
+                isinstance(part, dict) and part.get("text") for part in item.get("content") or []
             )
             item_id = str(item.get("id"))
             if kind == "thread.item.added" and has_text:

@@ -251,6 +251,56 @@ def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
 
 
 @check(
+    code="request.fetch_body_failed",
+    layer="request",
+    severity="error",
+    description="The Response the custom fetch handed to ChatKit broke off while ChatKit read "
+    "it, though the reply on the wire arrived whole.",
+    expectation="The body ChatKit reads from the fetch's Response ends as the wire's did.",
+    fix="Hand ChatKit the wire response (or a tee branch of it) and do not cancel or error the "
+    "stream it reads; a transform stream must pass every chunk and close when its source ends.",
+)
+def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    error = capture.meta.get("fetch_body_error")
+    if isinstance(error, str):
+        got = capture.meta.get("fetch_body_bytes")
+        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        yield Found(
+            f"the Response the fetch handed back for {kind} broke off after {got} of "
+            f"{capture.size} bytes ({error[:200]}): ChatKit got a broken stream, the wire a "
+            "whole one",
+            Evidence(capture=capture.name, detail={"chatkit_got": got, "wire": capture.size}),
+        )
+
+
+@check(
+    code="request.fetch_name_undefined",
+    layer="request",
+    severity="error",
+    description="The custom fetch used a name it does not define (a ref, a setter or a value "
+    "its React component gave it) and caught the ReferenceError itself.",
+    expectation="Every name the fetch uses is defined in its file: taken out of a component, "
+    "the closure's names (token refs, setThreadId, state setters) come from the fetch "
+    "template's names block.",
+    fix="Add the missing name to the names block of your fetch file (see the fetch guide: "
+    "`const nameRef = useRef(...)` or `const [, setName] = useState(...)`); the error was "
+    "swallowed by the fetch's own catch, so the request went on with the wrong body.",
+)
+def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    missing = capture.meta.get("fetch_undefined")
+    if isinstance(missing, list) and missing:
+        names = ", ".join(str(name) for name in missing[:5])
+        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        yield Found(
+            f"the fetch file does not define {names}: its own catch swallowed the "
+            f"ReferenceError on {kind}",
+            Evidence(capture=capture.name, detail={"undefined": [str(n) for n in missing[:5]]}),
+        )
+
+
+@check(
     code="request.resent_by_chatkit",
     layer="request",
     severity="warning",

@@ -383,3 +383,63 @@ def body_not_saved(exchange: ExchangeContext) -> Skipped | None:
         "checked",
         exchange.name,
     )
+
+
+@check(
+    code="transport.json_not_utf8",
+    layer="transport",
+    severity="error",
+    description="A JSON reply holds bytes that are not UTF-8.",
+    expectation="JSON replies are UTF-8: the browser's response.json() decodes the body as "
+    "UTF-8 before JSON.parse.",
+    fix="Encode JSON replies as UTF-8 (json.dumps(...).encode('utf-8'), or let the framework "
+    "serialise them); never write text in a legacy encoding such as Latin-1.",
+)
+def json_not_utf8(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    if exchange.kind == "stream" or not _answered(exchange):
+        return
+    if exchange.expects != "json" and not capture.content_type.endswith("json"):
+        return
+    body = capture.body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        parsed = capture.json_result().error is None
+        what = capture.meta.get("client_type") or capture.request_type or "a request"
+        got = (
+            "reads them as U+FFFD, so ChatKit got changed text"
+            if parsed
+            else "then fails to parse the body, so ChatKit got {}"
+        )
+        yield Found(
+            f"the reply to {what} holds bytes that are not UTF-8 (first at byte {exc.start}): "
+            f"the browser's response.json() {got}",
+            Evidence(
+                capture=capture.name,
+                byte_range=(exc.start, exc.end),
+                excerpt=excerpt(body[max(exc.start - 40, 0) : exc.end + 40]),
+                detail={"ui_got": "changed text" if parsed else "{}"},
+            ),
+        )
+
+
+@check(
+    code="transport.repeated_content_type",
+    layer="transport",
+    severity="warning",
+    description="The reply carries more than one Content-Type header.",
+    expectation="One Content-Type header: a browser joins repeated ones with ', ' (Headers.get), "
+    "so the type ChatKit tests is the joined text.",
+    fix="Set Content-Type once (a middleware or proxy often adds a second one): remove the "
+    "duplicate where the reply is built or where it passes a proxy.",
+)
+def repeated_content_type(exchange: ExchangeContext) -> Iterator[Found]:
+    capture = exchange.capture
+    values = [v for k, v in capture.response_headers if k.lower() == "content-type"]
+    if len(values) > 1:
+        joined = ", ".join(values)
+        yield Found(
+            f"{len(values)} Content-Type headers; a browser reads them as {joined[:200]!r}",
+            Evidence(capture=capture.name, detail={"content_type": values[:5]}),
+        )

@@ -166,11 +166,11 @@ def diagnose(
     PROGRESS[0] = sys.stderr.isatty() if show_progress is None else show_progress
     headers = parse_headers(header or [])
     limit = check_timeout(timeout)
-    check_out(out)
     if fetch is not None and transform is not None:
         fail("give --fetch or --transform, not both")
     if fetch is not None and not fetch.is_file():
         fail(f"bad --fetch {fetch}: no such file")
+    out = check_out(out, inputs=(target, fetch))
     from chatkit_lab.redact import current_redactor, redacting, request_secrets
 
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
@@ -178,9 +178,11 @@ def diagnose(
     run = current_redactor().with_secrets(request_secrets(target, headers))
     if scenario is None and (prompt or upload_url or junit):
         fail("--prompt, --upload-url and --junit go with --scenario")
-    check_out(junit)
+    junit = check_out(junit, inputs=(target, fetch), option="--junit")
     with redacting(run):
         progress(f"chatkit-lab: diagnosing {target} ...")  # first output, before heavy imports
+        if fetch is not None:  # the header says which fetch file ran, progress or not
+            say(f"chatkit-lab: fetch {fetch.name} runs between the client and {target}", err=True)
         from chatkit_lab.sources import Limits
 
         # What every client run takes, the message lifecycle and the scenarios alike.
@@ -188,7 +190,11 @@ def diagnose(
             "headers": headers,
             "transform": transform or "default",
             "loopback": loopback,
-            "limits": Limits(total_s=limit),
+            "limits": Limits(
+                connect_s=min(Limits.connect_s, limit),
+                read_s=min(Limits.read_s, limit),
+                total_s=limit,
+            ),
             "verify": not insecure,
             "keep_threads": keep_threads,
             "redactor": run,
@@ -237,7 +243,7 @@ def investigate(
     ] = False,
 ) -> None:
     """The main job: diagnose every built-in backend and write the findings report."""
-    check_out(out)
+    out = check_out(out) or out
     say("chatkit-lab: investigating the built-in backends ...", err=True)
     import asyncio
 
@@ -267,7 +273,7 @@ def har(
 ) -> None:
     """Diagnose a HAR export (the same as `diagnose FILE.har`)."""
     JSON_MODE[0] = as_json
-    check_out(out)
+    out = check_out(out, inputs=(path,))
     from chatkit_lab.diagnosis import diagnose_captures
     from chatkit_lab.sources import read_captures
 

@@ -20,6 +20,8 @@ JSON_MODE = [False]
 """``[True]`` while a command given ``--json`` runs: errors are then printed as JSON on stdout."""
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """An HTTP header name (RFC 9110 token)."""
+_FRAMING = ("content-length", "host", "transfer-encoding")
+"""Header names ``-H`` refuses: they would break the request (the sources drop them too)."""
 
 
 def safe(text: str) -> str:
@@ -89,6 +91,11 @@ def parse_headers(values: list[str]) -> dict[str, str]:
             fail(f"bad --header {name.strip()!r}: a header value cannot hold a line break")
         if not _TOKEN.fullmatch(name.strip()):
             fail(f"bad --header name {name.strip()!r}: not an HTTP header name")
+        if name.strip().lower() in _FRAMING:
+            fail(
+                f"bad --header {name.strip()!r}: the client sets it from the URL and the body "
+                "(a browser's fetch refuses it too); leave it out"
+            )
         headers[name.strip()] = rest.strip()
     return headers
 
@@ -99,8 +106,79 @@ def check_timeout(value: float) -> float:
     return value
 
 
-def check_out(out: Path | None) -> None:
-    if out is not None and out.is_dir():
-        fail(f"bad --out {out}: it is a directory; give a file name such as {out}/report.md")
+def check_out(
+    out: Path | None, inputs: tuple[str | Path | None, ...] = (), option: str = "--out"
+) -> Path | None:
+    """``--out`` (or another ``option`` naming a file to write) checked before anything is sent
+    or read: the path to write (a symlink followed to the file it names, so the report replaces
+    that file and the link stays).
+
+    Refused with exit code 2: a directory, a file that is one of ``inputs`` (or a capture file
+    inside an input folder), a place where nothing can be written.
+    """
+    if out is None:
+        return None
+    out = out.expanduser()
+    target = out.resolve() if out.is_symlink() else out
+    if target.is_dir():
+        fail(f"bad {option} {out}: it is a directory; give a file name such as {out}/report.md")
+    for given in inputs:
+        if given is None or not _exists(Path(given)):
+            continue
+        source = Path(given).expanduser()
+        if _same_file(target, source):
+            fail(f"bad {option} {out}: it is the input {given}; the report would overwrite it")
+        if source.is_dir() and target.suffix == ".jsonl" and _inside(target, source):
+            fail(
+                f"bad {option} {out}: it is a capture file in the folder being read ({given}); "
+                "give a file name outside it"
+            )
+    _check_writable(out, target, option)
+    return target
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _check_writable(out: Path, target: Path, option: str = "--out") -> None:
+    """Fail unless a file can be created where ``target`` goes (its folder, or the nearest
+    folder that exists when it is still to be made)."""
+    import os
+    import tempfile
+
+    folder = target.parent
+    while not folder.exists():
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        fail(f"bad {option} {out}: {folder} is not a directory")
+    if folder == target.parent:
+        try:
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+        except OSError as exc:
+            fail(f"bad {option} {out}: cannot write in {folder} ({exc.strerror or exc})")
+        os.close(handle)
+        Path(name).unlink(missing_ok=True)
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"bad {option} {out}: cannot create folders in {folder} (no permission)")

@@ -20,6 +20,7 @@ from chatkit_lab.client._fetch import (
     FetchOutcome,
     TransformFetch,
     local_capture,
+    undefined_names,
 )
 from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
 from chatkit_lab.client._model import (
@@ -117,6 +118,7 @@ __all__ = [
     "lifecycle_of_captures",
     "load_transform",
     "local_capture",
+    "undefined_names",
     "parse_json_body",
     "replay",
     "retry_delay_range",

@@ -57,9 +57,7 @@ def state_html(state: ClientState) -> str:
         background = "#e8f0fe" if user else "#f4f4f4"
         label = item.role or item.type
         marker = (
-            ' <span style="color:#c60;font-size:11px;">▍ streaming</span>'
-            if item.streaming
-            else ""
+            ' <span style="color:#c60;font-size:11px;">▍ streaming</span>' if item.streaming else ""
         )
         text = esc(item.text) if item.text else '<span style="color:#999;">(empty)</span>'
         out.append(

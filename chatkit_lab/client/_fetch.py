@@ -13,6 +13,7 @@ own JavaScript or TypeScript fetch as written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,6 +78,39 @@ class ClientFetch(Protocol):
     name: str
 
     async def __call__(self, request: ClientRequest, send: Send) -> FetchOutcome: ...
+
+
+_UNDEFINED = re.compile(
+    r"ReferenceError: (?P<name>[A-Za-z_$][\w$]*) is not defined"
+    r"(?:[^\n]*\n(?:[^\n]*\n){0,2}?[^\n]*?\(?(?P<file>[^\s()/]+\.(?:m?js|cjs|mts|ts|tsx|jsx))"
+    r":(?P<line>\d+):\d+)?"
+)
+
+
+def undefined_names(console: str) -> list[str]:
+    """``name (file line N)`` for each name a fetch used without defining it, from the
+    ``ReferenceError`` its own ``catch`` printed (a name its React component gave it)."""
+    found: dict[str, None] = {}
+    for match in _UNDEFINED.finditer(console[:65536]):
+        where = f" ({match['file']} line {match['line']})" if match["file"] else ""
+        found.setdefault(f"{match['name']}{where}")
+    return list(found)[:20]
+
+
+def mark_outcome(capture: Capture, handed_back: Capture | None, console: str) -> None:
+    """Note on the step's capture what only the fetch's side shows: names its file lacks (from
+    a ``ReferenceError`` its own ``catch`` printed), and a body ChatKit read that broke off
+    while the wire's arrived whole (ChatKit is judged on what it got)."""
+    missing = undefined_names(console)
+    if missing:
+        capture.meta["fetch_undefined"] = missing
+    if (
+        handed_back is not None
+        and handed_back.ending.state in ("error", "reset")
+        and capture.ending.state == "complete"
+    ):
+        capture.meta["fetch_body_error"] = handed_back.ending.message[:500]
+        capture.meta["fetch_body_bytes"] = handed_back.size
 
 
 def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:
@@ -144,4 +178,6 @@ __all__ = [
     "Send",
     "TransformFetch",
     "local_capture",
+    "mark_outcome",
+    "undefined_names",
 ]

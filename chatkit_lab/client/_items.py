@@ -175,5 +175,3 @@ def _describe_other(item_type: str, data: dict[str, Any]) -> str:
         questions = [str(i.get("question", "")) for i in data.get("inputs") or []]
         return "[structured input] " + " / ".join(questions)
     return ""
-
-

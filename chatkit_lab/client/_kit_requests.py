@@ -87,8 +87,7 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
     if capture.status is not None and capture.status < 300 and gone:
         life.deleted_threads.append(thread_id)
         life.notes.append(
-            f"deleted thread {thread_id!r} created by this session "
-            "(a load confirmed it is gone)"
+            f"deleted thread {thread_id!r} created by this session (a load confirmed it is gone)"
         )
     elif capture.status is not None and capture.status < 300 and not still_there:
         answered = (

@@ -22,7 +22,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
-from chatkit_lab.client._fetch import ClientFetch, FetchOutcome, TransformFetch, local_capture
+from chatkit_lab.client._fetch import (
+    ClientFetch,
+    FetchOutcome,
+    TransformFetch,
+    local_capture,
+    mark_outcome,
+)
 from chatkit_lab.client._kit_requests import audit_store, delete_thread
 from chatkit_lab.client._network import (
     MAX_STREAM_RETRIES,
@@ -165,8 +171,12 @@ class LifecycleRunner:
                 capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
             return capture
 
+        # a fetch that runs elsewhere (Node) takes its time limits from the wire's
+        send.limits = limits  # type: ignore[attr-defined]
         outcome = await self.fetch(client_request, send)
-        return self._step(name, payload["type"], expects, client_request, outcome)
+        step = self._step(name, payload["type"], expects, client_request, outcome)
+        mark_outcome(step.capture, step.handed_back, outcome.console)
+        return step
 
     def _step(
         self,
@@ -181,6 +191,7 @@ class LifecycleRunner:
             error = outcome.error or "the custom fetch returned nothing"
             capture = wire[0] if wire else _failed_capture(client_request, error, name, self.target)
             step = Step(name, kind, expects, client_request, capture, wire=list(wire))
+            step.answered_locally = not wire  # nothing on the wire: the fetch's fault alone
             step.fetch_error = error
             capture.meta["fetch_error"] = error
             capture.meta.setdefault("client_type", kind)
@@ -228,6 +239,7 @@ class LifecycleRunner:
             and step.network is not None
             and step.network.verdict == "retry"
             and step.fetch_error is None
+            and not _kit_gave_up(step)
             and attempt < MAX_STREAM_RETRIES
         ):
             if not self._retry_deadline:
@@ -248,6 +260,11 @@ class LifecycleRunner:
             step.capture.meta["retry_wait_s"] = list(wait)
             life.steps.append(step)
             self._tell(step)
+        if _kit_gave_up(step) and expects == "stream" and step.capture.status is None:
+            life.notes.append(
+                f"{name}: no response within the kit's time limit; a browser would still be "
+                "waiting, so no retry is modelled"
+            )
         if attempt:
             life.notes.append(
                 f"{name}: {SOURCE} re-sent the same request {attempt} time(s) because its open "
@@ -399,3 +416,9 @@ class LifecycleRunner:
             if not isinstance(next_after, str) or next_after == after:
                 break
             after = next_after
+
+
+def _kit_gave_up(step: Step) -> bool:
+    """Whether the kit's own time limit ended the exchange: the network never failed, so the host
+    script would have nothing to retry (a browser has no such limit and would still wait)."""
+    return step.capture.ending.state == "timeout"

@@ -49,6 +49,7 @@ NOTHING_RENDERED = "the UI would draw nothing from this stream"
 """What the client model says when a stream leaves nothing on screen. It is about the stream
 alone: the message the user typed is still on screen, drawn on send (see the session model)."""
 
+
 @dataclass
 class ClientState:
     """The modelled client after some events (a snapshot; later events do not change it)."""

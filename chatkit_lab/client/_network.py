@@ -17,7 +17,7 @@ network layer, unlike :mod:`chatkit_lab.client._model`, which *models* what the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -100,7 +100,7 @@ class JsonReply:
 
     ok: bool
     """``True`` when the UI gets a value, ``False`` when it gets an ``HttpError``."""
-    value: Any = None
+    value: Any = field(default=None, repr=False)
     """The value the UI gets (``{}`` when the body did not parse)."""
     parsed: bool = True
     """``False`` when the body was not JSON and the host script substituted ``{}``."""

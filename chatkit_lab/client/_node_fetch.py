@@ -1,7 +1,9 @@
 """The user's own ``fetch`` (JavaScript or TypeScript), run as written under Node.
 
 :class:`NodeFetch` starts one Node process for a fetch file (``js/fetch_runner.mjs``) and talks
-to it in JSON lines. For each ChatKit request, the user's fetch runs with a global ``fetch``
+to it in JSON lines over a channel of their own (see :mod:`._node_process`: never fd 1 or 2,
+a heap cap, only the environment named). For each ChatKit request, the user's fetch runs with a
+global ``fetch``
 that is a bridge back to Python: every wire call it makes is performed by the ``send`` the
 caller gives (the kit's transport), and the real response goes back to the fetch (status,
 headers, then the body chunk by chunk). A :class:`NodeFetchOutcome` records both sides: the wire
@@ -20,7 +22,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections import deque
+import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,15 @@ from typing import Any
 from chatkit_lab.client._fetch import Send
 from chatkit_lab.client._network import status_text
 from chatkit_lab.client._node_outcome import (
+    CONTROL_MAX,
     FetchError,
     NodeControlCall,
     NodeFetchError,
     NodeFetchOutcome,
     PendingFetch,
+    not_run,
 )
+from chatkit_lab.client._node_process import Process, ProcessOutput, named_env, spawn
 from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.client.js import NodeError, ensure_node_modules
 from chatkit_lab.redact import redact_text, register_secrets
@@ -44,7 +49,8 @@ DEFAULT_TOKEN_ENV = "CHATKIT_TOKEN"
 """The environment variable whose value a factory receives as ``ctx.token``."""
 _PIECE = 64 * 1024
 _GRACE_S = 2.0
-
+SESSION_FACTOR = 4
+"""The fetch's whole-session time is this many times the per-request limit."""
 __all__ = [
     "DEFAULT_TOKEN_ENV",
     "FetchError",
@@ -68,6 +74,8 @@ class NodeFetch:
         max_wire_calls: int = 20,
         max_body_bytes: int = 4 * 1024 * 1024,
         env: Mapping[str, str] | None = None,
+        env_names: tuple[str, ...] = (),
+        session_s: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.name = self.path.name
@@ -76,7 +84,9 @@ class NodeFetch:
         self.timeout_s = float(timeout_s)
         self.max_wire_calls = int(max_wire_calls)
         self.max_body_bytes = int(max_body_bytes)
-        self.env = dict(os.environ if env is None else env)
+        self.env = named_env(os.environ if env is None else env, token_env, env_names)
+        self.session_s = float(session_s) if session_s else SESSION_FACTOR * self.timeout_s
+        self._spent_s = 0.0  # the time all requests took so far, against session_s
         token = self.env.get(token_env, "")
         self._extra = [token] if token.strip() else []
         if self._extra:
@@ -86,9 +96,10 @@ class NodeFetch:
         self.restarts = 0
         self.late: list[NodeControlCall] = []
         """Control calls that arrived after their request's outcome was returned."""
-        self.stderr: deque[str] = deque(maxlen=200)
-        """Process-level output not tied to a request (Node warnings, raw writes), redacted."""
+        self.output = ProcessOutput(self._hide)  # what Node writes to fd 1 and 2 itself
+        self.stderr = self.output.lines
         self._proc: asyncio.subprocess.Process | None = None
+        self._channel: asyncio.StreamWriter | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._pending: dict[int, PendingFetch] = {}
         self._loaded: asyncio.Future[dict[str, Any]] | None = None
@@ -108,14 +119,17 @@ class NodeFetch:
         max_wire_calls: int = 20,
         max_body_bytes: int = 4 * 1024 * 1024,
         env: Mapping[str, str] | None = None,
+        env_names: tuple[str, ...] = (),
+        session_s: float | None = None,
     ) -> AsyncIterator[NodeFetch]:
         """Start Node for the fetch file ``path``; Node is always stopped on exit.
 
         ``token_env`` names the environment variable whose value a factory gets as
         ``ctx.token`` (the value is never printed); ``user_id`` is ``ctx.userId``;
         ``timeout_s`` bounds loading and each request; ``max_wire_calls`` bounds the wire calls
-        of one request and ``max_body_bytes`` every body; ``env`` replaces the process
-        environment Node gets (``PATH`` included). Raises :class:`NodeFetchError`.
+        of one request and ``max_body_bytes`` every body; Node gets only ``PATH``, locale
+        variables, ``token_env`` and ``env_names`` from ``env`` (default: the process's own);
+        ``session_s`` bounds all requests together. Raises NodeFetchError.
         """
         runner = cls(
             path,
@@ -125,6 +139,8 @@ class NodeFetch:
             max_wire_calls=max_wire_calls,
             max_body_bytes=max_body_bytes,
             env=env,
+            env_names=env_names,
+            session_s=session_s,
         )
         try:
             await runner._start()
@@ -161,20 +177,14 @@ class NodeFetch:
                 said = f"{name}: TypeScript needs the transpiler: {exc}"
                 raise NodeFetchError(said, "dependency") from None
         limit = 2 * self.max_body_bytes + 1024 * 1024
-        self._proc = await asyncio.create_subprocess_exec(
-            node,
-            str(RUNNER),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-            cwd=str(self.path.parent),
-            limit=limit,
+        self._proc, reader, self._channel = await spawn(
+            node, RUNNER, self.path.parent, self.env, limit
         )
         self._loaded = asyncio.get_running_loop().create_future()
         self._readers = [
-            asyncio.create_task(self._read_stdout(self._proc, self._loaded)),
-            asyncio.create_task(self._read_stderr(self._proc)),
+            asyncio.create_task(self._read_channel(self._proc, reader, self._loaded)),
+            asyncio.create_task(self.output.drain(self._proc.stdout)),
+            asyncio.create_task(self.output.drain(self._proc.stderr)),
         ]
         await self._write(
             {
@@ -199,8 +209,11 @@ class NodeFetch:
 
     async def _kill(self) -> None:
         proc, self._proc = self._proc, None
+        channel, self._channel = self._channel, None
         for task in self._readers:
             task.cancel()
+        if channel is not None:
+            channel.close()
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -224,29 +237,29 @@ class NodeFetch:
         await self._kill()
 
     async def _write(self, record: dict[str, Any]) -> None:
-        proc = self._proc
-        if proc is None or proc.stdin is None:
+        channel = self._channel
+        if channel is None or channel.is_closing():
             return
         async with self._write_lock:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
-                proc.stdin.write(json.dumps(record).encode() + b"\n")
-                await proc.stdin.drain()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError, OSError):
+                channel.write(json.dumps(record).encode() + b"\n")
+                await channel.drain()
 
-    async def _read_stdout(
-        self, proc: asyncio.subprocess.Process, loaded: asyncio.Future[dict[str, Any]]
+    async def _read_channel(
+        self, proc: Process, reader: asyncio.StreamReader, loaded: asyncio.Future[dict[str, Any]]
     ) -> None:
-        assert proc.stdout is not None
         while True:
             try:
-                line = await proc.stdout.readline()
+                line = await reader.readline()
             except ValueError:  # a line over the limit: skip what is buffered
                 continue
+            except (ConnectionError, OSError):
+                break
             if not line:
                 break
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):
-                self.stderr.append(self._hide(line.decode("utf-8", "replace").rstrip()))
                 continue
             if isinstance(record, dict):
                 self._dispatch(record, loaded)
@@ -263,34 +276,6 @@ class NodeFetch:
                 pending.done.set()
             pending.console_end.set()
 
-    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stderr is not None
-        while True:
-            try:
-                line = await proc.stderr.readline()
-            except ValueError:
-                continue
-            if not line:
-                return
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            record = None
-            if text.startswith("\x1e"):
-                with contextlib.suppress(ValueError, RecursionError):
-                    record = json.loads(text[1:])
-            if not isinstance(record, dict):
-                self.stderr.append(self._hide(text))
-                continue
-            pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
-            if record.get("end"):
-                if pending is not None:
-                    pending.console_end.set()
-            elif pending is not None:
-                pending.add_console(
-                    str(record.get("level", "log")), self._hide(str(record.get("text", "")))
-                )
-            else:
-                self.stderr.append(self._hide(str(record.get("text", ""))))
-
     # -- requests --------------------------------------------------------------------------
 
     def _dispatch(self, record: dict[str, Any], loaded: asyncio.Future[dict[str, Any]]) -> None:
@@ -300,13 +285,17 @@ class NodeFetch:
                 loaded.set_result(record)
             return
         pending = self._pending.get(record.get("id"))  # type: ignore[arg-type]
-        if op == "control":
+        if op == "console" and pending is None:
+            self.output.keep(self._hide(str(record.get("text", ""))).encode())
+        elif op == "control":
             call = NodeControlCall.from_record(record, self._extra)
-            (pending.outcome.controls if pending else self.late).append(call)
+            kept = pending.outcome.controls if pending else self.late
+            if len(kept) < CONTROL_MAX:
+                kept.append(call)
         elif pending is not None and op == "wire":
             self._wire(pending, record)
         elif pending is not None:
-            pending.apply(record, self.max_body_bytes, self._extra)
+            pending.apply(record, self.max_body_bytes, self._extra, self._hide)
 
     def _wire(self, pending: PendingFetch, record: dict[str, Any]) -> None:
         pending.wire_calls += 1
@@ -368,6 +357,18 @@ class NodeFetch:
         A fetch that throws, times out or kills Node is an outcome (``outcome.error``), not an
         exception. After a timeout or an exit, Node is restarted for the next request.
         """
+        total = getattr(getattr(send, "limits", None), "total_s", None)  # the wire's limit
+        per_request = float(total) + 2 * _GRACE_S if total else self.timeout_s
+        if self._spent_s >= self.session_s:
+            return not_run(request, f"the fetch's time for this session ({self.session_s:g} s)")
+        per_request = min(per_request, self.session_s - self._spent_s)
+        started = time.monotonic()
+        try:
+            return await self._fetch(request, send, per_request)
+        finally:
+            self._spent_s += time.monotonic() - started
+
+    async def _fetch(self, request: ClientRequest, send: Send, limit_s: float) -> NodeFetchOutcome:
         async with self._start_lock:
             restarted = self._proc is None or self._proc.returncode is not None
             if restarted:
@@ -392,9 +393,9 @@ class NodeFetch:
             }
         )
         try:
-            await asyncio.wait_for(pending.done.wait(), self.timeout_s)
+            await asyncio.wait_for(pending.done.wait(), limit_s)
         except TimeoutError:
-            late = f"the fetch did not finish within {self.timeout_s:g} s"
+            late = f"the fetch did not finish within {limit_s:g} s"
             outcome.thrown = FetchError("TimeoutError", late, phase="timeout")
             pending.frozen = True
             await self._write({"op": "abort", "id": rid, "reason": "timed out"})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,13 @@ from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.errors import TransformError
 from chatkit_lab.redact import redact_obj, redact_text
 
+_FRAME = re.compile(
+    r"(?P<file>[^\s()]+\.(?:m?js|cjs|mts|ts|tsx|jsx)):(?P<line>\d+):(?P<column>\d+)"
+)
+"""A frame of a JavaScript stack: ``file:line:column``."""
+
+CONTROL_MAX = 200
+"""Control calls kept per request (Node stops recording past it, too) and outside requests."""
 CONSOLE_MAX = 64 * 1024
 """Most console text kept per request (characters)."""
 
@@ -49,7 +58,19 @@ class FetchError:
     cause: FetchError | None = None
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
+        where = self.where
+        return f"{self.name}: {self.message}" + (f" ({where})" if where else "")
+
+    @property
+    def where(self) -> str:
+        """``file line N`` of the innermost stack frame in the user's own code (not the kit's
+        runner, not Node's internals): where to look in the fetch file."""
+        for match in _FRAME.finditer(self.stack):
+            file = match.group("file")
+            if file.startswith(("chatkit-lab/", "node:")) or "/node_modules/" in file:
+                continue
+            return f"{file.rsplit('/', 1)[-1]} line {match.group('line')}"
+        return ""
 
     @classmethod
     def from_record(cls, record: Any, phase: str, extra: list[str]) -> FetchError:
@@ -125,11 +146,27 @@ class PendingFetch:
         self.body_error: FetchError | None = None
         self.console_bytes = 0
 
-    def apply(self, record: dict[str, Any], max_body: int, extra: list[str]) -> None:
-        """Take in one record Node sent about this request (reply, error, end)."""
+    def apply(
+        self,
+        record: dict[str, Any],
+        max_body: int,
+        extra: list[str],
+        hide: Callable[[str], str] = str,
+    ) -> None:
+        """Take in one record Node sent about this request (reply, error, console, end);
+        ``hide`` redacts console text."""
         op = record.get("op")
+        if op == "console":
+            self.add_console(str(record.get("level", "log")), hide(str(record.get("text", ""))))
+        elif op == "console_end":
+            self.console_end.set()
         if self.frozen and op != "done":
             return
+        if op == "done" and record.get("controls_dropped"):
+            self.outcome.notes.append(
+                f"chatkit-lab kept the first {CONTROL_MAX} control calls of this request; "
+                f"{int(record['controls_dropped'])} more were not recorded"
+            )
         if op == "reply_head":
             self.head = record
         elif op == "reply_chunk" and self.head is not None:
@@ -195,3 +232,12 @@ class PendingFetch:
         if origin == "local":
             capture.notes.append("built by the user's fetch; the backend never saw this request")
         return capture
+
+
+def not_run(request: ClientRequest, budget: str) -> NodeFetchOutcome:
+    """An outcome for a request the fetch was not given time to run (``budget`` is used up)."""
+    outcome = NodeFetchOutcome(None, request=request)
+    message = f"{budget} is used up: earlier requests hung; this one was not run"
+    outcome.thrown = FetchError("TimeoutError", message, phase="timeout")
+    outcome.error = str(outcome.thrown)
+    return outcome

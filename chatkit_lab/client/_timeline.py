@@ -92,9 +92,11 @@ def _input_text(step: Step) -> str:
     payload = step.client_request.json
     params = payload.get("params") if isinstance(payload, dict) else None
     content = (params or {}).get("input", {}).get("content", []) if isinstance(params, dict) else []
-    return "".join(
-        part.get("text", "") for part in content if isinstance(part, dict)
-    ) if isinstance(content, list) else ""
+    return (
+        "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if isinstance(content, list)
+        else ""
+    )
 
 
 class _Screenplay:
@@ -105,8 +107,9 @@ class _Screenplay:
         self.screens: list[Screen] = []
         self.optimistic = 0
 
-    def snap(self, moment: str, step: Step, fact: str, *, loading: bool = False,
-             error: str | None = None) -> None:
+    def snap(
+        self, moment: str, step: Step, fact: str, *, loading: bool = False, error: str | None = None
+    ) -> None:
         items = tuple(self.shown.values())
         before = {item.text for item in self.screens[-1].items} if self.screens else set()
         now = {item.text for item in items}

@@ -175,5 +175,3 @@ class Diagnosis:
             f"{self.target}: first broken layer is {verdict.layer} ({verdict.code}): "
             + verdict.summary
         )
-
-

@@ -260,14 +260,17 @@ async def open_run(
     """
     run = (redactor or current_redactor()).with_secrets(request_secrets(spec, headers))
     try:
-        async with open_target(
-            spec,
-            headers=headers,
-            transform=transform,
-            loopback=loopback,
-            limits=limits,
-            verify=verify,
-        ) as target, AsyncExitStack() as stack:
+        async with (
+            open_target(
+                spec,
+                headers=headers,
+                transform=transform,
+                loopback=loopback,
+                limits=limits,
+                verify=verify,
+            ) as target,
+            AsyncExitStack() as stack,
+        ):
             if fetch_file is not None:
                 # The user's own fetch, under Node, between the client and the target.
                 env = dict(os.environ)

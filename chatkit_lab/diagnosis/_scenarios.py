@@ -49,6 +49,7 @@ __all__ = ["diagnose_scenarios", "evaluate_scenario", "run_scenarios"]
 
 LOAD = ": threads.get_by_id"
 
+
 def _load_points(life: Lifecycle, diagnosis: Diagnosis, judged: tuple[str, ...]) -> list[Any]:
     """Every load point of a session (but those the scenario judges itself), each diffed
     against what its thread had streamed by then."""

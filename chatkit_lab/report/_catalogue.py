@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatkit_lab.report._inert import md_code, md_text
+from chatkit_lab.report._inert import inert, md_code
 
 
 def _where(scenario: str) -> str:
@@ -34,13 +34,13 @@ def catalogue_markdown(table: Any, header: str) -> str:
         lines += [
             f"## {row['code']}",
             "",
-            f"Layer **{md_text(row['layer'])}**, severity **{md_text(row['severity'])}**; "
+            f"Layer **{inert(row['layer'])}**, severity **{inert(row['severity'])}**; "
             f"runs on {_where(str(row['scenario']))}.",
             "",
-            md_text(row["description"]),
+            inert(row["description"]),
             "",
-            f"- **Expects:** {md_text(row['expectation'])}",
-            f"- **Fix:** {md_text(row['fix'])}",
+            f"- **Expects:** {inert(row['expectation'])}",
+            f"- **Fix:** {inert(row['fix'])}",
             "",
         ]
     return "\n".join(lines).rstrip() + "\n"

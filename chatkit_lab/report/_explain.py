@@ -160,8 +160,10 @@ def _without_fetch(diagnosis: Diagnosis) -> Point | None:
 
 def _same_evidence(point: Point, verdict: Finding) -> bool:
     codes = [item for item in point.evidence if item.startswith("finding ")]
-    return bool(codes) and codes[0] == f"finding {verdict.code}" and (
-        f"capture {verdict.evidence.capture}" in point.evidence
+    return (
+        bool(codes)
+        and codes[0] == f"finding {verdict.code}"
+        and (f"capture {verdict.evidence.capture}" in point.evidence)
     )
 
 

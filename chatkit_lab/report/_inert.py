@@ -15,6 +15,8 @@ types, excerpts, header values). Before it reaches markdown it goes through one 
 - :func:`plot_text`: a label matplotlib draws as it is (no mathtext).
 
 Redact first, then make visible, then cut, then escape: a cut never splits a secret or an escape.
+:func:`inert` does all four in that order and is the one way a value from a backend enters the
+report's markdown: running text, a table cell (:func:`cell`) or an id in a code span.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chatkit_lab.redact import shorten
@@ -103,6 +105,25 @@ def plot_text(text: object) -> str:
     return visible(str(text)).replace("$", r"\$")
 
 
+def inert(
+    value: object,
+    *,
+    redact: Callable[[str], str] | None = None,
+    limit: int | None = None,
+    code: bool = False,
+) -> str:
+    """A backend value as inert markdown: redacted (by ``redact``), made :func:`visible`, cut
+    to ``limit`` characters, then escaped as inline text (:func:`md_text`) or, with
+    ``code=True``, put in a code span nothing inside can close (:func:`md_code`)."""
+    text = str(value)
+    if redact is not None:
+        text = redact(text)
+    shown = visible(text)
+    if limit is not None:
+        shown = shorten(shown, limit)
+    return md_code(shown) if code else md_text(shown)
+
+
 def cell(value: object, limit: int | None = CELL_LIMIT) -> str:
     """One table cell: empty for nothing, whole numbers without ``.0``, text cut and escaped."""
     if value is None or type(value).__name__ in ("NAType", "NaTType"):
@@ -118,8 +139,7 @@ def cell(value: object, limit: int | None = CELL_LIMIT) -> str:
         if number.is_integer() and abs(number) < 1e15:
             return str(int(number))
         return f"{number:.6g}"
-    text = visible(str(value))
-    return md_text(shorten(text, limit) if limit is not None else text)
+    return inert(value, limit=limit)
 
 
 class Raw(str):
@@ -191,6 +211,7 @@ __all__ = [
     "MAX_ROWS",
     "Raw",
     "cell",
+    "inert",
     "md_code",
     "md_fence",
     "md_table",

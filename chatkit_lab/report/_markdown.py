@@ -26,7 +26,7 @@ from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor
 from chatkit_lab.report._conformance import Suite, suite_markdown
 from chatkit_lab.report._explain import FACT, MODELLED, Point, explain
-from chatkit_lab.report._inert import md_table, md_text, visible
+from chatkit_lab.report._inert import inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
 from chatkit_lab.report._sections import section_parts, skipped, verdict_block
 from chatkit_lab.report._tables import redactor_for, shown_table
@@ -95,20 +95,20 @@ def answer_markdown(
     """
     scrub = redactor or redactor_for([lead, *others])
     said = explain(lead, scrub)
-    about = f" ({md_text(asked)})" if asked else ""
+    about = f" ({inert(asked)})" if asked else ""
     lines = [
         "## What is wrong and what to change",
         "",
-        f"For **{md_text(said.target)}**{about}:",
+        f"For **{inert(said.target)}**{about}:",
         "",
     ]
 
     def point_line(label: str, point: Point) -> str:
-        text = md_text(point.text)
+        text = inert(point.text)
         if point is said.verdict and said.why is not None:  # the verdict and its cause, once
-            text = f"{md_text(point.text.rstrip('.'))}: {md_text(said.why.text)}"
-        pointer = f" _({md_text(point.pointer)})_" if point.evidence else ""
-        return f"- **{md_text(label)}:** {text}{pointer}"
+            text = f"{inert(point.text.rstrip('.'))}: {inert(said.why.text)}"
+        pointer = f" _({inert(point.pointer)})_" if point.evidence else ""
+        return f"- **{inert(label)}:** {text}{pointer}"
 
     points = dict(
         said.points(("verdict", "sees", "fix", "without_fetch", "blank", "vanish", "not_cause"))
@@ -129,8 +129,8 @@ def answer_markdown(
         lines += [point_line(labelled[p], p) for p in rest]
     lines += [
         "",
-        f"_Points marked (modelled) are {md_text(MODELLED.split(': ', 1)[1])}; the others are "
-        f"{md_text(FACT)}._",
+        f"_Points marked (modelled) are {inert(MODELLED.split(': ', 1)[1])}; the others are "
+        f"{inert(FACT)}._",
         "",
     ]
     failing = [d for d in others if d.failed]
@@ -169,7 +169,7 @@ def screens_image(
     path = folder / f"screens_{_slug(diagnosis.target, redactor)}.svg"
     folder.mkdir(parents=True, exist_ok=True)
     write_text(path, screens_svg(shown))
-    alt = md_text(shown.alt)
+    alt = inert(shown.alt)
     return [
         f"![{alt}]({path.relative_to(base).as_posix()})",
         "",
@@ -197,9 +197,9 @@ def ladder_markdown(
                 "first failure": diagnosis.verdict.code if diagnosis.verdict else "none: passes",
             }
         )
-        where = f"the section {md_text(redactor.redact_text(same.target))}" if same else "below"
+        where = f"the section {inert(redactor.redact_text(same.target))}" if same else "below"
         told.append(
-            f"{number}. {md_text(_short_verdict(diagnosis))}; failing layers: "
+            f"{number}. {inert(_short_verdict(diagnosis))}; failing layers: "
             f"{', '.join(failing) or 'none'} (detail: {where})"
         )
     lines = ["## The fix ladder", ""]
@@ -212,7 +212,7 @@ def ladder_markdown(
         lines.append("No step of the ladder passes every layer.")
     else:
         at = ladder.index(passing) + 1
-        change = md_text(redactor.redact_text(passing.target))
+        change = inert(redactor.redact_text(passing.target))
         lines.append(f"Every layer passes from step {at}: {change}.")
     return lines + [""]
 
@@ -224,8 +224,8 @@ def verdicts_markdown(
     lines = ["## Verdicts", ""]
     for number, diagnosis in enumerate(diagnoses, start=1):
         lines.append(
-            f"{number}. {md_text(redactor.redact_text(diagnosis.target))}: "
-            f"{md_text(_short_verdict(diagnosis))}"
+            f"{number}. {inert(redactor.redact_text(diagnosis.target))}: "
+            f"{inert(_short_verdict(diagnosis))}"
         )
     # each target by its number in the list above: the layers are the columns that matter
     matrix = layers_matrix(diagnoses).drop(columns=["verdict", "transform", "target"])
@@ -245,10 +245,11 @@ def diagnosis_markdown(
 ) -> str:
     """The section of the report for one target (redacted, every value inert)."""
     scrub = redactor or redactor_for(diagnosis)
-    target = md_text(scrub.redact_text(diagnosis.target))
+    target = inert(diagnosis.target, redact=scrub.redact_text)
     lines = [f"## {target}", ""]
     if diagnosis.transform and diagnosis.transform != "none":
-        lines += [f"Client transform (custom fetch): {md_text(diagnosis.transform)}", ""]
+        transform = inert(diagnosis.transform, redact=scrub.redact_text)
+        lines += [f"Client transform (custom fetch): {transform}", ""]
     lines += verdict_block(diagnosis, scrub)
     for part in section_parts(diagnosis, scrub):
         lines += part
@@ -298,7 +299,7 @@ def report_markdown(
     base = target.parent
     plots_dir = base / f"{target.stem}_plots" if plots else None
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# {md_text(title)}", "", f"_Generated by chatkit-lab on {stamp}._", ""]
+    lines = [f"# {inert(title)}", "", f"_Generated by chatkit-lab on {stamp}._", ""]
     chosen = _lead(everything, lead)
     if chosen is not None:
         others = [d for d in diagnoses if d is not chosen]

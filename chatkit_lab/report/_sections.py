@@ -14,9 +14,9 @@ from typing import Any
 from chatkit_lab.checks import LAYERS, Finding
 from chatkit_lab.client import Screen, Step
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor, shorten
+from chatkit_lab.redact import Redactor
 from chatkit_lab.report._evidence import words_of
-from chatkit_lab.report._inert import MAX_ROWS, Raw, md_code, md_table, md_text, visible
+from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table
 from chatkit_lab.report._session import _id, _say, retries, session, wire
 from chatkit_lab.report._story import screens_of
 
@@ -45,7 +45,7 @@ def evidence_line(finding: Finding, scrub: Redactor) -> str:
         # a phrase, never a Python repr: lists "a, b and N more", mappings "k: v; k: v"
         parts.append(f"{_say(scrub, str(key).replace('_', ' '))}: {_say(scrub, words_of(value))}")
     if evidence.excerpt:
-        parts.append(md_code(shorten(visible(scrub.redact_text(evidence.excerpt)), 160)))
+        parts.append(inert(evidence.excerpt, redact=scrub.redact_text, limit=160, code=True))
     return "; ".join(parts) or "(no capture)"
 
 
@@ -95,7 +95,7 @@ def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     first = screens.first_loss
     rows = []
     for number, screen in enumerate(screens.screens, start=1):
-        moment = md_text(screen.moment)
+        moment = inert(screen.moment)
         if screen is first:
             moment += " **⚠ first loss**"
         rows.append(

@@ -10,19 +10,18 @@ from typing import Any
 
 from chatkit_lab.client import Lifecycle, Step, StreamOpen
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor, shorten
-from chatkit_lab.report._inert import MAX_ROWS, md_code, md_table, md_text, visible
+from chatkit_lab.redact import Redactor
+from chatkit_lab.report._inert import MAX_ROWS, inert, md_table
 
 
 def _say(scrub: Redactor, text: object, limit: int | None = None) -> str:
     """Backend-touched text as inert markdown: redacted, made visible, cut, escaped."""
-    shown = visible(scrub.redact_text(str(text)))
-    return md_text(shorten(shown, limit) if limit is not None else shown)
+    return inert(text, redact=scrub.redact_text, limit=limit)
 
 
 def _id(scrub: Redactor, text: object) -> str:
     """An id from the backend in running text: redacted, cut, in an inert code span."""
-    return md_code(shorten(visible(scrub.redact_text(str(text))), 40))
+    return inert(text, redact=scrub.redact_text, limit=40, code=True)
 
 
 def _is_cleanup_note(note: str) -> bool:

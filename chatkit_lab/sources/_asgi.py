@@ -22,7 +22,7 @@ from chatkit_lab.sources._base import (
     HeadersLike,
     Limits,
     body_bytes,
-    has_header,
+    framing_note,
     header_list,
     join_url,
     latin1,
@@ -31,6 +31,7 @@ from chatkit_lab.sources._base import (
     over_total,
     stopped,
     unsendable,
+    without_framing_headers,
 )
 
 
@@ -134,10 +135,9 @@ class InProcessTransport(BaseTransport):
         full_url = join_url(self.base_url, url)
         parts = urlsplit(full_url)
         data = body_bytes(body)
-        sent_headers = header_list(headers)
-        if not has_header(sent_headers, "host"):
-            sent_headers.insert(0, ("host", parts.netloc))
-        if data and not has_header(sent_headers, "content-length"):
+        sent_headers, dropped = without_framing_headers(header_list(headers))
+        sent_headers.insert(0, ("host", parts.netloc))
+        if data:
             sent_headers.append(("content-length", str(len(data))))
         capture = Capture(
             request=RequestRecord(method.upper(), full_url, sent_headers, data),
@@ -145,6 +145,8 @@ class InProcessTransport(BaseTransport):
             target=self.target,
             transport=self.name,
         )
+        if dropped:
+            capture.notes.append(framing_note(dropped))
         scheme = parts.scheme or "http"
         try:
             port = parts.port or (443 if scheme == "https" else 80)

@@ -35,6 +35,10 @@ class ClientRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
+    def __repr__(self) -> str:
+        # bounded (logs, task descriptions): the body by its size only
+        return f"ClientRequest({self.method} {self.url[:200]}, {len(self.body)} body bytes)"
+
     @property
     def json(self) -> Any:
         try:
@@ -202,6 +206,31 @@ def header_list(headers: HeadersLike) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in headers]
 
 
+FRAMING_HEADERS = ("content-length", "host", "transfer-encoding")
+"""Request headers a caller never sets: the client computes them from the URL and the body. A
+browser's ``fetch`` drops them (forbidden request headers); given by hand they break the request
+(a ``Content-Length`` that disagrees with the body, a ``Host`` naming another site)."""
+
+
+def without_framing_headers(
+    headers: list[tuple[str, str]],
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """``headers`` without :data:`FRAMING_HEADERS`, and the names dropped (as a browser does)."""
+    kept = [(k, v) for k, v in headers if k.strip().lower() not in FRAMING_HEADERS]
+    dropped = sorted(
+        {k.strip().lower() for k, _ in headers if k.strip().lower() in FRAMING_HEADERS}
+    )
+    return kept, dropped
+
+
+def framing_note(dropped: list[str]) -> str:
+    """The capture note for request headers dropped by :func:`without_framing_headers`."""
+    return (
+        f"request header(s) {', '.join(dropped)} dropped, as a browser's fetch drops them: the "
+        "client sets them from the URL and the body"
+    )
+
+
 def body_bytes(body: BodyLike) -> bytes:
     """A request body as bytes (text is sent as UTF-8)."""
     if body is None:
@@ -260,10 +289,10 @@ def over_total(limits: Limits, chunks: int, at: int) -> Ending:
 
 def over_read(limits: Limits, head_arrived: bool, chunks: int, at: int) -> Ending:
     """The ending of an exchange cut by the read limit (silence for too long)."""
-    waiting = "the next chunk" if head_arrived else "the response head"
+    waiting = "no further chunk" if head_arrived else "no response head"
     return Ending(
         "timeout",
-        f"no {waiting} for {seconds(limits.read_s)} (read limit); kept {chunks} chunks",
+        f"{waiting} for {seconds(limits.read_s)} (read limit); kept {chunks} chunks",
         at,
     )
 

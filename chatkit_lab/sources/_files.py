@@ -13,7 +13,7 @@ from pathlib import Path
 from chatkit_lab.capture import Capture, load_captures
 from chatkit_lab.errors import CaptureFormatError, TargetError
 from chatkit_lab.sources._encoding import decode_capture
-from chatkit_lab.sources._har import load_har
+from chatkit_lab.sources._har import TIME_ORDER_NOTE, in_time_order, load_har
 
 MAX_FILES = 10_000
 """A recording folder is read up to this many capture files (sorted by name)."""
@@ -31,7 +31,8 @@ class FileSource:
     """Entries or files that could not be used, each with the reason."""
 
     def describe(self) -> str:
-        extra = f", {len(self.problems)} skipped" if self.problems else ""
+        skipped = [problem for problem in self.problems if not problem.endswith(TIME_ORDER_NOTE)]
+        extra = f", {len(skipped)} skipped" if skipped else ""
         return f"{self.kind} {self.path}: {len(self.captures)} capture(s){extra}"
 
 
@@ -62,20 +63,37 @@ def read_captures(spec: str | Path, *, url_contains: str | None = None) -> FileS
     """
     path = Path(spec)
     if path.is_dir():
-        return _read_folder(path)
-    if not path.is_file():
+        source = _read_folder(path)
+    elif not path.is_file():
         raise TargetError(f"{path}: no such file or folder")
-    if _looks_like_har(path):
+    elif _looks_like_har(path):
         imported = load_har(path, url_contains=url_contains)
         problems = [str(problem) for problem in imported.problems]
-        return FileSource("HAR file", path, list(imported.captures), problems)
-    try:
-        captures = [decode_capture(capture) for capture in load_captures(path)]
-    except CaptureFormatError as exc:
+        source = FileSource("HAR file", path, list(imported.captures), problems)
+    else:
+        try:
+            captures = [decode_capture(capture) for capture in load_captures(path)]
+        except CaptureFormatError as exc:
+            raise TargetError(
+                f"{path}: neither a HAR export nor a chatkit-lab capture file ({exc})"
+            ) from None
+        source = FileSource("capture file", path, captures)
+    source.captures, moved = in_time_order(source.captures)
+    if moved:
+        source.problems.append(TIME_ORDER_NOTE)
+    if source.captures and not any(is_chatkit_exchange(c) for c in source.captures):
         raise TargetError(
-            f"{path}: neither a HAR export nor a chatkit-lab capture file ({exc})"
-        ) from None
-    return FileSource("capture file", path, captures)
+            f"{path}: no ChatKit traffic here: none of its {len(source.captures)} exchange(s) "
+            "posts a ChatKit request (a JSON body with 'type' and 'params') or answers with an "
+            "event stream; record the page while sending a message in the chat"
+            + (f" (only URLs containing {url_contains!r} were read)" if url_contains else "")
+        )
+    return source
+
+
+def is_chatkit_exchange(capture: Capture) -> bool:
+    """Whether ``capture`` is ChatKit traffic: a ChatKit request envelope, or an event stream."""
+    return bool(capture.request_type) or capture.is_event_stream
 
 
 def _read_folder(path: Path) -> FileSource:
@@ -95,4 +113,4 @@ def _read_folder(path: Path) -> FileSource:
     return source
 
 
-__all__ = ["FileSource", "is_capture_path", "read_captures"]
+__all__ = ["FileSource", "is_capture_path", "is_chatkit_exchange", "read_captures"]

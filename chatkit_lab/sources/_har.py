@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -319,9 +320,43 @@ def _import_entries(
         if capture is not None:
             result.captures.append(capture)
     result.entries = count
+    result.captures, moved = in_time_order(result.captures)
+    if moved:
+        result.problems.append(HarProblem(None, "", TIME_ORDER_NOTE))
     if not count:
         result.problems.append(HarProblem(None, "", "the HAR holds no entries"))
     register_secrets(secrets)
+
+
+def _started(capture: Capture) -> datetime | None:
+    text = capture.started_at
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def in_time_order(captures: list[Capture]) -> tuple[list[Capture], bool]:
+    """``captures`` sorted by start time (stable), and whether that moved any.
+
+    A recording whose times cannot all be read is kept in the order it was written.
+    """
+    times = [_started(capture) for capture in captures]
+    if any(when is None for when in times):
+        return captures, False
+    order = sorted(range(len(captures)), key=lambda i: times[i])  # type: ignore[arg-type, return-value]
+    if order == list(range(len(captures))):
+        return captures, False
+    return [captures[i] for i in order], True
+
+
+TIME_ORDER_NOTE = (
+    "the exchanges were not in time order: read by their start times (as HAR 1.2 tells "
+    "readers to sort entries by startedDateTime)"
+)
 
 
 # -- filtering -----------------------------------------------------------------------------------

@@ -29,6 +29,11 @@ __all__ = ["HarHead", "StreamFallback", "stream_entries"]
 
 BLOCK = 8 * 1024 * 1024
 """Bytes the parser reads at once."""
+MAX_DEPTH = 900
+"""Deepest nesting read (a HAR that DevTools writes is a few dozen levels deep); deeper, the
+file is read whole, where Python's JSON parser refuses it as nested too deeply."""
+NAMED_LEVELS = 4
+"""Levels whose prefix is spelled out (``log.entries.item`` is three)."""
 HEAD_EVENTS = 200_000
 """Parse events read looking for the start of ``log.entries`` before giving up on streaming."""
 
@@ -108,7 +113,7 @@ def _read_head(path: Path) -> tuple[HarHead, bool]:
     seen: set[str] = set()
     handle, _ = _open(path)
     try:
-        events = ijson.parse(_Checked(handle), use_float=True)
+        events = _prefixed(ijson.basic_parse(_Checked(handle), use_float=True))
         first = True
         for count, (prefix, event, value) in enumerate(events):
             if first:
@@ -137,6 +142,50 @@ def _read_head(path: Path) -> tuple[HarHead, bool]:
     raise StreamFallback("no 'log.entries' list")
 
 
+_STARTS = ("start_map", "start_array")
+_ENDS = ("end_map", "end_array")
+
+
+def _prefixed(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, str, Any]]:
+    """``ijson.parse``'s ``(prefix, event, value)`` from ``ijson.basic_parse``'s events, the
+    prefix spelled out only for the top :data:`NAMED_LEVELS` levels (``"..."`` deeper) and the
+    nesting bounded by :data:`MAX_DEPTH`.
+
+    ``ijson.parse`` joins the full path for every event: a file nested two million levels deep
+    costs gigabytes of prefix strings. Here depth costs one list item per level.
+    """
+    path: list[Any] = []
+    for event, value in events:
+        if event == "map_key":
+            prefix = _join(path[:-1])
+            path[-1] = value
+        elif event in _STARTS:
+            prefix = _join(path)
+            path.append(None if event == "start_map" else "item")
+            if len(path) > MAX_DEPTH:
+                raise StreamFallback(f"JSON nested more than {MAX_DEPTH} levels deep")
+        elif event in _ENDS:
+            path.pop()
+            prefix = _join(path)
+        else:
+            prefix = _join(path)
+        yield prefix, event, value
+
+
+def _join(path: list[Any]) -> str:
+    if len(path) > NAMED_LEVELS:
+        return "..."
+    return ".".join(str(part) for part in path)
+
+
+def _items(events: Iterator[tuple[str, str, Any]], prefix: str) -> Iterator[Any]:
+    """Each value whose prefix is ``prefix`` (``ijson.items`` on :func:`_prefixed` events)."""
+    for here, event, value in events:
+        if here != prefix or event in _ENDS or event == "map_key":
+            continue
+        yield _build(events, event, value) if event in _STARTS else value
+
+
 def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
     """The value whose first parse event was ``(event, value)``, from the events after it."""
     builder = ijson.ObjectBuilder()
@@ -156,9 +205,10 @@ def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> An
 def _find(path: Path, prefix: str) -> Any:
     handle, _ = _open(path)
     try:
-        for value in ijson.items(handle, prefix, use_float=True, buf_size=BLOCK):
+        events = ijson.basic_parse(handle, use_float=True, buf_size=BLOCK)
+        for value in _items(_prefixed(events), prefix):
             return value
-    except ijson.JSONError:
+    except (ijson.JSONError, StreamFallback):
         return None
     finally:
         handle.close()
@@ -179,8 +229,8 @@ def stream_entries(path: Path) -> tuple[HarHead, Iterator[Any]]:
 def _entries(path: Path, head: HarHead, complete: bool) -> Iterator[Any]:
     handle, _ = _open(path)
     try:
-        items = ijson.items(_Checked(handle), "log.entries.item", use_float=True, buf_size=BLOCK)
-        yield from items
+        events = ijson.basic_parse(_Checked(handle), use_float=True, buf_size=BLOCK)
+        yield from _items(_prefixed(events), "log.entries.item")
     except ijson.JSONError as exc:
         raise StreamFallback(str(exc)) from None
     finally:

@@ -28,6 +28,7 @@ from chatkit_lab.sources._base import (
     HeadersLike,
     Limits,
     body_bytes,
+    framing_note,
     header_list,
     http_ending,
     httpx_timeout,
@@ -36,6 +37,7 @@ from chatkit_lab.sources._base import (
     over_size,
     over_total,
     stopped,
+    without_framing_headers,
 )
 from chatkit_lab.sources._encoding import DecodingRecorder
 
@@ -92,13 +94,17 @@ class HTTPTransport(BaseTransport):
         method = method.upper()
         full_url = self._resolve(url)
         data = body_bytes(body)
-        sent_headers = _merge_headers(list(self.headers), header_list(headers))
+        sent_headers, dropped = without_framing_headers(
+            _merge_headers(list(self.headers), header_list(headers))
+        )
         capture = Capture(
             request=RequestRecord(method.upper(), full_url, sent_headers, data),
             label=label,
             target=self.target if self.target is not None else origin(full_url),
             transport=self.name,
         )
+        if dropped:
+            capture.notes.append(framing_note(dropped))
         started = time.monotonic_ns()
         try:
             async with httpx.AsyncClient(

@@ -50,10 +50,12 @@ from chatkit_lab.sources._scope import (
     Receive,
     Scope,
     Send,
+    answer_400,
     client_url,
     lifespan,
     raw_path,
     read_request_body,
+    refusal,
     request_skip,
     response_skip,
     wait_for_disconnect,
@@ -164,6 +166,10 @@ class RecordingProxy:
         path = raw_path(scope)
         query = bytes(scope.get("query_string") or b"").decode("latin-1")
         url = self.upstream + path + (f"?{query}" if query else "")
+        refused = refusal(scope, path, url, self.target)
+        if refused is not None:
+            await self._refuse_request(scope, send, body, refused)
+            return
         skip = request_skip(scope)
         headers = [
             (latin1(k), latin1(v))
@@ -325,6 +331,24 @@ class RecordingProxy:
             raise
         except Exception as exc:  # servers differ in what they raise for a closed socket
             raise _ClientGone(str(exc)) from exc
+
+    async def _refuse_request(self, scope: Scope, send: Send, body: bytes, reason: str) -> None:
+        """Answer a request the proxy will not forward (see :func:`refusal`); recorded."""
+        headers = [(latin1(k), latin1(v)) for k, v in scope.get("headers", [])]
+        self.redactor = self.redactor.with_secrets(request_secrets("", headers))
+        method, path = str(scope.get("method", "GET")).upper(), raw_path(scope)
+        query = bytes(scope.get("query_string") or b"").decode("latin-1")
+        capture = Capture(
+            request=RequestRecord(method, path + (f"?{query}" if query else ""), headers, body),
+            target=self.target,
+            transport=self.transport_name,
+        )
+        capture.label = f"refused {method}"
+        capture.meta["client_url"] = client_url(scope, path, query)
+        capture.ending = Ending("error", f"refused by the proxy, not forwarded: {reason}", 0)
+        if await answer_400(send, f"chatkit-lab proxy: request not forwarded: {reason}\n"):
+            capture.meta["client_status"] = 400
+        await self._finish(capture)
 
     async def _refuse(self, exchange: _Exchange, status: int, reason: str) -> None:
         text = f"chatkit-lab proxy: upstream {self.target}: {reason}\n".encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -98,3 +98,60 @@ async def lifespan(receive: Receive, send: Send) -> None:
         elif message.get("type") == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def refusal(scope: Scope, path: str, url: str, target: str) -> str | None:
+    """Why the proxy will not forward this request, or ``None``.
+
+    Only an origin-form request target (``/path?query``, RFC 9112 section 3.2.1) is forwarded,
+    and only to the configured upstream: ``*`` (``OPTIONS *``), an absolute-form target or
+    anything glued onto the upstream URL as another host or userinfo is refused. A request whose
+    framing is ambiguous (both ``Content-Length`` and ``Transfer-Encoding``, or several
+    ``Content-Length`` values that differ) is refused too: the connection is closed after the
+    answer, so nothing the client sent after it is read as another request (a smuggled one).
+    """
+    if not path.startswith("/"):
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        return (
+            f"request target {shown!r} is not origin-form (a path starting with '/'); "
+            f"the proxy only forwards to {target}"
+        )
+    try:
+        parts = urlsplit(url)
+        forwarded = f"{parts.scheme}://{parts.netloc}"
+    except ValueError:
+        forwarded = ""
+    if forwarded.lower() != target.lower():
+        return f"request target {path[:80]!r} would leave {target}"
+    names = [latin1(k).lower() for k, _ in scope.get("headers", [])]
+    lengths = {
+        latin1(v).strip()
+        for k, v in scope.get("headers", [])
+        if latin1(k).lower() == "content-length"
+    }
+    if "transfer-encoding" in names and "content-length" in names:
+        return "both Content-Length and Transfer-Encoding (ambiguous framing, RFC 9112 6.3)"
+    if len(lengths) > 1:
+        return "several different Content-Length values (ambiguous framing, RFC 9112 6.3)"
+    return None
+
+
+async def answer_400(send: Send, text: str) -> bool:
+    """Send a plain-text 400 that closes the connection; whether it was sent."""
+    data = text.encode()
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(data)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+    except Exception:  # the client is gone; the caller records what was refused
+        return False
+    return True

@@ -59,7 +59,7 @@ class Frame(_FrameLists):
     """The ``id`` this frame set (``None`` if it set none or its id held NUL)."""
     last_event_id: str = ""
     """The stream's last event id after this frame."""
-    retry: int | None = None
+    retry: int | float | None = None
     dispatched: bool = False
     complete: bool = True
     """``False`` for a trailing frame cut off by the end of the stream."""

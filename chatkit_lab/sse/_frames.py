@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chatkit_lab.sse._frame import _PLAIN, Frame
+from chatkit_lab.sse._message import bounded_decimal
 
 __all__ = ["BOM", "Frame", "FrameParser", "parse_bytes", "parse_frames"]
 
@@ -53,7 +54,7 @@ class _Building:
         self.data_lines: list[str] = []
         self.event: str | None = None
         self.id: str | None = None
-        self.retry: int | None = None
+        self.retry: int | float | None = None
         self.endings: dict[str, int] = {}
         self.notes: list[str] = []
 
@@ -144,8 +145,7 @@ class FrameParser:
         if building is not None:
             frame = self._make_frame(building, self._buffer_offset, complete=False)
             frame.notes.append(
-                "the stream ended before the empty line that ends this frame: a browser "
-                "discards it"
+                "the stream ended before the empty line that ends this frame: a browser discards it"
             )
             self.frames.append(frame)
             self._building = None
@@ -320,7 +320,7 @@ class FrameParser:
                 self._last_event_id = value
         elif name == "retry":
             if value.isascii() and value.isdigit():
-                building.retry = int(value)
+                building.retry = bounded_decimal(value)
             else:
                 building.notes.append(f"retry field with non-digit value {value!r} ignored")
         else:

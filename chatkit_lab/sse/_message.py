@@ -86,13 +86,30 @@ def js_parse_int(text: str) -> int | float | None:
     digits = _DIGITS.match(text, position)
     if digits is None:
         return None
-    value = sign * int(digits.group())
+    value = sign * bounded_decimal(digits.group())
+    if isinstance(value, float):
+        return value
     if -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
         return value
     try:
         return float(value)
     except OverflowError:
         return float("inf") * sign
+
+
+MAX_DECIMAL_DIGITS = 400
+"""Digits past the leading zeros beyond which a decimal is read as infinity, as a JavaScript
+number reads it (the largest finite double has 309 digits); Python's ``int()`` would refuse
+more than 4,300 digits with a ``ValueError``."""
+
+
+def bounded_decimal(digits: str) -> int | float:
+    """The value of a run of ASCII ``digits``: an ``int``, or ``inf`` when it has more than
+    :data:`MAX_DECIMAL_DIGITS` significant digits (never Python's int-size ``ValueError``)."""
+    significant = digits.lstrip("0")
+    if len(significant) > MAX_DECIMAL_DIGITS:
+        return float("inf")
+    return int(significant or "0")
 
 
 def _decode(raw: bytes) -> str:

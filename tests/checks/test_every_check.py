@@ -362,6 +362,26 @@ CASES: dict[str, Case] = {
         ),
         lambda: exchange(capture(sse(*reference()))),
     ),
+    "request.fetch_body_failed": Case(
+        "request",
+        lambda: exchange(
+            capture(
+                sse(*reference()),
+                meta={"fetch_body_error": "TypeError: boom", "fetch_body_bytes": 200},
+            )
+        ),
+        lambda: exchange(capture(sse(*reference()))),
+    ),
+    "request.fetch_name_undefined": Case(
+        "request",
+        lambda: exchange(
+            capture(
+                sse(*reference()),
+                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"], "client_type": "x"},
+            )
+        ),
+        lambda: exchange(capture(sse(*reference()), meta={"client_type": "threads.create"})),
+    ),
     "request.resent_by_chatkit": Case(
         "request",
         lambda: exchange(capture(sse(*reference()), meta={"attempt": 2, "retry_wait_s": [2, 4]})),
@@ -417,6 +437,21 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(sse(*reference()), content_type="text/event-stream; charset=utf-8")
         ),
+    ),
+    "transport.json_not_utf8": Case(
+        "transport",
+        lambda: exchange(
+            capture(b'{"data": [{"title": "caf\xe9"}]}', content_type=JSON, kind="threads.list"),
+            "json",
+        ),
+        lambda: exchange(
+            capture('{"data": [{"title": "café"}]}'.encode(), content_type=JSON), "json"
+        ),
+    ),
+    "transport.repeated_content_type": Case(
+        "transport",
+        lambda: exchange(capture(sse(*reference()), headers=(("content-type", "text/html"),))),
+        lambda: exchange(capture(sse(*reference()), headers=(("cache-control", "no-cache"),))),
     ),
     "transport.compressed_stream": Case(
         "transport",
@@ -583,6 +618,11 @@ CASES: dict[str, Case] = {
     "persistence.missing_item": Case(
         "persistence",
         lambda: lifecycle(thread_reply(ITEMS()[:1]), page(ITEMS()[:1]), [page(ITEMS()[:1])]),
+        lambda: lifecycle(),
+    ),
+    "persistence.load_other_thread": Case(
+        "persistence",
+        lambda: lifecycle({**thread_reply(ITEMS()), "id": "thr_someone_else"}),
         lambda: lifecycle(),
     ),
     "persistence.changed_id": Case(

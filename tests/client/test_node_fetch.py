@@ -214,7 +214,10 @@ async def test_without_a_token_the_sample_throws_and_nothing_is_sent(
         create = chatkit_request("threads.create", {"input": user_input("Hi")})
         outcome = await runner.fetch(create, transport.send_request)
     assert outcome.wire == [] and outcome.handed_back is None
-    assert outcome.error == "Error: Authentication token not available"
+    # the error names where the fetch file threw it
+    assert outcome.error is not None
+    assert outcome.error.startswith("Error: Authentication token not available (")
+    assert outcome.error.endswith("chatprovider_fetch.mjs line 21)")
 
 
 @needs_node
@@ -231,8 +234,9 @@ async def test_a_fetch_that_throws_is_an_outcome_with_its_error_and_no_machine_p
         assert runner.shape == "fetch"
         outcome = await runner.fetch(chatkit_request("threads.list", {}), transport.send_request)
         again = await runner.fetch(chatkit_request("items.list", {}), transport.send_request)
-    assert outcome.error == "TypeError: cannot handle threads.list"
-    assert again.error == "TypeError: cannot handle items.list"
+    # the error says where in the fetch file it was thrown
+    assert outcome.error == "TypeError: cannot handle threads.list (throws.mjs line 2)"
+    assert again.error == "TypeError: cannot handle items.list (throws.mjs line 2)"
     assert outcome.thrown is not None and "throws.mjs" in outcome.thrown.stack
     assert str(tmp_path) not in outcome.thrown.stack
     assert str(ROOT) not in outcome.thrown.stack

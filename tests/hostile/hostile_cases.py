@@ -149,6 +149,9 @@ BIG_STREAM = b"".join(sse({"type": "progress_update", "text": "y" * 200}) for _ 
 BAD_UTF8 = FIRST_TWO + b'data: {"type":"progress_update","text":"caf\xe9 \xff"}\n\n'
 WITH_EMPTY_MESSAGES = [piece for event in valid_events() for piece in (sse(event), b"")]
 DEEP = b"data: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
+HUGE_RETRY = b"retry: " + b"9" * 5000 + b"\n" + VALID
+LATIN1_LOAD = thread_json().replace(b'"title":null', b'"title":"Caf\xe9"')
+TRAILING_BYTE_LOAD = thread_json() + b"\xff"
 
 
 # -- custom runners --------------------------------------------------------------------------
@@ -659,6 +662,60 @@ CASES: list[Case] = [
             200, SSE_HEAD, [FIRST_TWO, b'data: {"type":"progress_update","text":"a\x00b"}\n\n']
         ),
         expect=("decoding.not_json",),
+    ),
+    # round three: valid input that crashed, headers and replies a browser reads otherwise
+    Case(
+        "a-retry-field-of-five-thousand-digits-is-read-as-infinity",
+        scripted_app(200, SSE_HEAD, [HUGE_RETRY]),
+        absent=("decoding.not_json", "transport.incomplete"),
+        kept=HUGE_RETRY,
+    ),
+    Case(
+        "a-retry-field-of-five-thousand-digits-over-loopback",
+        scripted_app(200, SSE_HEAD, split_every(HUGE_RETRY, 1000)),
+        via="loopback",
+        absent=("decoding.not_json", "transport.incomplete"),
+        kept=HUGE_RETRY,
+    ),
+    Case(
+        "two-content-type-headers-on-a-stream",
+        scripted_app(200, SSE_HEAD + (("content-type", "text/event-stream"),), [VALID]),
+        expect=("transport.repeated_content_type",),
+        says="2 Content-Type headers",
+        kept=VALID,
+    ),
+    Case(
+        "two-different-content-types-on-a-thread-load",
+        scripted_app(200, JSON_HEAD + (("content-type", "text/html"),), [thread_json()]),
+        request_type="threads.get_by_id",
+        via="loopback",
+        expect=("transport.repeated_content_type",),
+        says="application/json, text/html",
+    ),
+    Case(
+        "a-thread-load-in-latin-1",
+        scripted_app(200, JSON_HEAD, [LATIN1_LOAD]),
+        request_type="threads.get_by_id",
+        expect=("transport.json_not_utf8",),
+        says="ChatKit got changed text",
+        kept=LATIN1_LOAD,
+    ),
+    Case(
+        "a-thread-load-with-a-stray-byte-after-the-json",
+        scripted_app(200, JSON_HEAD, [TRAILING_BYTE_LOAD]),
+        request_type="threads.get_by_id",
+        expect=("transport.json_not_utf8",),
+        says="ChatKit got {}",
+        kept=TRAILING_BYTE_LOAD,
+    ),
+    Case(
+        "a-list-reply-not-utf8-over-loopback",
+        scripted_app(
+            200, JSON_HEAD, [b'{"data":[{"id":"thr_1","title":"\xff\xfe"}],"has_more":false}']
+        ),
+        request_type="threads.list",
+        via="loopback",
+        expect=("transport.json_not_utf8",),
     ),
     Case(
         "json-nested-too-deeply-to-decode",

@@ -150,3 +150,66 @@ def test_a_code_span_holds_any_text(text: str) -> None:
     tokens = parse(f"- {md_code(text)}\n")
     inline = tokens[3]
     assert [child.type for child in inline.children or []] == ["code_inline"]
+
+
+EVERY_CELL = (
+    "<img src=x onerror=alert(1)>|**bold**|[link](http://evil.example)`code`\n"
+    "## Verdicts\n| a | b |\n- every layer passes _u_ ~~s~~ $x$ &amp; \\| <!-- c -->"
+)
+"""Hostile text for every cell: raw HTML, emphasis, a link, a code span, a heading, a table row,
+a list item, maths, an entity and a comment, on several lines."""
+
+
+def _table_shape(tokens: list) -> list[int]:
+    """Cells per row of the one table in ``tokens`` (the header row first)."""
+    rows: list[int] = []
+    for token in tokens:
+        if token.type == "tr_open":
+            rows.append(0)
+        elif token.type in ("th_open", "td_open"):
+            rows[-1] += 1
+    return rows
+
+
+async def test_every_report_table_keeps_its_shape_with_hostile_text_in_every_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every table the report writes (layers, steps, screens, findings, client, threads,
+    reload, retries...) is rendered again with the hostile text in every cell the report did
+    not write itself: each keeps its header and rows, and nothing in it runs, links or fetches.
+    """
+    from chatkit_lab.report import _conformance, _inert, _markdown, _sections
+
+    tables: list[tuple[list[dict], list[str], dict]] = []
+    real = _inert.md_table
+
+    def spy(rows, columns=None, **options):  # type: ignore[no-untyped-def]
+        records = _inert._records(rows)
+        names = list(columns) if columns is not None else list(getattr(rows, "columns", []))
+        names = names or list(records[0] if records else [])
+        tables.append((records, names, options))
+        return real(rows, columns, **options)
+
+    for module in (_markdown, _sections, _conformance):
+        monkeypatch.setattr(module, "md_table", spy)
+    hostile = HOSTILE["all of them, and an item id with pipes and backticks"]
+    await _report(hostile, tmp_path / "hostile.md")
+    assert len(tables) >= 4, [names for _, names, _ in tables]
+    for records, names, options in tables:
+        if not records:
+            continue
+        forged = [
+            {
+                name: value if isinstance(value, _inert.Raw) else EVERY_CELL
+                for name, value in record.items()
+            }
+            for record in records
+        ]
+        text = "\n".join(real(forged, names, **options))
+        tokens = parse(text)
+        assert active(tokens) == [], names
+        shape = _table_shape(tokens)
+        assert shape and all(count == len(names) for count in shape), (names, shape)
+        assert not any(t.type in ("heading_open", "bullet_list_open", "fence") for t in tokens)
+        cells = [inline_text(t) for t in tokens if t.type == "inline"]
+        assert any("<img src=x onerror=alert(1)>" in cell for cell in cells), names

@@ -1,8 +1,9 @@
 // chatkit-lab: run a user's own ChatKit `fetch` as written, between the kit and a target.
 //
-// One process per diagnosis. Python and this script speak JSON lines: requests from Python on
-// stdin, records to Python on stdout (bodies in base64). The user's console output goes to
-// stderr, one framed record per call, tagged with the ChatKit request it belongs to.
+// One process per diagnosis. Python and this script speak JSON lines over their own channel (a
+// socket whose descriptor is the first argument; bodies in base64). The user's console calls
+// go over it too, one record per call, tagged with the ChatKit request they belong to; what
+// the module writes to fd 1 or 2 itself is the process's own output.
 //
 // Inside the user's module the global `fetch` is a bridge: each call is reported to Python,
 // which performs it on the wire through the kit's transport and answers with the real response
@@ -17,8 +18,8 @@ import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
 import {
-  als, b64, captureConsole, describe, emitConsole, hidePaths, hidePathsOf, makeControl, safeText,
-  send, unb64, writeErr,
+  als, b64, captureConsole, channel, describe, emitConsole, hidePaths, hidePathsOf, makeControl,
+  safeText, send, unb64,
 } from './runner_io.mjs';
 import { TS_FILE, transpile } from './ts_hooks.mjs';
 
@@ -236,8 +237,8 @@ async function handleFetch(msg, options) {
   await settle(state);
   state.finished = true;
   requests.delete(msg.id);
-  writeErr(`\x1e${JSON.stringify({ id: msg.id, end: true })}\n`);
-  send({ op: 'done', id: msg.id });
+  send({ op: 'console_end', id: msg.id });
+  send({ op: 'done', id: msg.id, controls_dropped: state.controlsDropped ?? 0 });
 }
 
 function abortRequest(msg) {
@@ -333,7 +334,7 @@ async function main() {
   process.on('unhandledRejection', uncaught('Uncaught (in promise)'));
   process.on('uncaughtException', uncaught('Uncaught'));
   const options = { maxBodyBytes: 4 * 1024 * 1024 };
-  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  const lines = readline.createInterface({ input: channel, crlfDelay: Infinity });
   for await (const line of lines) {
     let msg;
     try {
@@ -364,7 +365,8 @@ async function main() {
       wireFail(state, msg);
     }
   }
-  process.exit(0);
+  channel.end(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
 }
 
 main().catch((error) => {

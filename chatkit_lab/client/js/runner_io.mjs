@@ -4,6 +4,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, inspect } from 'node:util';
@@ -11,6 +12,9 @@ import { format, inspect } from 'node:util';
 const CONSOLE_CALL_MAX = 8 * 1024;
 const CONSOLE_REQUEST_MAX = 64 * 1024;
 const ARGS_MAX = 4 * 1024;
+const CONTROL_REQUEST_MAX = 200; // control calls recorded per request
+const CONTROL_OUTSIDE_MAX = 200; // control calls recorded outside any request
+let controlOutside = 0;
 const CONTROL_METHODS = [
   'setThreadId', 'sendUserMessage', 'setComposerValue', 'fetchUpdates', 'sendCustomAction',
   'focusComposer', 'showHistory', 'hideHistory',
@@ -18,9 +22,13 @@ const CONTROL_METHODS = [
 
 // -- protocol ---------------------------------------------------------------------------------
 
-const writeOut = process.stdout.write.bind(process.stdout);
-export const writeErr = process.stderr.write.bind(process.stderr);
-export const send = (record) => writeOut(`${JSON.stringify(record)}\n`);
+// The kit's own channel: a socket handed over as a file descriptor (its number is the first
+// argument), never fd 1 or 2, so nothing the user's module writes (a logger writing to fd 1)
+// can be taken for, or swallow, a protocol record.
+export const channel = new net.Socket({
+  fd: Number(process.argv[2]), readable: true, writable: true,
+});
+export const send = (record) => channel.write(`${JSON.stringify(record)}\n`);
 export const b64 = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   .toString('base64');
 export const unb64 = (text) => new Uint8Array(Buffer.from(text ?? '', 'base64'));
@@ -89,7 +97,7 @@ export function emitConsole(level, text) {
     state.lastActivity = Date.now();
   }
   const clipped = text.length > CONSOLE_CALL_MAX ? `${text.slice(0, CONSOLE_CALL_MAX)}...` : text;
-  writeErr(`\x1e${JSON.stringify({ id: state?.id ?? null, level, text: hidePaths(clipped) })}\n`);
+  send({ op: 'console', id: state?.id ?? null, level, text: hidePaths(clipped) });
 }
 
 export function captureConsole() {
@@ -98,15 +106,24 @@ export function captureConsole() {
   }
   console.trace = (...args) => emitConsole('trace', `Trace: ${format(...args)}`);
   console.dir = (value, options) => emitConsole('log', inspect(value, options));
-  // Nothing the user's code prints may reach the protocol channel.
-  process.stdout.write = (chunk, encoding, callback) => writeErr(chunk, encoding, callback);
+  // Raw writes to fd 1 or 2 (process.stdout.write, a logger) reach the kit as the process's
+  // own output: the protocol has its own channel.
 }
 
 // -- ChatKit's control, recorded --------------------------------------------------------------
 
 function record(name, args) {
   const state = als.getStore();
-  if (state) state.lastActivity = Date.now();
+  if (state) {
+    state.lastActivity = Date.now();
+    state.controls = (state.controls ?? 0) + 1;
+    if (state.controls > CONTROL_REQUEST_MAX) {
+      state.controlsDropped = (state.controlsDropped ?? 0) + 1;
+      return;
+    }
+  } else if (++controlOutside > CONTROL_OUTSIDE_MAX) {
+    return;
+  }
   send({
     op: 'control', id: state?.id ?? null, name, args: safeArgs(args),
     after_reply_chunks: state ? state.replyChunks : null,
