@@ -19,6 +19,7 @@ from chatkit_lab.client._fetch import (
     TransformFetch,
     local_capture,
 )
+from chatkit_lab.client._kit_requests import answers_not_found
 from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
 from chatkit_lab.client._model import (
     MODEL_NOTE,
@@ -64,6 +65,7 @@ from chatkit_lab.client._transform import (
 )
 
 __all__ = [
+    "answers_not_found",
     "CONTROL_COMMANDS",
     "DEFAULT_TOKEN_ENV",
     "MAX_STREAM_RETRIES",

@@ -83,6 +83,14 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
     )
     still_there = _is_thread(check.reply_json, thread_id) and (check.capture.status or 0) < 300
     if capture.status is not None and capture.status < 300 and not still_there:
+        if not answers_not_found(check.capture.status, check.capture.body):
+            life.notes.append(
+                f"threads.delete for thread {thread_id!r} answered {capture.status}; the load "
+                f"after it answered {check.capture.status or 'nothing'}"
+                + (f" ({check.capture.ending.message})" if check.capture.ending.message else "")
+                + ", not a clean not-found, so whether it is gone is not known"
+            )
+            return
         life.deleted_threads.append(thread_id)
         life.notes.append(
             f"deleted thread {thread_id!r} created by this session "
@@ -98,6 +106,20 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
             f"could not delete thread {thread_id!r} created by this session "
             f"(status {capture.status}): delete it by hand"
         )
+
+
+NOT_FOUND_WORDS = ("not found", "notfound", "no such", "does not exist", "doesn't exist")
+
+
+def answers_not_found(status: int | None, body: bytes) -> bool:
+    """``True`` when a load answered not-found cleanly: a 404 or 410, or another 4xx whose body
+    says not found (a 5xx, a reset or no answer is no proof that the thread is gone)."""
+    if status in (404, 410):
+        return True
+    if status is None or not 400 <= status < 500:
+        return False
+    text = body[:2000].decode("utf-8", "replace").lower()
+    return any(word in text for word in NOT_FOUND_WORDS)
 
 
 def _thread_ids(reply: Any) -> list[str] | None:

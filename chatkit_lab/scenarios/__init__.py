@@ -8,12 +8,15 @@ that plays the client's part, and the ``@check`` declarations that judge what it
 """
 
 from chatkit_lab.scenarios._base import (
+    CannotGoOn,
     NotOffered,
     Scenario,
     ScenarioContext,
     Session,
+    StoppedAnswering,
     item_text,
     items_of,
+    not_offered_evidence,
 )
 from chatkit_lab.scenarios.registry import (
     DEFAULT_SCENARIO,
@@ -27,6 +30,9 @@ from chatkit_lab.scenarios.registry import (
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "CannotGoOn",
+    "StoppedAnswering",
+    "not_offered_evidence",
     "SCENARIO_MODULES",
     "NotOffered",
     "Scenario",

@@ -200,15 +200,29 @@ def client_tool_facts(
     }
 
 
-def widget_facts(changes: list[str] | None = None, sync_reply: Any = "valid") -> Facts:
+def widget_facts(
+    changes: list[str] | None = None,
+    sync_reply: Any = "valid",
+    *,
+    reloaded: str | None = "Paris: 19 C",
+    in_place: bool = True,
+) -> Facts:
+    """A widget action that changed the card to 19 C (by ``widget.root.updated`` when
+    ``in_place``, else by a replaced item), then a reload showing ``reloaded``; with the
+    non-streaming action asked for too."""
     action = {"type": "weather.refresh", "payload": {"city": "Paris"}}
     return {
         "widget": widget(),
         "action": action,
-        "action_changes": ["thread.item.replaced", "thread.item.done"]
+        "action_changes": (["thread.item.updated"] if in_place else ["thread.item.replaced"])
         if changes is None
         else changes,
         "action_capture": "action: threads.custom_action",
+        "widget_shown": widget("Paris: 19 C")["widget"],
+        "widget_updated_in_place": in_place,
+        "widget_reloaded": widget(reloaded)["widget"] if reloaded is not None else None,
+        "widget_reload_found": reloaded is not None,
+        "reload_capture": "reload: items.list",
         "sync_reply": {"updated_item": widget("Paris: 19 C")}
         if sync_reply == "valid"
         else sync_reply,
@@ -406,6 +420,9 @@ CASES: dict[str, Case] = {
     "rendering.widget_action_no_effect": Case(
         "widget", lambda: widget_facts(changes=[]), widget_facts
     ),
+    "persistence.widget_update_lost": Case(
+        "widget", lambda: widget_facts(reloaded="Paris: 18 C"), widget_facts
+    ),
     "schema.sync_action_reply": Case(
         "widget",
         lambda: widget_facts(sync_reply={"updated_item": not_a_widget()}),
@@ -475,6 +492,10 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
             **history_facts(),
             "listed_after": [*history_facts()["listed_after"], thread("thr_3")],
         },
+    ],
+    "persistence.widget_update_lost": [
+        lambda: widget_facts(reloaded="Paris: 18 C", in_place=False),
+        lambda: widget_facts(reloaded="Lyon: 7 C"),
     ],
     "rendering.error_without_words": [
         lambda: _error_without_message(),
