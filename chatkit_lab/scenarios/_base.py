@@ -54,9 +54,7 @@ __all__ = [
 class NotOffered(Exception):  # noqa: N818 - a typed outcome, not an error
     """The backend does not offer what the scenario exercises: the scenario is skipped."""
 
-    def __init__(
-        self, reason: str, *, evidence: str | None = None, refusal: bool = False
-    ) -> None:
+    def __init__(self, reason: str, *, evidence: str | None = None, refusal: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.evidence = evidence
@@ -95,7 +93,7 @@ NOT_OFFERED_WORDS = (
     "not enabled",
     "unknown request type",
     "no attachment store",
-    "are supported",
+    "not configured",
 )
 """Words of an error body that say the backend does not offer what was asked (lower case)."""
 MAX_QUOTE = 160
@@ -373,9 +371,7 @@ def items_of(page: Any) -> list[dict[str, Any]] | None:
     return [item for item in page["data"] if isinstance(item, dict)]
 
 
-def done_items(
-    capture: Capture, also: tuple[str, ...] = ()
-) -> list[dict[str, Any]]:
+def done_items(capture: Capture, also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The items a stream finished (``thread.item.done``, and ``thread.item.replaced``), in
     order; ``also`` adds other item events (``thread.item.added``)."""
     kinds = ("thread.item.done", "thread.item.replaced", *also)

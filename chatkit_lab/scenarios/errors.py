@@ -8,16 +8,31 @@ plain words and records what arrived. What the closed UI draws for them is model
 message with a Retry button when ``allow_retry`` is true and without one otherwise, a notice
 banner, a transient progress line. A backend that never sends them when asked is skipped (it
 may only send errors when something really fails), which is not a failure.
+
+Only what a real failure needs is judged: an error the user was told they may retry must say
+``allow_retry: true`` (else the Retry button is missing); an error marked retryable when the kit
+asked for a final one is not a fault (a real failure often is retryable, and the user loses
+nothing by a Retry button). A backend that turns the failure into a normal reply quoting the
+exception is graded for what the user sees: a reply that reads like an error, with no Retry
+button (a warning).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session
+from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items, item_text
+
+EXCEPTION_TEXT = re.compile(
+    r"Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(?:Error|Exception)\b|"
+    r"\berror:",
+    re.IGNORECASE,
+)
+"""What an exception quoted in a reply looks like."""
 
 ASKS: tuple[tuple[str, str, bool | None], ...] = (
     ("retryable", "error", True),
@@ -59,6 +74,11 @@ async def play(session: Session) -> None:
     for (role, kind, retry), step in steps:
         events = shown(step.seen_by_chatkit)
         wanted = [e for e in events if e["type"] == kind]
+        replies = [
+            item_text(i)
+            for i in done_items(step.seen_by_chatkit)
+            if i.get("type") == "assistant_message"
+        ]
         got.append(
             {
                 "role": role,
@@ -67,10 +87,15 @@ async def play(session: Session) -> None:
                 "capture": step.capture.name,
                 "events": events,
                 "arrived": bool(wanted),
+                "replies": replies,
             }
         )
     session.facts["asks"] = got
-    if not any(ask["arrived"] for ask in got):
+    quoted = any(
+        ask["asked"] == "error" and any(EXCEPTION_TEXT.search(r) for r in ask["replies"])
+        for ask in got
+    )
+    if not any(ask["arrived"] for ask in got) and not quoted:
         session.not_offered(
             "no reply carried an error or notice event when asked for one in plain words: the "
             "backend sends them only when something really fails (give other words with "
@@ -116,17 +141,51 @@ def retry_flag(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Skip("nothing was asked")
         return
     for ask in asks:
-        if ask["asked"] != "error" or not ask["arrived"]:
-            continue
+        if ask["asked"] != "error" or not ask["arrived"] or ask["allow_retry"] is not True:
+            continue  # a retryable error where a final one was asked for hides nothing
         for event in (e for e in ask["events"] if e["type"] == "error"):
             flag = event["payload"].get("allow_retry")
-            if flag is not ask["allow_retry"]:
+            if flag is not True:
                 yield Found(
-                    f"asked for an error the user {'may' if ask['allow_retry'] else 'may not'} "
-                    f"retry; the error event says allow_retry={flag!r}, so the UI shows "
-                    f"{event['ui']} (modelled)",
+                    f"asked for an error the user may retry; the error event says "
+                    f"allow_retry={flag!r}, so the UI shows {event['ui']} (modelled): the user "
+                    "cannot try again",
                     Evidence(capture=ask["capture"], event_index=event["event"]),
                 )
+
+
+@check(
+    code="rendering.error_as_reply",
+    layer="rendering",
+    severity="warning",
+    description="A failure reaches the user as an error, not as a normal reply quoting it.",
+    expectation="When the turn fails, the stream carries an error event (the UI shows an error, "
+    "with Retry when allow_retry is true; modelled), not an assistant message whose text is "
+    "the exception.",
+    fix="Let the failure reach ChatKitServer (raise CustomStreamError or StreamError from "
+    "respond, or let the model's exception propagate) instead of catching it and streaming its "
+    "text as the reply.",
+)
+def error_as_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    asks = ctx.facts.get("asks")
+    if not isinstance(asks, list):
+        yield Skip("nothing was asked")
+        return
+    for ask in asks:
+        if ask["asked"] != "error" or ask["arrived"]:
+            continue
+        for reply in ask.get("replies", []):
+            match = EXCEPTION_TEXT.search(reply)
+            if match is None:
+                continue
+            shown_text = " ".join(reply.split())[:160]
+            yield Found(
+                f"the failure reached the user as a normal reply quoting it ({shown_text!r}): "
+                "the UI shows it as the assistant's answer, with no error styling and no Retry "
+                "button (modelled)",
+                Evidence(capture=ask["capture"], detail={"matched": match.group(0)}),
+            )
+            break
 
 
 @check(

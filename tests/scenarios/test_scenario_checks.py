@@ -321,7 +321,11 @@ def history_facts(
 
 
 def errors_facts(
-    *, retryable_flag: bool = True, notice_message: str | None = "Heads up: this is a notice."
+    *,
+    retryable_flag: bool = True,
+    notice_message: str | None = "Heads up: this is a notice.",
+    final_as_reply: str | None = None,
+    final_flag: bool = False,
 ) -> Facts:
     """What the errors play records: each ask's stream, read by the play's own ``shown``."""
     progress = {"type": "progress_update", "text": "Working on it"}
@@ -340,8 +344,10 @@ def errors_facts(
         ],
         "final": [
             progress,
-            {"type": "error", "code": "custom", "message": "Cannot do.", "allow_retry": False},
-        ],
+            {"type": "error", "code": "custom", "message": "Cannot do.", "allow_retry": final_flag},
+        ]
+        if final_as_reply is None
+        else [{"type": "thread.item.done", "item": assistant("msg_final", final_as_reply)}],
         "notice": [notice, progress, {"type": "thread.item.done", "item": assistant()}],
     }
     asks = []
@@ -352,6 +358,11 @@ def errors_facts(
     ):
         made = stream_capture(streams[role])
         events = shown(made)
+        replies = [
+            p["item"]["content"][0]["text"]
+            for p in streams[role]
+            if p["type"] == "thread.item.done" and p["item"]["type"] == "assistant_message"
+        ]
         asks.append(
             {
                 "role": role,
@@ -360,6 +371,7 @@ def errors_facts(
                 "capture": f"ask: {role}",
                 "events": events,
                 "arrived": any(e["type"] == asked for e in events),
+                "replies": replies,
             }
         )
     return {"threads": [THREAD], "thread_id": THREAD, "asks": asks}
@@ -447,11 +459,17 @@ CASES: dict[str, Case] = {
     "persistence.history_paging": Case(
         "history", lambda: history_facts(order=(1, 2, 3)), history_facts
     ),
+    "persistence.history_never_ends": Case("history", lambda: _endless_history(), history_facts),
     "persistence.rename_not_shown": Case(
         "history", lambda: history_facts(title="New chat"), history_facts
     ),
     "persistence.deleted_thread_remains": Case(
         "history", lambda: history_facts(still_loads=True), history_facts
+    ),
+    "rendering.error_as_reply": Case(
+        "errors",
+        lambda: errors_facts(final_as_reply="Sorry: RuntimeError: upstream model unavailable"),
+        lambda: errors_facts(final_as_reply="Here is what went wrong, and how to go on."),
     ),
     "rendering.error_retry_flag": Case(
         "errors", lambda: errors_facts(retryable_flag=False), errors_facts
@@ -501,6 +519,21 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
         lambda: _error_without_message(),
     ],
 }
+
+
+def test_a_real_failure_marked_retryable_where_a_final_error_was_asked_for_is_no_fault() -> None:
+    found, _ = judge("errors", errors_facts(final_flag=True))
+    assert found == []
+
+
+def _endless_history() -> Facts:
+    """The last page says has_more, and the page after it is empty and says so again."""
+    facts = history_facts()
+    facts["pages"][-1]["has_more"] = True
+    facts["pages"].append(
+        {"size": 0, "has_more": True, "capture": "list page 3", "never_ends": "an empty page"}
+    )
+    return facts
 
 
 def _error_without_message() -> Facts:
