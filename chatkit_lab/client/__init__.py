@@ -11,6 +11,7 @@ Fact and model sit side by side here, and every output says which is which:
 The lifecycle runner (:mod:`._lifecycle`) plays the client's part against a target.
 """
 
+from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     CONTROL_COMMANDS,
     ClientFetch,
@@ -65,6 +66,7 @@ from chatkit_lab.client._transform import (
 )
 
 __all__ = [
+    "CookieSender",
     "answers_not_found",
     "CONTROL_COMMANDS",
     "DEFAULT_TOKEN_ENV",
