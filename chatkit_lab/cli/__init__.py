@@ -145,6 +145,21 @@ def diagnose(
         str | None,
         typer.Option(help="Where ChatKit uploads files directly (the attachments scenario)."),
     ] = None,
+    upload_type: Annotated[
+        str | None,
+        typer.Option(
+            help="The file type the attachments scenario uploads: text/plain, image/png or "
+            "application/pdf (default: text/plain, or what the backend's refusal names)."
+        ),
+    ] = None,
+    sync_action: Annotated[
+        bool,
+        typer.Option(
+            "--sync-action",
+            help="Also send threads.sync_custom_action after a widget action (ChatKit.js "
+            "does not).",
+        ),
+    ] = False,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -161,8 +176,11 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url):
-        fail("--prompt and --upload-url go with --scenario")
+    if scenario is None and (prompt or upload_url or upload_type or sync_action):
+        fail("--prompt, --upload-url, --upload-type and --sync-action go with --scenario")
+    uploads = ("text/plain", "image/png", "application/pdf")
+    if upload_type is not None and upload_type not in uploads:
+        fail(f"bad --upload-type {upload_type!r}: use {', '.join(uploads)}")
     from chatkit_lab.sources import Limits
 
     # What every client run takes, the message lifecycle and the scenarios alike.
@@ -188,7 +206,12 @@ def diagnose(
                     target,
                     scenario,
                     prompt or [],
-                    options={**options, "upload_url": upload_url},
+                    options={
+                        **options,
+                        "upload_url": upload_url,
+                        "upload_type": upload_type,
+                        "sync_action": sync_action,
+                    },
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
