@@ -42,7 +42,7 @@ from chatkit_lab.scenarios.cancel import seen_before_stop
 from chatkit_lab.scenarios.client_tool import RESULT
 from chatkit_lab.scenarios.errors import shown
 from chatkit_lab.scenarios.history import TITLE
-from chatkit_lab.scenarios.workflow import task_updates
+from chatkit_lab.scenarios.workflow import task_updates, tasks_added
 
 URL = "http://backend.test/chatkit"
 THREAD = "thr_case"
@@ -168,7 +168,20 @@ def cancel_facts(reload: list[dict[str, Any]] | None = None) -> Facts:
         "stopped_capture": stopped.name,
         "reload": [user(), saved] if reload is None else reload,
         "reload_capture": "reload after stop: items.list",
+        "after_stop": {
+            "capture": "send after stop: threads.add_user_message",
+            "status": 200,
+            "replied": True,
+            "errors": [],
+        },
     }
+
+
+def locked_after_stop() -> Facts:
+    """The message after the stop gets an error event and no reply."""
+    facts = cancel_facts()
+    facts["after_stop"].update(replied=False, errors=["A reply is already in progress."])
+    return facts
 
 
 def retry_facts(reload: list[dict[str, Any]] | None = None) -> Facts:
@@ -231,7 +244,7 @@ def widget_facts(
     }
 
 
-def workflow_facts(kept_tasks: int = 2) -> Facts:
+def workflow_facts(kept_tasks: int = 2, done_tasks: int = 2) -> Facts:
     streamed = stream_capture(
         [
             {"type": "thread.item.added", "item": workflow(0)},
@@ -244,12 +257,14 @@ def workflow_facts(kept_tasks: int = 2) -> Facts:
                 for n in range(2)
                 for kind in ("workflow.task.added", "workflow.task.updated")
             ),
-            {"type": "thread.item.done", "item": workflow(2)},
+            {"type": "thread.item.done", "item": workflow(done_tasks)},
         ]
     )
     return {
-        "workflows": [workflow(2)],
+        "workflows": [workflow(done_tasks)],
         "updates": task_updates(streamed.events),
+        "added": tasks_added(streamed.events),
+        "stream_capture": "send: threads.create",
         "reload": [user(), workflow(kept_tasks)],
         "reload_capture": "reload: items.list",
     }
@@ -410,6 +425,21 @@ CASES: dict[str, Case] = {
         ),
         lambda: cancel_facts(),
     ),
+    "rendering.workflow_tasks_dropped": Case(
+        "workflow", lambda: workflow_facts(kept_tasks=0, done_tasks=0), workflow_facts
+    ),
+    "persistence.cancel_thread_locked": Case("cancel", locked_after_stop, lambda: cancel_facts()),
+    "persistence.cancel_partial_twice": Case(
+        "cancel",
+        lambda: cancel_facts(
+            [
+                user(),
+                assistant("msg_asst", "Once upon a time a lighthouse"),
+                assistant("msg_asst_copy", "Once upon a time a lighthouse"),
+            ]
+        ),
+        lambda: cancel_facts(),
+    ),
     "persistence.retry_kept_old_reply": Case(
         "retry",
         lambda: retry_facts([user(), *retry_facts()["old_reply"], *retry_facts()["new_reply"]]),
@@ -502,6 +532,12 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
         lambda: {
             **history_facts(),
             "pages": [{"size": 3, "has_more": False, "capture": "list page 1"}],
+        },
+    ],
+    "persistence.cancel_thread_locked": [
+        lambda: {
+            **cancel_facts(),
+            "after_stop": {"capture": "after", "status": 409, "replied": False, "errors": []},
         },
     ],
     "persistence.rename_not_shown": [lambda: {**history_facts(), "listed_after": []}],
