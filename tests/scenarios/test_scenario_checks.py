@@ -39,7 +39,7 @@ from chatkit_lab.client import Lifecycle
 from chatkit_lab.scenarios import ScenarioContext, scenario_checks, scenarios
 from chatkit_lab.scenarios.attachments import attachment_problem
 from chatkit_lab.scenarios.cancel import seen_before_stop
-from chatkit_lab.scenarios.client_tool import RESULT
+from chatkit_lab.scenarios.client_tool import MAX_CHAIN, RESULT
 from chatkit_lab.scenarios.errors import shown
 from chatkit_lab.scenarios.history import TITLE
 from chatkit_lab.scenarios.workflow import task_updates, tasks_added
@@ -177,6 +177,23 @@ def cancel_facts(reload: list[dict[str, Any]] | None = None) -> Facts:
     }
 
 
+def looping_tool(*, same: bool) -> Facts:
+    """Every tool output brought back a pending call, past the kit's bound: the same call each
+    time, or (valid) a chain of different calls that ended within the bound."""
+    facts = client_tool_facts()
+    count = MAX_CHAIN + 1 if same else MAX_CHAIN
+    facts["chain"] = [
+        {
+            "id": f"ctc_{n}",
+            "name": "get_selected_text" if same else f"step_{n}",
+            "arguments": {},
+            "capture": f"tool output {n}",
+        }
+        for n in range(1, count + 1)
+    ]
+    return facts
+
+
 def locked_after_stop() -> Facts:
     """The message after the stop gets an error event and no reply."""
     facts = cancel_facts()
@@ -204,8 +221,10 @@ def client_tool_facts(
 ) -> Facts:
     done = tool_call("completed", RESULT) if reload_call is None else reload_call
     said = [assistant("msg_after", 'You selected "hello from the editor".')]
+    link = {"id": "ctc_1", "name": "get_selected_text", "arguments": {}, "capture": "create"}
     return {
         "call": tool_call(),
+        "chain": [link],
         "continuation": said if continuation is None else continuation,
         "continuation_capture": "tool output: threads.add_client_tool_output",
         "reload": [user(), done, *said],
@@ -427,6 +446,9 @@ CASES: dict[str, Case] = {
     ),
     "rendering.workflow_tasks_dropped": Case(
         "workflow", lambda: workflow_facts(kept_tasks=0, done_tasks=0), workflow_facts
+    ),
+    "rendering.client_tool_loop": Case(
+        "client-tool", lambda: looping_tool(same=True), lambda: looping_tool(same=False)
     ),
     "persistence.cancel_thread_locked": Case("cancel", locked_after_stop, lambda: cancel_facts()),
     "persistence.cancel_partial_twice": Case(
