@@ -129,3 +129,80 @@ async def test_the_event_rewriter_rewrites_events_split_across_body_messages() -
     frames = body.split(b"\n\n")
     assert frames[0] == b": comment" and frames[3] == b"data: [1]" and frames[4] == b""
     assert [json.loads(f[6:])["allow_retry"] for f in frames[1:3]] == [False, False]
+
+
+# -- planted faults that only show across requests ---------------------------------------------
+
+
+async def its_own_scenario_finds(variant: str, scenario: str, code: str) -> None:
+    """Every scenario against ``variant``: ``scenario`` fails and finds ``code``; every other
+    scenario passes or is skipped."""
+    conformance = await diagnose_scenarios(variant, "all")
+    own = conformance.result(scenario)
+    assert own is not None and own.state == "fail", own and own.reason
+    assert code in {f.code for f in own.diagnosis.findings}, own.reason
+    broken = {
+        r.name: r.reason
+        for r in conformance.results
+        if r.name != scenario and r.state not in ("pass", "skip")
+    }
+    assert broken == {}
+
+
+async def test_a_widget_change_sent_as_an_update_and_never_saved_is_gone_after_a_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:widget-unsaved", "widget", "persistence", "persistence.widget_update_lost"
+    )
+
+
+async def test_a_widget_replaced_under_a_new_id_replaces_nothing_the_thread_had() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:widget-new-id", "widget", "ordering", "ordering.replaced_unknown_item"
+    )
+
+
+async def test_a_history_whose_pages_always_say_has_more_never_ends() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:history-endless", "history", "persistence", "persistence.history_never_ends"
+    )
+
+
+async def test_a_tool_answer_that_brings_back_the_same_call_is_a_loop() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:client-tool-loop", "client-tool", "rendering", "rendering.client_tool_loop"
+    )
+
+
+async def test_a_workflow_finished_without_its_tasks_drops_them() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:workflow-drops-tasks", "workflow", "rendering", "rendering.workflow_tasks_dropped"
+    )
+
+
+async def test_a_workflow_the_kit_found_unfinished_fails_and_is_no_skip() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:workflow-unfinished", "workflow", "ordering", "ordering.unfinished_item"
+    )
+
+
+async def test_a_stop_that_locks_the_thread_fails_cancel() -> None:
+    await its_own_scenario_finds(
+        "faulty:cancel-locks", "cancel", "persistence.cancel_thread_locked"
+    )
+
+
+async def test_a_stopped_reply_saved_twice_shows_twice_after_a_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:cancel-twice", "cancel", "persistence", "persistence.cancel_partial_twice"
+    )
+
+
+def test_every_more_fault_is_a_registered_target_that_names_a_scenario() -> None:
+    from chatkit_lab.backends import MORE_FAULTY_SCENARIOS
+    from chatkit_lab.backends.faulty_scenarios import MORE_FAULTS
+
+    assert set(MORE_FAULTS) == set(MORE_FAULTY_SCENARIOS)
+    registered = describe_targets()
+    for name, (scenario, _) in MORE_FAULTS.items():
+        assert scenario in scenarios()
+        assert registered.get(f"faulty:{name}")
