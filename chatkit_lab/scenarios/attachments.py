@@ -125,6 +125,10 @@ async def _two_phase(session: Session, stem: str) -> dict[str, Any] | None:
     if not (isinstance(network, JsonReply) and network.ok) and session.upload_type is None:
         learned = accepted_type(step.capture.body, mime)
         if learned is not None:  # as a user picks a file the composer takes
+            # the probe is the kit's own: a page would accept only those types in its
+            # composer, so the refusal is no fault of the backend (its exchange is kept,
+            # not judged)
+            step.capture.meta["kit"] = True
             session.facts["file_type"] = learned
             session.life.notes.append(
                 f"attachments.create refused {mime} ({step.capture.status}); its error names "
