@@ -46,6 +46,7 @@ from chatkit_lab.scenarios import (
     Scenario,
     Session,
     StoppedAnswering,
+    error_events,
     resolve_scenarios,
 )
 from chatkit_lab.targets import Target
@@ -179,6 +180,7 @@ async def run_scenarios(
     conformance = Conformance(target.name, redactor=redactor)
     before: str | None = None
     gone: str | None = None
+    met: list[dict[str, Any]] = []  # the error events earlier scenarios met: real failures
     with redacting(redactor):
         for scenario in scenarios:
             runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
@@ -193,6 +195,7 @@ async def run_scenarios(
                 sync_action=sync_action,
                 upload_type=upload_type,
                 before=before,
+                met_errors=met,
             )
             if gone is not None:  # never a feature skip: nothing after it can be judged
                 conformance.results.append(
@@ -227,6 +230,8 @@ async def run_scenarios(
                 if scenario.name != "messages" and stopped is None:
                     await runner.clean_up(session.life)
                 before = session.last_request()
+                if scenario.name != "errors":
+                    met.extend(error_events(session.life, scenario.name))
             if scenario.name == "messages":
                 refuse_unreachable(session.life, target, redactor)
             diagnosis = evaluate_scenario(session, target.name, fetch_name(target, fetch))

@@ -46,6 +46,7 @@ __all__ = [
     "ScenarioContext",
     "Session",
     "done_items",
+    "error_events",
     "item_text",
     "items_of",
 ]
@@ -186,6 +187,7 @@ class Session:
         sync_action: bool = False,
         upload_type: str | None = None,
         before: str | None = None,
+        met_errors: list[dict[str, Any]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.runner = runner
@@ -203,6 +205,9 @@ class Session:
         self.before = before
         """The last request of the run before this session (to name when the backend stops
         answering at this session's first request)."""
+        self.met_errors = list(met_errors or [])
+        """The ``error`` events earlier scenarios of the run met (``scenario``, ``capture``,
+        ``payload``): real failures, which the ``errors`` scenario judges too."""
         self.held: dict[str, set[str]] = {}
         """The item ids each thread holds, as the client has them (streams and loads)."""
 
@@ -362,6 +367,24 @@ class Session:
             "not say the feature is missing, so the scenario could not go on",
             evidence=capture.name,
         )
+
+
+def error_events(life: Lifecycle, scenario: str) -> list[dict[str, Any]]:
+    """The ``error`` events the streams of ``life`` carried, as :attr:`Session.met_errors`."""
+    met: list[dict[str, Any]] = []
+    for step in life.steps:
+        for event in step.seen_by_chatkit.events:
+            payload = event.payload
+            if isinstance(payload, dict) and payload.get("type") == "error":
+                met.append(
+                    {
+                        "scenario": scenario,
+                        "capture": step.capture.name,
+                        "event": event.index,
+                        "payload": payload,
+                    }
+                )
+    return met
 
 
 def items_of(page: Any) -> list[dict[str, Any]] | None:

@@ -42,6 +42,16 @@ ASKS: tuple[tuple[str, str, bool | None], ...] = (
 """Prompt role, the event it asks for, and the ``allow_retry`` it asks for (errors only)."""
 
 
+MAX_MET = 20
+"""Error events met in other scenarios that the errors scenario judges, at most."""
+
+
+def shown_error(payload: dict[str, Any]) -> str:
+    """What the UI shows for one ``error`` event (modelled)."""
+    retry = payload.get("allow_retry")
+    return "an error message" + (" with a Retry button" if retry is True else ", no retry")
+
+
 def shown(capture: Capture) -> list[dict[str, Any]]:
     """The error, notice and progress events of a stream, with what the UI shows (modelled)."""
     out: list[dict[str, Any]] = []
@@ -95,7 +105,16 @@ async def play(session: Session) -> None:
         ask["asked"] == "error" and any(EXCEPTION_TEXT.search(r) for r in ask["replies"])
         for ask in got
     )
-    if not any(ask["arrived"] for ask in got) and not quoted:
+    met = session.met_errors[:MAX_MET]
+    if met:  # real failures other scenarios met: judged for what the UI shows of them
+        session.facts["met"] = [
+            {**m, "ui": shown_error(m["payload"])} for m in met if isinstance(m, dict)
+        ]
+        session.life.notes.append(
+            f"{len(met)} error event(s) met in other scenarios were judged too "
+            f"({', '.join(sorted({str(m.get('scenario')) for m in met}))})"
+        )
+    if not any(ask["arrived"] for ask in got) and not quoted and not met:
         session.not_offered(
             "no reply carried an error or notice event when asked for one in plain words: the "
             "backend sends them only when something really fails (give other words with "
@@ -202,6 +221,14 @@ def without_words(ctx: ScenarioContext) -> Iterator[Found | Skip]:
     if not isinstance(asks, list):
         yield Skip("nothing was asked")
         return
+    for met in ctx.facts.get("met", []):
+        payload = met.get("payload") or {}
+        if payload.get("code") == "custom" and not str(payload.get("message") or ""):
+            yield Found(
+                f"an error event met in the {met.get('scenario')} scenario has no message: the "
+                "UI shows it with no words",
+                Evidence(capture=met.get("capture"), event_index=met.get("event")),
+            )
     for ask in asks:
         for event in ask["events"]:
             payload = event["payload"]

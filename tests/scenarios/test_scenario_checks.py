@@ -574,6 +574,17 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
         lambda: widget_facts(reloaded="Lyon: 7 C"),
     ],
     "rendering.error_without_words": [
+        lambda: {
+            **errors_facts(),
+            "met": [
+                {
+                    "scenario": "widget",
+                    "capture": "action: threads.custom_action",
+                    "event": 1,
+                    "payload": {"type": "error", "code": "custom", "allow_retry": True},
+                }
+            ],
+        },
         lambda: _error_without_message(),
     ],
 }
