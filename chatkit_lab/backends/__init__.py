@@ -179,7 +179,7 @@ MORE_FAULTY_SCENARIOS: dict[str, str] = {
     "cancel-twice": "the reference backend saving a stopped reply twice",
 }
 """More planted faults ``faulty:<name>``, one cross-request rule each (see
-:data:`.faulty_scenarios.MORE_FAULTS`)."""
+:data:`.scenario_faults.MORE_FAULTS`)."""
 
 
 def _faulty_scenario_backend(scenario: str, **options: Any) -> BuiltinTarget:

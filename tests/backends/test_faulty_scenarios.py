@@ -199,7 +199,7 @@ async def test_a_stopped_reply_saved_twice_shows_twice_after_a_reload() -> None:
 
 def test_every_more_fault_is_a_registered_target_that_names_a_scenario() -> None:
     from chatkit_lab.backends import MORE_FAULTY_SCENARIOS
-    from chatkit_lab.backends.faulty_scenarios import MORE_FAULTS
+    from chatkit_lab.backends.scenario_faults import MORE_FAULTS
 
     assert set(MORE_FAULTS) == set(MORE_FAULTY_SCENARIOS)
     registered = describe_targets()
