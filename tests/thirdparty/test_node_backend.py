@@ -167,11 +167,14 @@ def test_the_node_backend_offers_no_tools_widgets_or_workflows_and_is_skipped_th
             assert found.diagnosis.verdict.code == "persistence.duplicate_item", found.reason
 
 
-def test_the_node_backend_keeps_a_stopped_reply_and_dies_on_the_load_of_a_deleted_thread(
+def test_the_node_backend_saves_a_stopped_reply_twice_and_dies_on_a_deleted_threads_load(
     kept: tuple[Conformance, bool],
 ) -> None:
     conformance, alive = kept
-    assert result(conformance, "cancel").state == "pass"
+    cancel = result(conformance, "cancel")  # the reply is saved twice here too
+    assert cancel.state == "fail", cancel.reason
+    assert cancel.diagnosis.verdict is not None
+    assert cancel.diagnosis.verdict.code == "persistence.cancel_partial_twice"
     history = result(conformance, "history")  # a load of the thread it had just deleted
     assert not alive
     assert history.state == "fail"
