@@ -177,6 +177,8 @@ MORE_FAULTY_SCENARIOS: dict[str, str] = {
     "cancel-locks": "the reference backend on a store that locks a thread when a reply is "
     "stopped: every later message there fails",
     "cancel-twice": "the reference backend saving a stopped reply twice",
+    "crash-on-deleted": "the reference backend whose process ends on the first load of a "
+    "thread it deleted (the history scenario does it): every later request is refused",
 }
 """More planted faults ``faulty:<name>``, one cross-request rule each (see
 :data:`.scenario_faults.MORE_FAULTS`)."""

@@ -255,6 +255,12 @@ class TwiceSavedPartialStore(StoreWrapper):
         await super().add_thread_item(thread_id, item, context)
 
 
+def _crash_on_deleted(**options: Any) -> Any:
+    from .crashing import crash_on_deleted_app
+
+    return crash_on_deleted_app(**options)
+
+
 def _both(fault: Callable[[Store[Any]], StoreWrapper], rewrite: EventRewrite) -> Callable[..., Any]:
     return lambda **options: rewrite_stream_events(
         _with_store_fault(reference_app(**options), fault), rewrite
@@ -276,5 +282,6 @@ MORE_FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
     "workflow-unfinished": ("workflow", _stream_variant(workflow_never_done)),
     "cancel-locks": ("cancel", _store_variant(LockingStore)),
     "cancel-twice": ("cancel", _store_variant(TwiceSavedPartialStore)),
+    "crash-on-deleted": ("history", lambda **options: _crash_on_deleted(**options)),
 }
 """More planted faults, ``faulty:<name>``: name -> (the scenario it breaks, its app builder)."""

@@ -160,6 +160,14 @@ def diagnose(
             "does not).",
         ),
     ] = False,
+    errors_upstream: Annotated[
+        str | None,
+        typer.Option(
+            help="The errors scenario serves a failing model API here (http://127.0.0.1:PORT) "
+            "and judges the backend's answer to that real failure; start the backend with its "
+            "model's base URL there (OPENAI_BASE_URL=http://127.0.0.1:PORT/v1).",
+        ),
+    ] = None,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -176,8 +184,19 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url or upload_type or sync_action):
-        fail("--prompt, --upload-url, --upload-type and --sync-action go with --scenario")
+    if scenario is None and (prompt or upload_url or upload_type or sync_action or errors_upstream):
+        fail(
+            "--prompt, --upload-url, --upload-type, --sync-action and --errors-upstream go with "
+            "--scenario"
+        )
+    if errors_upstream is not None:
+        from chatkit_lab.errors import ChatKitLabError
+        from chatkit_lab.scenarios import parse_upstream
+
+        try:
+            parse_upstream(errors_upstream)
+        except ChatKitLabError as exc:
+            fail(str(exc))
     uploads = ("text/plain", "image/png", "application/pdf")
     if upload_type is not None and upload_type not in uploads:
         fail(f"bad --upload-type {upload_type!r}: use {', '.join(uploads)}")
@@ -211,6 +230,7 @@ def diagnose(
                         "upload_url": upload_url,
                         "upload_type": upload_type,
                         "sync_action": sync_action,
+                        "errors_upstream": errors_upstream,
                     },
                     as_json=as_json,
                     out=out,

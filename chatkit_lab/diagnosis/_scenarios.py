@@ -168,6 +168,7 @@ async def run_scenarios(
     progress: Callable[[str], None] | None = None,
     sync_action: bool = False,
     upload_type: str | None = None,
+    errors_upstream: str | None = None,
 ) -> Conformance:
     """Play each scenario against an open target and grade it.
 
@@ -196,6 +197,7 @@ async def run_scenarios(
                 upload_type=upload_type,
                 before=before,
                 met_errors=met,
+                errors_upstream=errors_upstream,
             )
             if gone is not None:  # never a feature skip: nothing after it can be judged
                 conformance.results.append(
@@ -268,6 +270,7 @@ async def diagnose_scenarios(
     upload_url: str | None = None,
     sync_action: bool = False,
     upload_type: str | None = None,
+    errors_upstream: str | None = None,
 ) -> Conformance:
     """Run conformance scenarios (``"all"``, a name, or names separated by commas) against a
     built-in backend or a ChatKit endpoint URL, and grade each: pass, fail or skipped.
@@ -277,7 +280,9 @@ async def diagnose_scenarios(
     attachments scenario's direct strategy; a built-in backend knows its own);
     ``sync_action`` also sends ``threads.sync_custom_action`` after a widget action (ChatKit.js
     does not); ``upload_type`` is the MIME type the attachments scenario uploads (default: plain
-    text, or what the backend's refusal says it takes).
+    text, or what the backend's refusal says it takes); ``errors_upstream`` is where the
+    errors scenario serves a failing model API (the backend was started with its model's base
+    URL there), so it judges the backend's answer to a real failure.
     """
     chosen = resolve_scenarios(scenarios)
     async with open_run(
@@ -305,4 +310,5 @@ async def diagnose_scenarios(
             progress=progress,
             sync_action=sync_action,
             upload_type=upload_type,
+            errors_upstream=errors_upstream,
         )

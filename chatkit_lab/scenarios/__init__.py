@@ -19,6 +19,7 @@ from chatkit_lab.scenarios._base import (
     items_of,
     not_offered_evidence,
 )
+from chatkit_lab.scenarios._upstream import FailingUpstream, parse_upstream
 from chatkit_lab.scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIO_MODULES,
@@ -34,7 +35,9 @@ __all__ = [
     "CannotGoOn",
     "StoppedAnswering",
     "error_events",
+    "FailingUpstream",
     "not_offered_evidence",
+    "parse_upstream",
     "SCENARIO_MODULES",
     "NotOffered",
     "Scenario",

@@ -188,6 +188,7 @@ class Session:
         upload_type: str | None = None,
         before: str | None = None,
         met_errors: list[dict[str, Any]] | None = None,
+        errors_upstream: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.runner = runner
@@ -208,6 +209,9 @@ class Session:
         self.met_errors = list(met_errors or [])
         """The ``error`` events earlier scenarios of the run met (``scenario``, ``capture``,
         ``payload``): real failures, which the ``errors`` scenario judges too."""
+        self.errors_upstream = errors_upstream
+        """Where the ``errors`` scenario serves a failing model upstream (``None``: it asks for
+        errors in plain words instead); the backend was started with its model pointed there."""
         self.held: dict[str, set[str]] = {}
         """The item ids each thread holds, as the client has them (streams and loads)."""
 

@@ -25,7 +25,15 @@ from typing import Any
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items, item_text
+from chatkit_lab.scenarios._base import (
+    CannotGoOn,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+    item_text,
+)
+from chatkit_lab.scenarios._upstream import FailingUpstream
 
 EXCEPTION_TEXT = re.compile(
     r"Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(?:Error|Exception)\b|"
@@ -74,46 +82,23 @@ def shown(capture: Capture) -> list[dict[str, Any]]:
 
 
 async def play(session: Session) -> None:
+    if session.errors_upstream is not None:
+        await play_upstream(session, session.errors_upstream)
+        judge_met(session)
+        return
     first, *rest = ASKS
     create = await session.create_thread(session.prompt(first[0]))
     thread_id = session.require_thread(create)
     steps = [(first, create)]
     for ask in rest:
         steps.append((ask, await session.say(thread_id, session.prompt(ask[0]), f"ask: {ask[0]}")))
-    got: list[dict[str, Any]] = []
-    for (role, kind, retry), step in steps:
-        events = shown(step.seen_by_chatkit)
-        wanted = [e for e in events if e["type"] == kind]
-        replies = [
-            item_text(i)
-            for i in done_items(step.seen_by_chatkit)
-            if i.get("type") == "assistant_message"
-        ]
-        got.append(
-            {
-                "role": role,
-                "asked": kind,
-                "allow_retry": retry,
-                "capture": step.capture.name,
-                "events": events,
-                "arrived": bool(wanted),
-                "replies": replies,
-            }
-        )
+    got = [record(role, step, kind, retry) for (role, kind, retry), step in steps]
     session.facts["asks"] = got
     quoted = any(
         ask["asked"] == "error" and any(EXCEPTION_TEXT.search(r) for r in ask["replies"])
         for ask in got
     )
-    met = session.met_errors[:MAX_MET]
-    if met:  # real failures other scenarios met: judged for what the UI shows of them
-        session.facts["met"] = [
-            {**m, "ui": shown_error(m["payload"])} for m in met if isinstance(m, dict)
-        ]
-        session.life.notes.append(
-            f"{len(met)} error event(s) met in other scenarios were judged too "
-            f"({', '.join(sorted({str(m.get('scenario')) for m in met}))})"
-        )
+    met = judge_met(session)
     if not any(ask["arrived"] for ask in got) and not quoted and not met:
         session.not_offered(
             "no reply carried an error or notice event when asked for one in plain words: the "
@@ -121,6 +106,61 @@ async def play(session: Session) -> None:
             "--prompt errors.retryable=...)",
             create,
         )
+
+
+def judge_met(session: Session) -> list[dict[str, Any]]:
+    """The error events other scenarios met (real failures), recorded for the checks."""
+    met = session.met_errors[:MAX_MET]
+    if met:
+        session.facts["met"] = [
+            {**m, "ui": shown_error(m["payload"])} for m in met if isinstance(m, dict)
+        ]
+        session.life.notes.append(
+            f"{len(met)} error event(s) met in other scenarios were judged too "
+            f"({', '.join(sorted({str(m.get('scenario')) for m in met}))})"
+        )
+    return met
+
+
+def record(role: str, step: Any, kind: str = "error", retry: bool | None = None) -> dict[str, Any]:
+    """What one message's reply showed: its error, notice and progress events and its replies."""
+    events = shown(step.seen_by_chatkit)
+    return {
+        "role": role,
+        "asked": kind,
+        "allow_retry": retry,
+        "capture": step.capture.name,
+        "status": step.capture.status,
+        "events": events,
+        "arrived": any(e["type"] == kind for e in events),
+        "replies": [
+            item_text(i)
+            for i in done_items(step.seen_by_chatkit)
+            if i.get("type") == "assistant_message"
+        ],
+    }
+
+
+async def play_upstream(session: Session, url: str) -> None:
+    """The backend's model fails for real: the kit serves a failing upstream on ``url`` (the
+    backend was started with its model's base URL there) and sends one message."""
+    with FailingUpstream(url) as upstream:
+        step = await session.create_thread(session.prompt("upstream"))
+    got = record("upstream", step)
+    got.update(upstream=url, calls=upstream.calls, seen=upstream.seen[:5])
+    session.facts["asks"] = [got]
+    session.facts["upstream"] = got
+    if upstream.calls == 0:
+        raise CannotGoOn(
+            f"the backend never called the failing upstream at {url}: start it with its model's "
+            f"base URL there (for the OpenAI SDKs, OPENAI_BASE_URL={url.rstrip('/')}/v1), then "
+            "run the errors scenario again",
+            evidence=step.capture.name,
+        )
+    session.life.notes.append(
+        f"the failing upstream at {url} answered {upstream.calls} request(s) of the backend "
+        "with HTTP 500 (a model outage): the reply is the backend's answer to a real failure"
+    )
 
 
 SCENARIO = Scenario(
@@ -136,6 +176,7 @@ SCENARIO = Scenario(
         "retryable": "Show me an error I can retry.",
         "final": "Show me an error I cannot retry.",
         "notice": "Show me a notice.",
+        "upstream": "Hello! What can you do?",
     },
     intended=("ordering.error_event",),
 )
@@ -238,3 +279,39 @@ def without_words(ctx: ScenarioContext) -> Iterator[Found | Skip]:
                     f"a {event['type']} event with no message: the UI shows it with no words",
                     Evidence(capture=ask["capture"], event_index=event["event"]),
                 )
+
+
+@check(
+    code="rendering.failure_unseen",
+    layer="rendering",
+    severity="error",
+    description="A real model failure reaches the user: an error, or a reply that says so.",
+    expectation="When the backend's model fails (the kit's failing upstream, --errors-upstream), "
+    "the stream carries an error event (the UI shows an error, with Retry when allow_retry is "
+    "true; modelled) or at least a reply; either allow_retry is fine for a real failure.",
+    fix="Let the model's exception reach ChatKitServer (it sends an error event with "
+    "allow_retry: true), or raise CustomStreamError with a message, instead of catching it and "
+    "ending the stream with nothing.",
+)
+def failure_unseen(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    got = ctx.facts.get("upstream")
+    if not isinstance(got, dict):
+        yield Skip("no failing upstream was given (--errors-upstream)")
+        return
+    if not got.get("calls"):
+        yield Skip("the backend never called the failing upstream")
+        return
+    status = got.get("status")
+    if isinstance(status, int) and status >= 400:
+        yield Skip(f"the backend answered HTTP {status}: request.http_error judges it")
+        return
+    if got["arrived"] or got["replies"]:
+        return
+    shown_events = ", ".join(e["type"] for e in got["events"]) or "none"
+    yield Found(
+        f"the model failed ({got['calls']} request(s) to the failing upstream answered 500) and "
+        f"the stream carried no error event and no reply (error, notice or progress events: "
+        f"{shown_events}): the loading indicator stops and the user sees nothing (modelled), "
+        "with no Retry",
+        Evidence(capture=got.get("capture")),
+    )

@@ -206,3 +206,37 @@ def test_every_more_fault_is_a_registered_target_that_names_a_scenario() -> None
     for name, (scenario, _) in MORE_FAULTS.items():
         assert scenario in scenarios()
         assert registered.get(f"faulty:{name}")
+
+
+async def test_a_backend_that_dies_on_a_load_of_a_deleted_thread_stopped_answering() -> None:
+    # The store's NotFoundError is unhandled and ends the process: the load gets its connection
+    # closed, every later request is refused. Graded as the backend stopping, never as a skip.
+    conformance = await diagnose_scenarios("faulty:crash-on-deleted", "all")
+    states = {r.name: r.state for r in conformance.results}
+    history = conformance.result("history")
+    assert history is not None
+    assert history.state == "fail", history.reason
+    assert "stopped answering" in history.reason
+    assert "the request before it was threads.delete" in history.reason
+    errors = conformance.result("errors")
+    assert errors is not None
+    assert errors.state == "not run"
+    assert "stopped answering" in errors.reason
+    earlier = {name: state for name, state in states.items() if name not in ("history", "errors")}
+    assert set(earlier.values()) == {"pass"}, earlier  # nothing before the crash differs
+    assert "skip" not in states.values()
+
+
+async def test_a_backend_that_died_refuses_every_later_request() -> None:
+    # The history scenario meets the crash itself (retry, played first, passes); a second run on
+    # the same app is refused at its first request.
+    from chatkit_lab.backends.crashing import crash_on_deleted_app
+
+    app = crash_on_deleted_app()
+    async with open_app_target(app, "/chatkit", name="crashing") as target:
+        first = await run_scenarios(target, resolve_scenarios("history,retry"))
+        second = await run_scenarios(target, resolve_scenarios("retry"))
+    assert [(r.name, r.state) for r in first.results] == [("retry", "pass"), ("history", "fail")]
+    (refused,) = second.results
+    assert refused.state == "fail"
+    assert "stopped answering" in refused.reason and "connection refused" in refused.reason

@@ -411,6 +411,33 @@ def errors_facts(
     return {"threads": [THREAD], "thread_id": THREAD, "asks": asks}
 
 
+def upstream_facts(payloads: list[dict[str, Any]] | None = None, *, calls: int = 1) -> Facts:
+    """What the errors play records with a failing upstream: one message, the backend's answer
+    (by default the SDK's error event for the model's failure, allow_retry true)."""
+    if payloads is None:
+        payloads = [{"type": "error", "code": "stream.error", "allow_retry": True}]
+    made = stream_capture(payloads)
+    events = shown(made)
+    replies = [
+        p["item"]["content"][0]["text"]
+        for p in payloads
+        if p["type"] == "thread.item.done" and p["item"]["type"] == "assistant_message"
+    ]
+    got = {
+        "role": "upstream",
+        "asked": "error",
+        "allow_retry": None,
+        "capture": "send: threads.create",
+        "status": 200,
+        "events": events,
+        "arrived": any(e["type"] == "error" for e in events),
+        "replies": replies,
+        "upstream": "http://127.0.0.1:8999",
+        "calls": calls,
+    }
+    return {"threads": [THREAD], "thread_id": THREAD, "asks": [got], "upstream": got}
+
+
 # -- one case per code ---------------------------------------------------------------------------
 
 
@@ -529,6 +556,11 @@ CASES: dict[str, Case] = {
     "rendering.error_without_words": Case(
         "errors", lambda: errors_facts(notice_message=None), errors_facts
     ),
+    "rendering.failure_unseen": Case(
+        "errors",
+        lambda: upstream_facts([{"type": "progress_update", "text": "Thinking"}]),
+        upstream_facts,
+    ),
 }
 
 MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
@@ -588,6 +620,19 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
         lambda: _error_without_message(),
     ],
 }
+
+
+def test_a_real_failure_marked_final_or_retryable_from_the_upstream_is_no_fault() -> None:
+    for retry in (True, False):
+        error = {"type": "error", "code": "custom", "message": "Model down", "allow_retry": retry}
+        found, _ = judge("errors", upstream_facts([error]))
+        assert found == []
+
+
+def test_a_failure_answered_with_a_reply_that_does_not_quote_it_is_no_fault() -> None:
+    sorry = {"type": "thread.item.done", "item": assistant("msg_s", "Please try again later.")}
+    found, _ = judge("errors", upstream_facts([sorry]))
+    assert found == []
 
 
 def test_a_real_failure_marked_retryable_where_a_final_error_was_asked_for_is_no_fault() -> None:
