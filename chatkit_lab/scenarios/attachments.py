@@ -136,6 +136,14 @@ async def _two_phase(session: Session, stem: str) -> dict[str, Any] | None:
             )
             mime = learned
             step = await _create(session, stem, mime)
+    status = step.capture.status
+    if isinstance(status, int) and status >= 500:
+        session.life.notes.append(
+            f"attachments.create answered {status}, which does not say whether the backend has "
+            "an attachment store (a skip needs that said): a UI with attachments on in "
+            "its composer options shows the user a failed upload; a UI that leaves them off "
+            "never sends attachments.create, and its users never meet this"
+        )
     created = session.require_ok(step, "the backend has no attachment store")  # or stop
     extension, data = FILES[mime]
     filename = f"{stem}.{extension}"

@@ -68,6 +68,24 @@ async def test_the_upload_type_option_sends_that_type_from_the_start() -> None:
     assert not any("refused" in note for note in found.diagnosis.lifecycle.notes)
 
 
+class NoStoreBehindABare500(MemoryAttachmentStore):
+    """A backend with no attachment store whose route answers the SDK's error with a bare 500,
+    as a public sample does (its UI has no attachments)."""
+
+    async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
+        raise RuntimeError("AttachmentStore is missing")
+
+
+async def test_a_bare_500_on_attachments_fails_and_a_ui_without_uploads_never_sees_it() -> None:
+    found = await attachments_against(reference_app(attachment_store=NoStoreBehindABare500()))
+    assert found.state == "fail", found.reason  # nothing says the feature is missing: no skip
+    assert found.diagnosis.verdict is not None
+    assert found.diagnosis.verdict.code == "request.http_error"
+    notes = " ".join(found.diagnosis.lifecycle.notes)
+    assert "does not say whether the backend has an attachment store" in notes
+    assert "never sends attachments.create" in notes
+
+
 def test_only_a_refusal_that_says_so_is_evidence_that_a_feature_is_missing() -> None:
     assert not_offered_evidence(404, b"") == "HTTP 404"
     assert not_offered_evidence(501, b"Not Implemented") == "HTTP 501: 'Not Implemented'"
