@@ -131,3 +131,20 @@ def test_the_failing_upstream_answers_every_request_like_an_outage() -> None:
 def test_an_upstream_the_kit_cannot_serve_is_refused_with_what_to_give(url: str) -> None:
     with pytest.raises(TargetError, match="http URL on this machine with a port"):
         parse_upstream(url)
+
+
+def test_the_command_line_refuses_an_errors_upstream_it_cannot_serve() -> None:
+    from typer.testing import CliRunner
+
+    from chatkit_lab.cli import app as cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["diagnose", "reference", "--scenario", "errors", "--errors-upstream", "http://x.org:1"],
+    )
+    assert result.exit_code == 2
+    assert "bad --errors-upstream" in result.stderr and "http://127.0.0.1:8999" in result.stderr
+    alone = CliRunner().invoke(
+        cli, ["diagnose", "reference", "--errors-upstream", "http://127.0.0.1:1"]
+    )
+    assert alone.exit_code == 2 and "go with --scenario" in alone.stderr
