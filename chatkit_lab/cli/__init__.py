@@ -184,22 +184,11 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url or upload_type or sync_action or errors_upstream):
-        fail(
-            "--prompt, --upload-url, --upload-type, --sync-action and --errors-upstream go with "
-            "--scenario"
-        )
-    if errors_upstream is not None:
-        from chatkit_lab.errors import ChatKitLabError
-        from chatkit_lab.scenarios import parse_upstream
+    from chatkit_lab.cli._scenarios import check_scenario_options
 
-        try:
-            parse_upstream(errors_upstream)
-        except ChatKitLabError as exc:
-            fail(str(exc))
-    uploads = ("text/plain", "image/png", "application/pdf")
-    if upload_type is not None and upload_type not in uploads:
-        fail(f"bad --upload-type {upload_type!r}: use {', '.join(uploads)}")
+    played = {"upload_url": upload_url, "upload_type": upload_type, "sync_action": sync_action}
+    played["errors_upstream"] = errors_upstream
+    check_scenario_options(scenario, prompt, played)
     from chatkit_lab.sources import Limits
 
     # What every client run takes, the message lifecycle and the scenarios alike.
@@ -225,13 +214,7 @@ def diagnose(
                     target,
                     scenario,
                     prompt or [],
-                    options={
-                        **options,
-                        "upload_url": upload_url,
-                        "upload_type": upload_type,
-                        "sync_action": sync_action,
-                        "errors_upstream": errors_upstream,
-                    },
+                    options={**options, **played},
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
