@@ -90,6 +90,15 @@ def test_the_builtin_backends_register_their_targets_through_the_entry_point() -
         "faulty:attachments",
         "faulty:history",
         "faulty:errors",
+        "faulty:widget-unsaved",
+        "faulty:widget-new-id",
+        "faulty:history-endless",
+        "faulty:client-tool-loop",
+        "faulty:workflow-drops-tasks",
+        "faulty:workflow-unfinished",
+        "faulty:cancel-locks",
+        "faulty:cancel-twice",
+        "faulty:crash-on-deleted",
     )
     assert BUILTIN_TARGETS == tuple(target_names())
     assert "legacy:attempt3" in BUILTIN_TARGETS and "legacy:attempt4" not in BUILTIN_TARGETS

@@ -163,6 +163,26 @@ FAULTY_SCENARIOS: dict[str, str] = {
 """Faulty built-ins ``faulty:<scenario>``, one per conformance scenario: the reference with one
 bug that breaks that scenario only (see :mod:`.faulty_scenarios`)."""
 
+MORE_FAULTY_SCENARIOS: dict[str, str] = {
+    "widget-unsaved": "the reference backend sending a refreshed widget as thread.item.updated "
+    "and never saving it: a reload brings back the old card",
+    "widget-new-id": "the reference backend replacing a widget with a new id: two cards after a "
+    "reload",
+    "history-endless": "the reference backend on a store whose threads.list pages always say "
+    "has_more: true",
+    "client-tool-loop": "the reference backend asking for the same client tool again after every "
+    "answer to it",
+    "workflow-drops-tasks": "the reference backend finishing its workflow with no tasks",
+    "workflow-unfinished": "the reference backend never finishing its workflow",
+    "cancel-locks": "the reference backend on a store that locks a thread when a reply is "
+    "stopped: every later message there fails",
+    "cancel-twice": "the reference backend saving a stopped reply twice",
+    "crash-on-deleted": "the reference backend whose process ends on the first load of a "
+    "thread it deleted (the history scenario does it): every later request is refused",
+}
+"""More planted faults ``faulty:<name>``, one cross-request rule each (see
+:data:`.scenario_faults.MORE_FAULTS`)."""
+
 
 def _faulty_scenario_backend(scenario: str, **options: Any) -> BuiltinTarget:
     from .faulty_scenarios import faulty_app
@@ -173,7 +193,7 @@ def _faulty_scenario_backend(scenario: str, **options: Any) -> BuiltinTarget:
         faulty_app(scenario, **options),
         CHATKIT_PATH,
         "none",
-        FAULTY_SCENARIOS[scenario],
+        FAULTY_SCENARIOS.get(scenario) or MORE_FAULTY_SCENARIOS[scenario],
     )
 
 
@@ -192,7 +212,7 @@ def register(registry: Registry) -> None:
             partial(_failing_backend, failure),
             description=description,
         )
-    for scenario, description in FAULTY_SCENARIOS.items():
+    for scenario, description in {**FAULTY_SCENARIOS, **MORE_FAULTY_SCENARIOS}.items():
         registry.add_target(
             f"faulty:{scenario}",
             partial(_faulty_scenario_backend, scenario),
@@ -211,6 +231,7 @@ __all__ = [
     "DropAssistantStore",
     "FAILING_SENDS",
     "FAULTY_SCENARIOS",
+    "MORE_FAULTY_SCENARIOS",
     "LEGACY_ATTEMPTS",
     "LEGACY_TEST_SECRET",
     "LEGACY_USER_ID",

@@ -47,7 +47,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-EventRewrite = Callable[[dict[str, Any]], dict[str, Any]]
+EventRewrite = Callable[[dict[str, Any]], Any]
+"""A JSON object in; a JSON object (or a list of them) out."""
 
 MAX_PENDING_FRAME = 1 << 20
 """Bytes of an unfinished SSE frame the rewriter holds; past this they pass through as they are."""
@@ -239,7 +240,12 @@ def _rewrite_frame(frame: bytes, rewrite: EventRewrite) -> bytes:
         except (ValueError, RecursionError):
             payload = None
         if isinstance(payload, dict):
-            frame = prefix + json.dumps(rewrite(payload), ensure_ascii=False).encode()
+            out = rewrite(payload)
+            if isinstance(out, list):  # one event becomes several
+                return b"".join(
+                    prefix + json.dumps(p, ensure_ascii=False).encode() + b"\n\n" for p in out
+                )
+            frame = prefix + json.dumps(out, ensure_ascii=False).encode()
     return frame + b"\n\n"
 
 
@@ -337,7 +343,12 @@ FAULTS: dict[str, Callable[..., Any]] = {
 
 
 def faulty_app(scenario: str, **options: Any) -> Any:
-    """The reference backend with the bug that breaks ``scenario`` (a key of :data:`FAULTS`)."""
+    """The reference backend with the bug that breaks ``scenario`` (a key of :data:`FAULTS`, or
+    of :data:`MORE_FAULTS`)."""
+    from .scenario_faults import MORE_FAULTS
+
+    if scenario in MORE_FAULTS:
+        return MORE_FAULTS[scenario][1](**options)
     make = FAULTS.get(scenario)
     if make is None:
         raise ValueError(f"no faulty variant for {scenario!r}: use one of {', '.join(FAULTS)}")

@@ -15,9 +15,11 @@ from chatkit_lab.checks._analysis import (
     analyze_stream,
 )
 from chatkit_lab.checks._contexts import (
+    EARLIER_ITEMS,
     ExchangeContext,
     LifecycleContext,
     StreamContext,
+    earlier_items,
     reply_kind,
 )
 from chatkit_lab.checks._model import (
@@ -80,6 +82,8 @@ __all__ = [
     "Skip",
     "Skipped",
     "StreamContext",
+    "EARLIER_ITEMS",
+    "earlier_items",
     "all_checks",
     "analyze_capture",
     "analyze_events",

@@ -26,7 +26,14 @@ from chatkit_lab.client import ClientModel, ClientState, Lifecycle
 from chatkit_lab.client.protocol import SchemaResult, parse_event
 from chatkit_lab.sse import Event
 
-__all__ = ["ExchangeContext", "LifecycleContext", "StreamContext", "reply_kind"]
+__all__ = [
+    "EARLIER_ITEMS",
+    "ExchangeContext",
+    "LifecycleContext",
+    "StreamContext",
+    "earlier_items",
+    "reply_kind",
+]
 
 
 def reply_kind(capture: Capture) -> str:
@@ -80,8 +87,12 @@ class StreamContext:
         *,
         timing: bool = True,
         stopped: bool = False,
+        earlier: frozenset[str] = frozenset(),
     ) -> None:
         self.events: list[Event] = events if isinstance(events, list) else list(events)
+        self.earlier = earlier
+        """Item ids the thread held before this stream (earlier streams and loads of the same
+        session; empty when the stream is judged alone)."""
         self.stopped = stopped
         """The client stopped reading on purpose (the stop button): the end is not the server's."""
         self.request_type = request_type
@@ -101,6 +112,7 @@ class StreamContext:
             capture,
             timing=capture.timing,
             stopped=capture.ending.state == "stopped",
+            earlier=earlier_items(capture),
         )
 
     # -- the shared pass -------------------------------------------------------------------
@@ -160,7 +172,7 @@ class StreamContext:
         # One pass: each event's SDK model goes to the client model and the ordering machine and
         # is dropped; only the verdicts are kept (a model is several times the size of its JSON).
         model = ClientModel()
-        machine = OrderingMachine(request_type=self.request_type)
+        machine = OrderingMachine(request_type=self.request_type, earlier=self.earlier)
         results: list[SchemaResult] = []
         ui_items: list[int] = []
         parsed: Any = None
@@ -208,6 +220,18 @@ class StreamContext:
             excerpt=excerpt(event.data),
             detail=detail,
         )
+
+
+EARLIER_ITEMS = "thread_items_before"
+"""The capture meta key where a session records the item ids the thread held before a request."""
+
+
+def earlier_items(capture: Capture) -> frozenset[str]:
+    """The item ids the thread held before ``capture``'s request (recorded by the session)."""
+    held = capture.meta.get(EARLIER_ITEMS)
+    if not isinstance(held, list | tuple | set | frozenset):
+        return frozenset()
+    return frozenset(str(item) for item in held)
 
 
 @dataclass

@@ -86,6 +86,10 @@ class OrderingMachine:
     valid_events: int = 0
     events: dict[int, Event] = field(default_factory=dict)
     """The ChatKit-named events seen, by index (to point at where an item started)."""
+    earlier: frozenset[str] = frozenset()
+    """Item ids the thread already held before this stream (streamed or loaded earlier in the
+    same session): an update to one of them is fine, and a replace of an id outside them and
+    this stream targets nothing."""
 
     def _note(self, rule: str, event: Event, /, **facts: Any) -> None:
         self.violations.append(Violation(rule, event, facts))
@@ -216,6 +220,12 @@ class OrderingMachine:
                 track.last_event = event.index
             return
         update_type = update.get("type") if isinstance(update, dict) else None
+        if track is None and item_id in self.earlier:
+            # an item an earlier stream of the thread finished: the client holds it
+            self.items[item_id] = ItemTrack(
+                item_id, None, "updated-unknown", event.index, event.index
+            )
+            return
         if track is None:
             self._note("update_before_added", event, item_id=item_id, update=update_type)
             # Track it from here so its later events are judged against this start.
@@ -291,6 +301,8 @@ class OrderingMachine:
         update: Any,
         parsed: Any,
     ) -> None:
+        if self.earlier and item_id not in self.earlier and item_id not in self.items:
+            self._note("replaced_unknown_item", event, item_id=item_id, item_type=item_type)
         self.items[item_id] = ItemTrack(item_id, item_type, "done", event.index, event.index)
 
     # -- the state at the end --------------------------------------------------------------

@@ -167,6 +167,30 @@ def event_after_done(stream: StreamContext) -> Iterator[Found]:
 
 
 @check(
+    code="ordering.replaced_unknown_item",
+    layer="ordering",
+    severity="error",
+    description="thread.item.replaced targets an item the thread already has.",
+    expectation="The item of a thread.item.replaced has the id of an item the thread holds (one "
+    "streamed or loaded earlier in the session, or added earlier in this stream). Judged only "
+    "where the kit knows the thread's earlier items (the scenarios).",
+    fix="Replace the item the action targets: yield ThreadItemReplacedEvent(item=...) with that "
+    "item's id (the action's item_id, sender.id), and save it under the same id, so the store "
+    "holds one item, not the old and a new one. " + _LIFECYCLE_FIX,
+)
+def replaced_unknown_item(stream: StreamContext) -> Iterator[Found]:
+    for seen in stream.ordering.broke("replaced_unknown_item"):
+        event, facts = seen.event, seen.facts
+        yield Found(
+            f"event #{event.index} replaces {facts['item_type'] or 'item'} {facts['item_id']!r}, "
+            "an id the thread never had: the client gets a new item instead of the changed one "
+            "(after a reload the store may show the old and the new side by side)",
+            stream.evidence(event, item_id=facts["item_id"]),
+            at=(event.index,),
+        )
+
+
+@check(
     code="ordering.duplicate_item_id",
     layer="ordering",
     severity="error",

@@ -160,6 +160,29 @@ def diagnose(
             "for CI."
         ),
     ] = None,
+    upload_type: Annotated[
+        str | None,
+        typer.Option(
+            help="The file type the attachments scenario uploads: text/plain, image/png or "
+            "application/pdf (default: text/plain, or what the backend's refusal names)."
+        ),
+    ] = None,
+    sync_action: Annotated[
+        bool,
+        typer.Option(
+            "--sync-action",
+            help="Also send threads.sync_custom_action after a widget action (ChatKit.js "
+            "does not).",
+        ),
+    ] = False,
+    errors_upstream: Annotated[
+        str | None,
+        typer.Option(
+            help="The errors scenario serves a failing model API here (http://127.0.0.1:PORT) "
+            "and judges the backend's answer to that real failure; start the backend with its "
+            "model's base URL there (OPENAI_BASE_URL=http://127.0.0.1:PORT/v1).",
+        ),
+    ] = None,
 ) -> None:
     """Diagnose TARGET and name the first break on the user's path, with the fix."""
     JSON_MODE[0] = as_json
@@ -176,8 +199,13 @@ def diagnose(
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
     run = current_redactor().with_secrets(request_secrets(target, headers))
-    if scenario is None and (prompt or upload_url or junit):
-        fail("--prompt, --upload-url and --junit go with --scenario")
+    from chatkit_lab.cli._scenarios import check_scenario_options
+
+    played = {"upload_url": upload_url, "upload_type": upload_type, "sync_action": sync_action}
+    played["errors_upstream"] = errors_upstream
+    check_scenario_options(scenario, prompt, played)
+    if scenario is None and junit:
+        fail("--junit goes with --scenario")
     junit = check_out(junit, inputs=(target, fetch), option="--junit")
     with redacting(run):
         progress(f"chatkit-lab: diagnosing {target} ...")  # first output, before heavy imports
@@ -210,7 +238,7 @@ def diagnose(
                     target,
                     scenario,
                     prompt or [],
-                    options={**options, "upload_url": upload_url},
+                    options={**options, **played},
                     as_json=as_json,
                     out=out,
                     verbose=verbose,

@@ -8,6 +8,32 @@ from typing import Any
 from chatkit_lab.cli._io import fail, print_json, progress, say
 from chatkit_lab.errors import ChatKitLabError
 
+UPLOADS = ("text/plain", "image/png", "application/pdf")
+"""The file types ``--upload-type`` can make."""
+
+
+def check_scenario_options(
+    scenario: str | None, prompts: list[str] | None, played: dict[str, Any]
+) -> None:
+    """Refuse the scenario-only options without ``--scenario``, and values the kit cannot use
+    (exit 2 with what to give)."""
+    if scenario is None and (prompts or any(played.values())):
+        fail(
+            "--prompt, --upload-url, --upload-type, --sync-action and --errors-upstream go with "
+            "--scenario"
+        )
+    upload_type = played.get("upload_type")
+    if upload_type is not None and upload_type not in UPLOADS:
+        fail(f"bad --upload-type {upload_type!r}: use {', '.join(UPLOADS)}")
+    upstream = played.get("errors_upstream")
+    if upstream is not None:
+        from chatkit_lab.scenarios import parse_upstream
+
+        try:
+            parse_upstream(upstream)
+        except ChatKitLabError as exc:
+            fail(str(exc))
+
 
 def run_conformance(
     target: str,

@@ -13,6 +13,7 @@ The session model (:mod:`.session`) holds both for a whole run, built once from 
 The lifecycle runner (:mod:`._lifecycle`) plays the client's part against a target.
 """
 
+from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     CONTROL_COMMANDS,
     ClientFetch,
@@ -22,6 +23,7 @@ from chatkit_lab.client._fetch import (
     local_capture,
     undefined_names,
 )
+from chatkit_lab.client._kit_requests import answers_not_found
 from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
 from chatkit_lab.client._model import (
     MODEL_NOTE,
@@ -75,6 +77,8 @@ from chatkit_lab.client.session import (
 )
 
 __all__ = [
+    "CookieSender",
+    "answers_not_found",
     "CONTROL_COMMANDS",
     "DEFAULT_TOKEN_ENV",
     "MAX_STREAM_RETRIES",

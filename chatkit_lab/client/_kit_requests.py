@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chatkit_lab.capture import Capture
 from chatkit_lab.client._network import json_reply
 from chatkit_lab.client._steps import Lifecycle, Step, envelope
 from chatkit_lab.client._transform import ClientRequest
@@ -83,7 +82,7 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
         envelope("threads.get_by_id", {"thread_id": thread_id}),
     )
     still_there = _is_thread(check.reply_json, thread_id) and (check.capture.status or 0) < 300
-    gone = _not_found(check.capture)
+    gone = answers_not_found(check.capture.status, check.capture.body)
     if capture.status is not None and capture.status < 300 and gone:
         life.deleted_threads.append(thread_id)
         life.notes.append(
@@ -110,15 +109,19 @@ async def delete_thread(runner: LifecycleRunner, life: Lifecycle, thread_id: str
         )
 
 
-def _not_found(capture: Capture) -> bool:
-    """A load answered not-found cleanly: 404 or 410, or another 4xx whose body says so (a
-    crash, a 5xx, no response or a thread in the reply is no proof that it is gone)."""
-    status = capture.status
+NOT_FOUND_WORDS = ("not found", "notfound", "no such", "does not exist", "doesn't exist")
+
+
+def answers_not_found(status: int | None, body: bytes) -> bool:
+    """``True`` when a load answered not-found cleanly: a 404 or 410, or another 4xx whose body
+    says not found (a crash, a 5xx, a reset, no answer or a thread in the reply is no proof that
+    the thread is gone)."""
     if status in (404, 410):
         return True
     if status is None or not 400 <= status < 500:
         return False
-    return b"not found" in capture.body[:4096].lower()
+    text = body[:2000].decode("utf-8", "replace").lower()
+    return any(word in text for word in NOT_FOUND_WORDS)
 
 
 def _thread_ids(reply: Any) -> list[str] | None:

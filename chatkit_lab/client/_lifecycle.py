@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     ClientFetch,
     FetchOutcome,
@@ -111,7 +112,8 @@ class LifecycleRunner:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.delete_created = delete_created
-        self.sender = sender
+        self.sender = sender if isinstance(sender, CookieSender) else CookieSender(sender, url)
+        """The transport, keeping the cookies a browser keeps for the API's origin."""
         self.url = url
         self.transform = transform
         self.fetch: ClientFetch = fetch or TransformFetch(transform)

@@ -17,8 +17,8 @@ from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.redact import Redactor, current_redactor
 from chatkit_lab.scenarios import Scenario
 
-ScenarioState = Literal["pass", "fail", "skip", "error"]
-SCENARIO_STATES: tuple[str, ...] = ("pass", "fail", "skip", "error")
+ScenarioState = Literal["pass", "fail", "skip", "error", "not run"]
+SCENARIO_STATES: tuple[str, ...] = ("pass", "fail", "skip", "error", "not run")
 
 
 @dataclass

@@ -42,7 +42,15 @@ from chatkit_lab.diagnosis._run import (
 )
 from chatkit_lab.errors import ChatKitLabError
 from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
-from chatkit_lab.scenarios import NotOffered, Scenario, Session, resolve_scenarios
+from chatkit_lab.scenarios import (
+    CannotGoOn,
+    NotOffered,
+    Scenario,
+    Session,
+    StoppedAnswering,
+    error_events,
+    resolve_scenarios,
+)
 from chatkit_lab.targets import Target
 
 __all__ = ["diagnose_scenarios", "evaluate_scenario", "run_scenarios"]
@@ -118,12 +126,31 @@ def evaluate_scenario(session: Session, target: str = "", transform: str = "") -
 
 def _grade(session: Session, diagnosis: Diagnosis, skipped: NotOffered | None) -> ScenarioResult:
     scenario = session.scenario
-    if skipped is not None:
+    verdict = diagnosis.verdict
+    if isinstance(skipped, CannotGoOn) and verdict is None:
+        return ScenarioResult(
+            scenario, "error", skipped.reason, diagnosis, skipped.evidence, session.facts
+        )
+    if skipped is not None and not isinstance(skipped, CannotGoOn):
+        # a skip never hides an error found on another exchange
+        # (the refusal that shows the feature is missing is the skip's evidence, not a fault)
+        found = [
+            f
+            for f in diagnosis.findings
+            if f.severity == "error"
+            and not (
+                skipped.refusal
+                and f.code == "request.http_error"
+                and f.evidence.capture == skipped.evidence
+            )
+        ]
+        if found:
+            skipped = None
+    if skipped is not None and not isinstance(skipped, CannotGoOn):
         diagnosis.skipped.append(Skipped("scenario", skipped.reason, skipped.evidence))
         return ScenarioResult(
             scenario, "skip", skipped.reason, diagnosis, skipped.evidence, session.facts
         )
-    verdict = diagnosis.verdict
     if verdict is not None:
         reason = f"{verdict.layer}: {verdict.code}: {verdict.summary}"
         return ScenarioResult(scenario, "fail", reason, diagnosis, facts=session.facts)
@@ -146,14 +173,22 @@ async def run_scenarios(
     prompts: Mapping[str, Mapping[str, str]] | None = None,
     upload_url: str | None = None,
     progress: Callable[[str], None] | None = None,
+    sync_action: bool = False,
+    upload_type: str | None = None,
+    errors_upstream: str | None = None,
 ) -> Conformance:
     """Play each scenario against an open target and grade it.
 
     ``redactor`` is the run's (default: the current one with the target's credential headers).
+    When a request gets no answer at all (the backend stopped answering), that scenario fails
+    naming the request before it, and every later one is ``not run`` for that reason.
     """
     if redactor is None:
         redactor = current_redactor().with_secrets(request_secrets(target.url, target.headers))
     conformance = Conformance(target.name, redactor=redactor)
+    before: str | None = None
+    gone: str | None = None
+    met: list[dict[str, Any]] = []  # the error events earlier scenarios met: real failures
     with redacting(redactor):
         for scenario in scenarios:
             runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
@@ -165,12 +200,30 @@ async def run_scenarios(
                 prompts=(prompts or {}).get(scenario.name),
                 upload_url=upload_url or target.upload_url,
                 custom_fetch=isinstance(fetch, NodeFetch),
+                sync_action=sync_action,
+                upload_type=upload_type,
+                before=before,
+                met_errors=met,
+                errors_upstream=errors_upstream,
             )
+            if gone is not None:  # never a feature skip: nothing after it can be judged
+                conformance.results.append(
+                    ScenarioResult(
+                        scenario,
+                        "not run",
+                        f"not run: {gone}",
+                        Diagnosis(target.name, lifecycle=session.life),
+                    )
+                )
+                continue
             skipped: NotOffered | None = None
+            stopped: StoppedAnswering | None = None
             try:
                 await scenario.play(session)
             except NotOffered as exc:
                 skipped = exc
+            except StoppedAnswering as exc:
+                stopped = exc
             except ChatKitLabError:
                 raise
             except Exception as exc:  # a reply the play did not foresee: graded, not a traceback
@@ -183,12 +236,23 @@ async def run_scenarios(
                 )
                 continue
             finally:
-                if scenario.name != "messages":
+                if scenario.name != "messages" and stopped is None:
                     await runner.clean_up(session.life)
+                before = session.last_request()
+                if scenario.name != "errors":
+                    met.extend(error_events(session.life, scenario.name))
             if scenario.name == "messages":
                 refuse_unreachable(session.life, target, redactor)
             diagnosis = evaluate_scenario(session, target.name, fetch_name(target, fetch))
             diagnosis.redactor = redactor
+            if stopped is not None:
+                gone = redactor.redact_text(stopped.reason)
+                conformance.results.append(
+                    ScenarioResult(
+                        scenario, "fail", gone, diagnosis, stopped.evidence, session.facts
+                    )
+                )
+                continue
             conformance.results.append(_grade(session, diagnosis, skipped))
     return conformance
 
@@ -211,13 +275,21 @@ async def diagnose_scenarios(
     user_id: str | None = None,
     prompts: Mapping[str, Mapping[str, str]] | None = None,
     upload_url: str | None = None,
+    sync_action: bool = False,
+    upload_type: str | None = None,
+    errors_upstream: str | None = None,
 ) -> Conformance:
     """Run conformance scenarios (``"all"``, a name, or names separated by commas) against a
     built-in backend or a ChatKit endpoint URL, and grade each: pass, fail or skipped.
 
     ``prompts`` overrides a scenario's messages (``{"cancel": {"long": "..."}}``) for a backend
     that needs other words; ``upload_url`` is where ChatKit would upload files directly (the
-    attachments scenario's direct strategy; a built-in backend knows its own).
+    attachments scenario's direct strategy; a built-in backend knows its own);
+    ``sync_action`` also sends ``threads.sync_custom_action`` after a widget action (ChatKit.js
+    does not); ``upload_type`` is the MIME type the attachments scenario uploads (default: plain
+    text, or what the backend's refusal says it takes); ``errors_upstream`` is where the
+    errors scenario serves a failing model API (the backend was started with its model's base
+    URL there), so it judges the backend's answer to a real failure.
     """
     chosen = resolve_scenarios(scenarios)
     async with open_run(
@@ -243,4 +315,7 @@ async def diagnose_scenarios(
             prompts=prompts,
             upload_url=upload_url,
             progress=progress,
+            sync_action=sync_action,
+            upload_type=upload_type,
+            errors_upstream=errors_upstream,
         )

@@ -26,7 +26,7 @@ __all__ = [
     "write_conformance_report",
 ]
 
-MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "error": "ERROR"}
+MARK = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "error": "ERROR", "not run": "not run"}
 
 
 def conformance_lines(

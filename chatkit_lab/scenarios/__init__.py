@@ -8,13 +8,18 @@ that plays the client's part, and the ``@check`` declarations that judge what it
 """
 
 from chatkit_lab.scenarios._base import (
+    CannotGoOn,
     NotOffered,
     Scenario,
     ScenarioContext,
     Session,
+    StoppedAnswering,
+    error_events,
     item_text,
     items_of,
+    not_offered_evidence,
 )
+from chatkit_lab.scenarios._upstream import FailingUpstream, parse_upstream
 from chatkit_lab.scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIO_MODULES,
@@ -27,6 +32,12 @@ from chatkit_lab.scenarios.registry import (
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "CannotGoOn",
+    "StoppedAnswering",
+    "error_events",
+    "FailingUpstream",
+    "not_offered_evidence",
+    "parse_upstream",
     "SCENARIO_MODULES",
     "NotOffered",
     "Scenario",

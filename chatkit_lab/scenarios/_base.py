@@ -9,7 +9,12 @@ is judged by the same per-layer checks as the message lifecycle; the scenario's 
 what only that sequence can show (a reload after a stop, a retried answer, a resolved tool call).
 
 A play that finds the backend does not offer what it exercises raises :class:`NotOffered` with
-the reason and the evidence it read: the scenario is *skipped*, which is not a failure.
+the reason and the evidence it read: the scenario is *skipped*, which is not a failure. A skip
+needs positive evidence: a 404, 405 or 501 for the request type, or an error body that says the
+feature is not supported (quoted in the reason); any other refusal stops the play as
+:class:`CannotGoOn`, and the error findings of the exchange grade the scenario. A request that
+gets no answer at all (the connection refused or reset) raises :class:`StoppedAnswering`: the
+backend stopped answering after the request before it, and nothing later is run.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.checks import item_text
+from chatkit_lab.checks import EARLIER_ITEMS, item_text
 from chatkit_lab.client import (
     JsonReply,
     Lifecycle,
@@ -32,11 +37,16 @@ from chatkit_lab.client import (
 from chatkit_lab.sources import StopReading
 
 __all__ = [
+    "CannotGoOn",
     "NotOffered",
+    "StoppedAnswering",
+    "not_offered_evidence",
+    "stopped_answering",
     "Scenario",
     "ScenarioContext",
     "Session",
     "done_items",
+    "error_events",
     "item_text",
     "items_of",
 ]
@@ -45,11 +55,81 @@ __all__ = [
 class NotOffered(Exception):  # noqa: N818 - a typed outcome, not an error
     """The backend does not offer what the scenario exercises: the scenario is skipped."""
 
-    def __init__(self, reason: str, *, evidence: str | None = None) -> None:
+    def __init__(self, reason: str, *, evidence: str | None = None, refusal: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.evidence = evidence
         """The capture that showed it (``None`` when the kit knew it before sending)."""
+        self.refusal = refusal
+        """``True`` when the evidence is the backend refusing the request type (a 404, 405,
+        501, or an error body saying so): that refusal's HTTP error is the skip, not a fault."""
+
+
+class CannotGoOn(NotOffered):
+    """A reply the scenario needs was refused without saying the feature is missing (a 400, a
+    500, a reply that is not ChatKit's): the play stops there. Not a skip: the exchange's own
+    findings (an HTTP error, a schema fault) grade the scenario, and with none it is an error."""
+
+
+class StoppedAnswering(Exception):  # noqa: N818 - a typed outcome, not an error
+    """A request got no answer at all (the connection refused or reset): the backend stopped
+    answering, after the request before it; nothing later in the run can be judged."""
+
+    def __init__(self, reason: str, *, evidence: str | None = None, after: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = evidence
+        self.after = after
+        """The request before the one that got no answer (``None``: it was the run's first)."""
+
+
+NOT_OFFERED_STATUSES = (404, 405, 501)
+"""Statuses that say the endpoint does not serve the request type."""
+NOT_OFFERED_WORDS = (
+    "not supported",
+    "unsupported",
+    "not implemented",
+    "notimplemented",
+    "not available",
+    "not enabled",
+    "unknown request type",
+    "no attachment store",
+    "not configured",
+)
+"""Words of an error body that say the backend does not offer what was asked (lower case)."""
+MAX_QUOTE = 160
+
+
+def _quote(body: bytes) -> str:
+    text = " ".join(body[:2000].decode("utf-8", "replace").split())
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "\u2026"
+
+
+def not_offered_evidence(status: int | None, body: bytes) -> str | None:
+    """Why a refused reply shows the backend does not offer the request (``None``: it does not
+    show that). Positive evidence only: a 404, 405 or 501, or an error body saying so."""
+    if status is None or status < 400:
+        return None
+    if status in NOT_OFFERED_STATUSES:
+        quoted = _quote(body)
+        return f"HTTP {status}" + (f": {quoted!r}" if quoted else "")
+    lowered = body[:2000].decode("utf-8", "replace").lower()
+    if any(word in lowered for word in NOT_OFFERED_WORDS):
+        return f"HTTP {status}: {_quote(body)!r}"
+    return None
+
+
+def stopped_answering(capture: Capture) -> bool:
+    """``True`` when the request got no answer at all: the connection was refused, reset or
+    closed before a response head (the backend is down or crashed)."""
+    if capture.status is not None:
+        return False
+    ending = capture.ending
+    message = ending.message.lower()
+    return ending.state == "reset" or (
+        ending.state == "error"
+        and ("cannot connect" in message or "closed the connection" in message)
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +184,11 @@ class Session:
         prompts: Mapping[str, str] | None = None,
         upload_url: str | None = None,
         custom_fetch: bool = False,
+        sync_action: bool = False,
+        upload_type: str | None = None,
+        before: str | None = None,
+        met_errors: list[dict[str, Any]] | None = None,
+        errors_upstream: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.runner = runner
@@ -114,6 +199,21 @@ class Session:
         """Where ChatKit would upload files directly (``None``: not known for this target)."""
         self.custom_fetch = custom_fetch
         """``True`` when the requests go through the user's own fetch under Node."""
+        self.sync_action = sync_action
+        """Also send ``threads.sync_custom_action`` (ChatKit.js's host script does not)."""
+        self.upload_type = upload_type
+        """The MIME type to upload (``None``: plain text, or what the backend says it takes)."""
+        self.before = before
+        """The last request of the run before this session (to name when the backend stops
+        answering at this session's first request)."""
+        self.met_errors = list(met_errors or [])
+        """The ``error`` events earlier scenarios of the run met (``scenario``, ``capture``,
+        ``payload``): real failures, which the ``errors`` scenario judges too."""
+        self.errors_upstream = errors_upstream
+        """Where the ``errors`` scenario serves a failing model upstream (``None``: it asks for
+        errors in plain words instead); the backend was started with its model pointed there."""
+        self.held: dict[str, set[str]] = {}
+        """The item ids each thread holds, as the client has them (streams and loads)."""
 
     def prompt(self, role: str) -> str:
         return self.prompts[role]
@@ -122,9 +222,12 @@ class Session:
     def context(self) -> ScenarioContext:
         return ScenarioContext(self.scenario.name, self.life, self.facts)
 
-    def not_offered(self, reason: str, step: Step | None = None) -> NoReturn:
+    def not_offered(
+        self, reason: str, step: Step | None = None, *, refusal: bool = False
+    ) -> NoReturn:
         """Skip the scenario: the backend does not offer what it exercises."""
-        raise NotOffered(reason, evidence=step.capture.name if step is not None else None)
+        evidence = step.capture.name if step is not None else None
+        raise NotOffered(reason, evidence=evidence, refusal=refusal)
 
     # -- requests, through the client's fetch -----------------------------------------------
 
@@ -137,10 +240,47 @@ class Session:
         *,
         stop: StopReading | None = None,
     ) -> Step:
-        """One ChatKit request as the client makes it (retries included); its last step."""
-        return await self.runner.request(
+        """One ChatKit request as the client makes it (retries included); its last step.
+
+        Each capture records the item ids its thread held before it (so a stream is judged with
+        the thread's earlier streams); a request that got no answer raises
+        :class:`StoppedAnswering`."""
+        thread_id = params.get("thread_id")
+        held = sorted(self.held.get(thread_id, ())) if isinstance(thread_id, str) else []
+        count = len(self.life.steps)
+        after = self.last_request()
+        step = await self.runner.request(
             self.life, name, envelope(kind, params), expects, stop=stop
         )
+        for made in self.life.steps[count:]:
+            if held:
+                made.capture.meta[EARLIER_ITEMS] = held
+        if stopped_answering(step.capture):
+            raise StoppedAnswering(
+                f"the backend stopped answering: {kind} got no response "
+                f"({step.capture.ending.message or 'no response head'})"
+                + (f"; the request before it was {after}" if after else ""),
+                evidence=step.capture.name,
+                after=after,
+            )
+        if isinstance(thread_id, str):
+            self._hold(thread_id, step)
+        return step
+
+    def last_request(self) -> str | None:
+        """The last request of the run so far, in words (``None`` before the first)."""
+        steps = [*self.life.steps, *self.life.kit_steps]
+        if not steps:
+            return self.before
+        last = max(steps, key=lambda s: s.capture.started_at)
+        status = last.capture.status
+        return f"{last.name} ({last.client_type}, answered {status or 'nothing'})"
+
+    def _hold(self, thread_id: str, step: Step) -> None:
+        held = self.held.setdefault(thread_id, set())
+        for item in done_items(step.seen_by_chatkit, ("thread.item.added",)):
+            if isinstance(item.get("id"), str):
+                held.add(item["id"])
 
     async def create_thread(
         self,
@@ -158,6 +298,7 @@ class Session:
         if step.network is not None and step.network.verdict != "open":
             thread_id = None
         if thread_id is not None:
+            self._hold(thread_id, step)
             self.life.created_threads.append(thread_id)
             self.life.thread_id = self.life.thread_id or thread_id
         self.facts.setdefault("threads", []).append(thread_id)
@@ -182,6 +323,9 @@ class Session:
             value = got.ui_value if got is not None else None
             inner = value.get("items") if isinstance(value, dict) else None
             items = items_of(inner) or []
+        self.held.setdefault(thread_id, set()).update(
+            str(item["id"]) for item in items if isinstance(item.get("id"), str)
+        )
         return items
 
     def capture_of(self, step_name: str) -> str | None:
@@ -202,18 +346,49 @@ class Session:
         return thread_id
 
     def require_ok(self, step: Step, what: str) -> Any:
-        """The JSON value the UI got for ``step``, or skip when the backend refused it."""
+        """The JSON value the UI got for ``step``; when the backend refused it, skip if the
+        refusal says the feature is not offered (``what`` names it), else stop the play
+        (:class:`CannotGoOn`: the exchange's own findings grade the scenario)."""
         network = step.network
         if isinstance(network, JsonReply) and network.ok:
             return network.value
-        status = step.capture.status
+        self.refused(step, what)
+
+    def refused(self, step: Step, what: str) -> NoReturn:
+        """Stop the play at a refused ``step``: a skip when the reply says the feature is not
+        offered (quoted), else :class:`CannotGoOn`."""
+        capture = step.capture
+        said = not_offered_evidence(capture.status, capture.body)
+        if said is not None:
+            self.not_offered(f"{what}: {step.client_type} answered {said}", step, refusal=True)
+        network = step.network
         if isinstance(network, JsonReply) and network.error:
             reason = network.error
         else:
-            reason = step.capture.ending.message or "no reply"
-        self.not_offered(
-            f"{what}: {step.client_type} answered {status or 'nothing'} ({reason})", step
+            reason = capture.ending.message or _quote(capture.body) or "no reply"
+        raise CannotGoOn(
+            f"{step.client_type} answered {capture.status or 'nothing'} ({reason}), which does "
+            "not say the feature is missing, so the scenario could not go on",
+            evidence=capture.name,
         )
+
+
+def error_events(life: Lifecycle, scenario: str) -> list[dict[str, Any]]:
+    """The ``error`` events the streams of ``life`` carried, as :attr:`Session.met_errors`."""
+    met: list[dict[str, Any]] = []
+    for step in life.steps:
+        for event in step.seen_by_chatkit.events:
+            payload = event.payload
+            if isinstance(payload, dict) and payload.get("type") == "error":
+                met.append(
+                    {
+                        "scenario": scenario,
+                        "capture": step.capture.name,
+                        "event": event.index,
+                        "payload": payload,
+                    }
+                )
+    return met
 
 
 def items_of(page: Any) -> list[dict[str, Any]] | None:
@@ -223,14 +398,16 @@ def items_of(page: Any) -> list[dict[str, Any]] | None:
     return [item for item in page["data"] if isinstance(item, dict)]
 
 
-def done_items(capture: Capture) -> list[dict[str, Any]]:
-    """The items a stream finished (``thread.item.done``), in order."""
+def done_items(capture: Capture, also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The items a stream finished (``thread.item.done``, and ``thread.item.replaced``), in
+    order; ``also`` adds other item events (``thread.item.added``)."""
+    kinds = ("thread.item.done", "thread.item.replaced", *also)
     found: list[dict[str, Any]] = []
     for event in capture.events:
         payload = event.payload
         if (
             isinstance(payload, dict)
-            and payload.get("type") == "thread.item.done"
+            and payload.get("type") in kinds
             and isinstance(payload.get("item"), dict)
         ):
             found.append(payload["item"])

@@ -12,21 +12,66 @@ Then a message carries the attachment ids in ``input.attachments``; the SDK copi
 attachment onto the user message and saves it, so the reload shows the message with its files.
 Removing a file from the composer sends ``attachments.delete`` (``{}``; the protocol offers no
 read of an attachment, so the kit says the delete was accepted, never that the file is gone).
-A backend without an attachment store refuses ``attachments.create``: the scenario is skipped.
+A backend without an attachment store refuses ``attachments.create`` (a 404, 405 or 501, or an
+error that says so): the scenario is skipped. A backend that takes only some file types says so
+in its refusal (``Only image attachments are supported``): the kit then uploads a small file of
+that type (a 1x1 PNG for images), as a user would pick another file; ``upload_type`` chooses
+the type up front.
 The uploads themselves are sent by the kit straight to the URL the backend named, with the
 headers you gave (whether ChatKit.js sends them through a custom ``fetch`` is not modelled).
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.client import ClientRequest, json_reply
+from chatkit_lab.client import ClientRequest, JsonReply, json_reply
 from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
 
 FILE = b"chatkit-lab attachment: three lines of plain text.\nline two\nline three\n"
+
+
+def _png() -> bytes:
+    """A valid 1x1 PNG (one grey pixel), made here rather than shipped."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x80")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+FILES: dict[str, tuple[str, bytes]] = {
+    "text/plain": ("txt", FILE),
+    "image/png": ("png", _png()),
+    "application/pdf": (
+        "pdf",
+        b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
+        b"/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+    ),
+}
+"""The files the kit can upload, by MIME type: extension and bytes."""
+ACCEPTS = (("image", "image/png"), ("png", "image/png"), ("pdf", "application/pdf"))
+"""Words of a refusal that name the type the backend takes, and the type the kit then sends."""
+
+
+def accepted_type(body: bytes, tried: str) -> str | None:
+    """The MIME type a refusal of ``tried`` says the backend takes (``None``: it names none)."""
+    text = body[:2000].decode("utf-8", "replace").lower()
+    for word, mime in ACCEPTS:
+        if word in text and mime != tried:
+            return mime
+    return None
+
+
 BOUNDARY = "chatkit-lab-boundary-7d1f"
 RELOAD = "reload"
 
@@ -60,20 +105,48 @@ async def _upload(
     return reply.value if reply.ok else None
 
 
-def _multipart(filename: str, data: bytes) -> bytes:
+def _multipart(filename: str, data: bytes, mime: str = "text/plain") -> bytes:
     head = (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'
+        f'filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'
     ).encode()
     return head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-async def _two_phase(session: Session, filename: str) -> dict[str, Any] | None:
-    params = {"name": filename, "size": len(FILE), "mime_type": "text/plain"}
-    step = await session.send(
-        f"attach: attachments.create ({filename})", "attachments.create", params
-    )
-    created = session.require_ok(step, "the backend has no attachment store")  # or skip
+def _file_type(session: Session) -> str:
+    chosen = session.upload_type or session.facts.get("file_type") or "text/plain"
+    return chosen if chosen in FILES else "text/plain"
+
+
+async def _two_phase(session: Session, stem: str) -> dict[str, Any] | None:
+    mime = _file_type(session)
+    step = await _create(session, stem, mime)
+    network = step.network
+    if not (isinstance(network, JsonReply) and network.ok) and session.upload_type is None:
+        learned = accepted_type(step.capture.body, mime)
+        if learned is not None:  # as a user picks a file the composer takes
+            # the probe is the kit's own: a page would accept only those types in its
+            # composer, so the refusal is no fault of the backend (its exchange is kept,
+            # not judged)
+            step.capture.meta["kit"] = True
+            session.facts["file_type"] = learned
+            session.life.notes.append(
+                f"attachments.create refused {mime} ({step.capture.status}); its error names "
+                f"the type it takes, so the kit uploaded {learned} instead"
+            )
+            mime = learned
+            step = await _create(session, stem, mime)
+    status = step.capture.status
+    if isinstance(status, int) and status >= 500:
+        session.life.notes.append(
+            f"attachments.create answered {status}, which does not say whether the backend has "
+            "an attachment store (a skip needs that said): a UI with attachments on in "
+            "its composer options shows the user a failed upload; a UI that leaves them off "
+            "never sends attachments.create, and its users never meet this"
+        )
+    created = session.require_ok(step, "the backend has no attachment store")  # or stop
+    extension, data = FILES[mime]
+    filename = f"{stem}.{extension}"
     problem = attachment_problem(created)
     if problem is not None:
         session.facts.setdefault("bad_replies", []).append(
@@ -88,27 +161,38 @@ async def _two_phase(session: Session, filename: str) -> dict[str, Any] | None:
             f"upload: {descriptor.get('method') or 'PUT'} ({filename})",
             str(descriptor.get("method") or "PUT"),
             descriptor["url"],
-            FILE,
-            {"content-type": "text/plain", **{str(k): str(v) for k, v in extra.items()}},
+            data,
+            {"content-type": mime, **{str(k): str(v) for k, v in extra.items()}},
         )
         if isinstance(uploaded, dict) and uploaded.get("id") == created["id"]:
             created = uploaded
     return created
 
 
+async def _create(session: Session, stem: str, mime: str) -> Any:
+    extension, data = FILES[mime]
+    filename = f"{stem}.{extension}"
+    params = {"name": filename, "size": len(data), "mime_type": mime}
+    return await session.send(
+        f"attach: attachments.create ({filename})", "attachments.create", params
+    )
+
+
 async def play(session: Session) -> None:
-    sent = await _two_phase(session, "notes.txt")
+    sent = await _two_phase(session, "notes")
     if sent is None:
         return  # the reply was no attachment: schema.attachment_reply says why
     session.facts["two_phase"] = sent
     attached = [sent["id"]]
     if session.upload_url:
+        mime = _file_type(session)
+        extension, data = FILES[mime]
         direct = await _upload(
             session,
-            "upload: direct (direct.txt)",
+            f"upload: direct (direct.{extension})",
             "POST",
             session.upload_url,
-            _multipart("direct.txt", FILE),
+            _multipart(f"direct.{extension}", data, mime),
             {"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
         )
         session.facts["direct"] = direct
@@ -132,7 +216,7 @@ async def play(session: Session) -> None:
     session.facts["user_message"] = sent_user[-1] if sent_user else None
     session.facts["reload"] = await session.load(thread_id, RELOAD)
     session.facts["reload_capture"] = session.capture_of(f"{RELOAD}: items.list")
-    removed = await _two_phase(session, "removed.txt")
+    removed = await _two_phase(session, "removed")
     if removed is not None:
         deleted = await session.send(
             "remove: attachments.delete", "attachments.delete", {"attachment_id": removed["id"]}

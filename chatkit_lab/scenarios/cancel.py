@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, item_text
+from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items, item_text
 from chatkit_lab.sources import StopReading
 
 DELTA = b"assistant_message.content_part.text_delta"
@@ -80,9 +80,23 @@ async def play(session: Session) -> None:
     await asyncio.sleep(SETTLE_S)
     session.facts["reload"] = await session.load(thread_id, "reload after stop")
     session.facts["reload_capture"] = session.capture_of("reload after stop: items.list")
-    await session.say(
+    after = await session.say(
         thread_id, session.prompt("next"), "send after stop: threads.add_user_message"
     )
+    items = done_items(after.seen_by_chatkit)
+    errors = [
+        e.payload
+        for e in after.seen_by_chatkit.events
+        if isinstance(e.payload, dict) and e.payload.get("type") == "error"
+    ]
+    session.facts["after_stop"] = {
+        "capture": after.capture.name,
+        "status": after.capture.status,
+        "replied": any(
+            i.get("type") == "assistant_message" and item_text(i).strip() for i in items
+        ),
+        "errors": [str(e.get("message") or e.get("code") or "error")[:200] for e in errors],
+    }
 
 
 SCENARIO = Scenario(
@@ -206,4 +220,63 @@ def left_pending(ctx: ScenarioContext) -> Iterator[Found | Skip]:
                 f"{kind} {item.get('id')!r} on the reload after the stop is {state}: the UI shows "
                 "it as unfinished",
                 _evidence(ctx, item_id=item.get("id"), type=kind, state=state),
+            )
+
+
+@check(
+    code="persistence.cancel_thread_locked",
+    layer="persistence",
+    severity="error",
+    description="After the user stops a reply, the thread still answers the next message.",
+    expectation="The message sent after the stop gets a normal reply (an assistant message), not "
+    "an error event, an HTTP error or nothing: the stop released whatever the reply held.",
+    fix="Release what a reply holds when the stream is cancelled (a per-thread lock, a "
+    "'generating' flag, a pending item the next turn refuses to follow): in a finally block, or "
+    "in handle_stream_cancelled (keep super()), so the next message is answered.",
+)
+def thread_locked(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    after = ctx.facts.get("after_stop")
+    if _stopped(ctx) is None or not isinstance(after, dict):
+        yield Skip("no message was sent after a stop")
+        return
+    if after.get("replied"):
+        return
+    status = after.get("status")
+    if status is not None and status >= 400:
+        how = f"answered HTTP {status}"
+    elif after.get("errors"):
+        how = f"answered with an error event ({after['errors'][0]!r})"
+    else:
+        how = "got no reply"
+    yield Found(
+        f"after the user stopped a reply, the next message {how}: the thread no longer answers",
+        Evidence(capture=after.get("capture"), detail={"status": status}),
+    )
+
+
+@check(
+    code="persistence.cancel_partial_twice",
+    layer="persistence",
+    severity="error",
+    description="After the user stops a reply, the reload shows the partial reply once.",
+    expectation="One assistant message on the reload holds the text the user saw before the "
+    "stop (the SDK saves the pending message once, under its id).",
+    fix="Save the partial reply once: either let ChatKitServer's handle_stream_cancelled save it, "
+    "or save it yourself and do not call super(); a Store whose add_thread_item inserts a new "
+    "row for an id it already holds should upsert.",
+)
+def partial_twice(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    seen = _stopped(ctx)
+    if seen is None:
+        yield Skip("the stream was never stopped mid-reply")
+        return
+    texts = [text.strip() for text in seen["streaming_text"].values() if text.strip()]
+    reloaded = [item for item in ctx.facts["reload"] if item.get("type") == "assistant_message"]
+    for text in texts:
+        holding = [item for item in reloaded if item_text(item).strip().startswith(text)]
+        if len(holding) > 1:
+            yield Found(
+                f"the partial reply the user saw ({text!r}) is on the reload {len(holding)} "
+                "times: the user sees it twice",
+                _evidence(ctx, seen=text, ids=[i.get("id") for i in holding]),
             )

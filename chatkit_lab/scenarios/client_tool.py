@@ -6,7 +6,9 @@ script: with no ``onClientTool`` the UI raises a ``chatkit.error``), and the cli
 result with ``threads.add_client_tool_output``. The SDK then marks the call ``completed`` with
 that output, saves it, and streams the continuation. So after a reload the call is resolved
 (completed, with the output) and the continuation is there. The kit plays ``onClientTool`` and
-answers with a fixed result.
+answers with a fixed result; when the continuation asks for another client tool, it answers that
+one too (a chain), at most ``MAX_CHAIN`` times: a tool answer that brings back the same pending
+call every time is a loop the user cannot leave.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from chatkit_lab.scenarios._base import (
 RESULT = {"text": "hello from the editor"}
 """What the kit's stand-in for ``onClientTool`` returns."""
 RELOAD = "reload after the tool output"
+MAX_CHAIN = 4
+"""Tool outputs the kit sends for one chain of client tool calls before calling it a loop."""
 
 
 async def play(session: Session) -> None:
@@ -39,20 +43,43 @@ async def play(session: Session) -> None:
             create,
         )
     call = calls[-1]
-    output = await session.send(
-        "tool output: threads.add_client_tool_output",
-        "threads.add_client_tool_output",
-        {"thread_id": thread_id, "result": RESULT},
-        "stream",
-    )
-    continuation = done_items(output.seen_by_chatkit)
+    chain = [_link(call, create.capture.name)]
+    name = "tool output: threads.add_client_tool_output"
+    for number in range(1, MAX_CHAIN + 1):
+        output = await session.send(
+            name,
+            "threads.add_client_tool_output",
+            {"thread_id": thread_id, "result": RESULT},
+            "stream",
+        )
+        continuation = done_items(output.seen_by_chatkit)
+        pending = [
+            i
+            for i in continuation
+            if i.get("type") == "client_tool_call" and i.get("status", "pending") == "pending"
+        ]
+        if not pending:
+            break
+        # a chain of tool calls: the page runs each one, as onClientTool would
+        chain.append(_link(pending[-1], output.capture.name))
+        name = f"tool output {number + 1}: threads.add_client_tool_output"
     session.facts.update(
         call=call,
+        chain=chain,
         continuation=continuation,
         continuation_capture=output.capture.name,
         reload=await session.load(thread_id, RELOAD),
         reload_capture=session.capture_of(f"{RELOAD}: items.list"),
     )
+
+
+def _link(call: dict[str, Any], capture: str) -> dict[str, Any]:
+    return {
+        "id": call.get("id"),
+        "name": call.get("name"),
+        "arguments": call.get("arguments"),
+        "capture": capture,
+    }
 
 
 SCENARIO = Scenario(
@@ -143,4 +170,37 @@ def no_continuation(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Found(
             "the continuation after the tool output is an empty assistant message",
             _evidence(ctx, ctx.facts.get("continuation_capture")),
+        )
+
+
+@check(
+    code="rendering.client_tool_loop",
+    layer="rendering",
+    severity="error",
+    description="Answering a client tool call moves the conversation on.",
+    expectation="After threads.add_client_tool_output the continuation does not ask again for "
+    "the same client tool with the same arguments, time after time: a chain of different calls "
+    "is fine, and ends.",
+    fix="On threads.add_client_tool_output mark the pending call completed with its output "
+    "before responding (ChatKitServer does), and feed the output to the model, so it does not "
+    "ask for the same tool again.",
+)
+def tool_loop(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    chain = ctx.facts.get("chain")
+    if not isinstance(chain, list):
+        yield Skip("no client tool call was answered")
+        return
+    if len(chain) <= MAX_CHAIN:
+        return  # the chain ended within the bound
+    first = chain[0]
+    same = all(
+        link.get("name") == first.get("name") and link.get("arguments") == first.get("arguments")
+        for link in chain
+    )
+    if same:
+        yield Found(
+            f"each answer to client tool {first.get('name')!r} brought back the same pending "
+            f"call ({len(chain) - 1} times in a row): the page runs the tool again and again and "
+            "the user never gets a reply",
+            _evidence(ctx, chain[-1].get("capture"), calls=[link.get("id") for link in chain]),
         )

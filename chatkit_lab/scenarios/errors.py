@@ -8,16 +8,39 @@ plain words and records what arrived. What the closed UI draws for them is model
 message with a Retry button when ``allow_retry`` is true and without one otherwise, a notice
 banner, a transient progress line. A backend that never sends them when asked is skipped (it
 may only send errors when something really fails), which is not a failure.
+
+Only what a real failure needs is judged: an error the user was told they may retry must say
+``allow_retry: true`` (else the Retry button is missing); an error marked retryable when the kit
+asked for a final one is not a fault (a real failure often is retryable, and the user loses
+nothing by a Retry button). A backend that turns the failure into a normal reply quoting the
+exception is graded for what the user sees: a reply that reads like an error, with no Retry
+button (a warning).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session
+from chatkit_lab.scenarios._base import (
+    CannotGoOn,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+    item_text,
+)
+from chatkit_lab.scenarios._upstream import FailingUpstream
+
+EXCEPTION_TEXT = re.compile(
+    r"Traceback \(most recent call last\)|\b[A-Z][A-Za-z]*(?:Error|Exception)\b|"
+    r"\berror:",
+    re.IGNORECASE,
+)
+"""What an exception quoted in a reply looks like."""
 
 ASKS: tuple[tuple[str, str, bool | None], ...] = (
     ("retryable", "error", True),
@@ -25,6 +48,16 @@ ASKS: tuple[tuple[str, str, bool | None], ...] = (
     ("notice", "notice", None),
 )
 """Prompt role, the event it asks for, and the ``allow_retry`` it asks for (errors only)."""
+
+
+MAX_MET = 20
+"""Error events met in other scenarios that the errors scenario judges, at most."""
+
+
+def shown_error(payload: dict[str, Any]) -> str:
+    """What the UI shows for one ``error`` event (modelled)."""
+    retry = payload.get("allow_retry")
+    return "an error message" + (" with a Retry button" if retry is True else ", no retry")
 
 
 def shown(capture: Capture) -> list[dict[str, Any]]:
@@ -49,34 +82,85 @@ def shown(capture: Capture) -> list[dict[str, Any]]:
 
 
 async def play(session: Session) -> None:
+    if session.errors_upstream is not None:
+        await play_upstream(session, session.errors_upstream)
+        judge_met(session)
+        return
     first, *rest = ASKS
     create = await session.create_thread(session.prompt(first[0]))
     thread_id = session.require_thread(create)
     steps = [(first, create)]
     for ask in rest:
         steps.append((ask, await session.say(thread_id, session.prompt(ask[0]), f"ask: {ask[0]}")))
-    got: list[dict[str, Any]] = []
-    for (role, kind, retry), step in steps:
-        events = shown(step.seen_by_chatkit)
-        wanted = [e for e in events if e["type"] == kind]
-        got.append(
-            {
-                "role": role,
-                "asked": kind,
-                "allow_retry": retry,
-                "capture": step.capture.name,
-                "events": events,
-                "arrived": bool(wanted),
-            }
-        )
+    got = [record(role, step, kind, retry) for (role, kind, retry), step in steps]
     session.facts["asks"] = got
-    if not any(ask["arrived"] for ask in got):
+    quoted = any(
+        ask["asked"] == "error" and any(EXCEPTION_TEXT.search(r) for r in ask["replies"])
+        for ask in got
+    )
+    met = judge_met(session)
+    if not any(ask["arrived"] for ask in got) and not quoted and not met:
         session.not_offered(
             "no reply carried an error or notice event when asked for one in plain words: the "
             "backend sends them only when something really fails (give other words with "
             "--prompt errors.retryable=...)",
             create,
         )
+
+
+def judge_met(session: Session) -> list[dict[str, Any]]:
+    """The error events other scenarios met (real failures), recorded for the checks."""
+    met = session.met_errors[:MAX_MET]
+    if met:
+        session.facts["met"] = [
+            {**m, "ui": shown_error(m["payload"])} for m in met if isinstance(m, dict)
+        ]
+        session.life.notes.append(
+            f"{len(met)} error event(s) met in other scenarios were judged too "
+            f"({', '.join(sorted({str(m.get('scenario')) for m in met}))})"
+        )
+    return met
+
+
+def record(role: str, step: Any, kind: str = "error", retry: bool | None = None) -> dict[str, Any]:
+    """What one message's reply showed: its error, notice and progress events and its replies."""
+    events = shown(step.seen_by_chatkit)
+    return {
+        "role": role,
+        "asked": kind,
+        "allow_retry": retry,
+        "capture": step.capture.name,
+        "status": step.capture.status,
+        "events": events,
+        "arrived": any(e["type"] == kind for e in events),
+        "replies": [
+            item_text(i)
+            for i in done_items(step.seen_by_chatkit)
+            if i.get("type") == "assistant_message"
+        ],
+    }
+
+
+async def play_upstream(session: Session, url: str) -> None:
+    """The backend's model fails for real: the kit serves a failing upstream on ``url`` (the
+    backend was started with its model's base URL there) and sends one message."""
+    with FailingUpstream(url) as upstream:
+        step = await session.create_thread(session.prompt("upstream"))
+    got = record("upstream", step)
+    got.update(upstream=url, calls=upstream.calls, seen=upstream.seen[:5])
+    session.facts["asks"] = [got]
+    session.facts["upstream"] = got
+    if upstream.calls == 0:
+        raise CannotGoOn(
+            f"the backend never called the failing upstream at {url}: start it with its model's "
+            f"base URL there (for the OpenAI SDKs, OPENAI_BASE_URL={url.rstrip('/')}/v1), then "
+            "run the errors scenario again",
+            evidence=step.capture.name,
+        )
+    session.life.notes.append(
+        f"the failing upstream at {url} answered {upstream.calls} request(s) of the backend "
+        "with HTTP 500 (a model outage): the reply is the backend's answer to a real failure"
+    )
 
 
 SCENARIO = Scenario(
@@ -92,6 +176,7 @@ SCENARIO = Scenario(
         "retryable": "Show me an error I can retry.",
         "final": "Show me an error I cannot retry.",
         "notice": "Show me a notice.",
+        "upstream": "Hello! What can you do?",
     },
     intended=("ordering.error_event",),
 )
@@ -116,17 +201,51 @@ def retry_flag(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Skip("nothing was asked")
         return
     for ask in asks:
-        if ask["asked"] != "error" or not ask["arrived"]:
-            continue
+        if ask["asked"] != "error" or not ask["arrived"] or ask["allow_retry"] is not True:
+            continue  # a retryable error where a final one was asked for hides nothing
         for event in (e for e in ask["events"] if e["type"] == "error"):
             flag = event["payload"].get("allow_retry")
-            if flag is not ask["allow_retry"]:
+            if flag is not True:
                 yield Found(
-                    f"asked for an error the user {'may' if ask['allow_retry'] else 'may not'} "
-                    f"retry; the error event says allow_retry={flag!r}, so the UI shows "
-                    f"{event['ui']} (modelled)",
+                    f"asked for an error the user may retry; the error event says "
+                    f"allow_retry={flag!r}, so the UI shows {event['ui']} (modelled): the user "
+                    "cannot try again",
                     Evidence(capture=ask["capture"], event_index=event["event"]),
                 )
+
+
+@check(
+    code="rendering.error_as_reply",
+    layer="rendering",
+    severity="warning",
+    description="A failure reaches the user as an error, not as a normal reply quoting it.",
+    expectation="When the turn fails, the stream carries an error event (the UI shows an error, "
+    "with Retry when allow_retry is true; modelled), not an assistant message whose text is "
+    "the exception.",
+    fix="Let the failure reach ChatKitServer (raise CustomStreamError or StreamError from "
+    "respond, or let the model's exception propagate) instead of catching it and streaming its "
+    "text as the reply.",
+)
+def error_as_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    asks = ctx.facts.get("asks")
+    if not isinstance(asks, list):
+        yield Skip("nothing was asked")
+        return
+    for ask in asks:
+        if ask["asked"] != "error" or ask["arrived"]:
+            continue
+        for reply in ask.get("replies", []):
+            match = EXCEPTION_TEXT.search(reply)
+            if match is None:
+                continue
+            shown_text = " ".join(reply.split())[:160]
+            yield Found(
+                f"the failure reached the user as a normal reply quoting it ({shown_text!r}): "
+                "the UI shows it as the assistant's answer, with no error styling and no Retry "
+                "button (modelled)",
+                Evidence(capture=ask["capture"], detail={"matched": match.group(0)}),
+            )
+            break
 
 
 @check(
@@ -143,6 +262,14 @@ def without_words(ctx: ScenarioContext) -> Iterator[Found | Skip]:
     if not isinstance(asks, list):
         yield Skip("nothing was asked")
         return
+    for met in ctx.facts.get("met", []):
+        payload = met.get("payload") or {}
+        if payload.get("code") == "custom" and not str(payload.get("message") or ""):
+            yield Found(
+                f"an error event met in the {met.get('scenario')} scenario has no message: the "
+                "UI shows it with no words",
+                Evidence(capture=met.get("capture"), event_index=met.get("event")),
+            )
     for ask in asks:
         for event in ask["events"]:
             payload = event["payload"]
@@ -152,3 +279,39 @@ def without_words(ctx: ScenarioContext) -> Iterator[Found | Skip]:
                     f"a {event['type']} event with no message: the UI shows it with no words",
                     Evidence(capture=ask["capture"], event_index=event["event"]),
                 )
+
+
+@check(
+    code="rendering.failure_unseen",
+    layer="rendering",
+    severity="error",
+    description="A real model failure reaches the user: an error, or a reply that says so.",
+    expectation="When the backend's model fails (the kit's failing upstream, --errors-upstream), "
+    "the stream carries an error event (the UI shows an error, with Retry when allow_retry is "
+    "true; modelled) or at least a reply; either allow_retry is fine for a real failure.",
+    fix="Let the model's exception reach ChatKitServer (it sends an error event with "
+    "allow_retry: true), or raise CustomStreamError with a message, instead of catching it and "
+    "ending the stream with nothing.",
+)
+def failure_unseen(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    got = ctx.facts.get("upstream")
+    if not isinstance(got, dict):
+        yield Skip("no failing upstream was given (--errors-upstream)")
+        return
+    if not got.get("calls"):
+        yield Skip("the backend never called the failing upstream")
+        return
+    status = got.get("status")
+    if isinstance(status, int) and status >= 400:
+        yield Skip(f"the backend answered HTTP {status}: request.http_error judges it")
+        return
+    if got["arrived"] or got["replies"]:
+        return
+    shown_events = ", ".join(e["type"] for e in got["events"]) or "none"
+    yield Found(
+        f"the model failed ({got['calls']} request(s) to the failing upstream answered 500) and "
+        f"the stream carried no error event and no reply (error, notice or progress events: "
+        f"{shown_events}): the loading indicator stops and the user sees nothing (modelled), "
+        "with no Retry",
+        Evidence(capture=got.get("capture")),
+    )

@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, items_of
+from chatkit_lab.client import answers_not_found
+from chatkit_lab.scenarios._base import (
+    Scenario,
+    ScenarioContext,
+    Session,
+    StoppedAnswering,
+    items_of,
+    stopped_answering,
+)
 
 THREADS = 3
 PAGE = 2
@@ -23,11 +31,14 @@ TITLE = "Renamed by chatkit-lab"
 
 
 async def _list(session: Session, name: str, limit: int = 20) -> tuple[list[dict[str, Any]], Any]:
-    """Walk ``threads.list`` newest first, ``limit`` per page, until our threads are all seen."""
-    ours = {t for t in session.facts.get("threads", []) if isinstance(t, str)}
+    """Walk ``threads.list`` newest first, ``limit`` per page, as the UI's infinite scroll
+    does: until a page says there is no more (``has_more`` false), at most ``MAX_PAGES``; a
+    page that says there is more but gives nothing new to ask from (no threads, no new
+    ``after``, the same threads again) ends it, and is recorded as ``never_ends``."""
     seen: list[dict[str, Any]] = []
     pages: list[dict[str, Any]] = []
     after: str | None = None
+    previous: list[str] | None = None
     for number in range(1, MAX_PAGES + 1):
         params: dict[str, Any] = {"limit": limit, "order": "desc"}
         if after is not None:
@@ -37,6 +48,8 @@ async def _list(session: Session, name: str, limit: int = 20) -> tuple[list[dict
         data = items_of(page)
         if data is None:
             if number == 1:
+                if step.capture.status is not None and step.capture.status >= 400:
+                    session.refused(step, "the backend keeps no thread history")
                 session.not_offered(
                     "threads.list gives no ChatKit page (a {data, has_more, after} object), so "
                     "the UI has no history to show: turn history off in the ChatKit options, or "
@@ -44,15 +57,24 @@ async def _list(session: Session, name: str, limit: int = 20) -> tuple[list[dict
                     step,
                 )
             break
-        pages.append(
-            {"size": len(data), "has_more": page.get("has_more"), "capture": step.capture.name}
-        )
+        ids = [str(t.get("id")) for t in data]
+        record = {"size": len(data), "has_more": page.get("has_more"), "capture": step.capture.name}
+        pages.append(record)
         seen.extend(data)
-        if ours <= {str(t.get("id")) for t in seen} or not page.get("has_more"):
+        if not page.get("has_more"):
             break
         next_after = page.get("after")
-        if not isinstance(next_after, str) or next_after == after:
+        stuck = None
+        if not data:
+            stuck = "an empty page"
+        elif ids == previous:
+            stuck = "the same threads as the page before"
+        elif not isinstance(next_after, str) or next_after == after:
+            stuck = "no new after cursor"
+        if stuck is not None:
+            record["never_ends"] = stuck
             break
+        previous = ids
         after = next_after
     return seen, pages
 
@@ -93,11 +115,20 @@ async def play(session: Session) -> None:
         "check: threads.get_by_id of the deleted thread",
         {"type": "threads.get_by_id", "params": {"thread_id": deleted}, "metadata": {}},
     )
+    if stopped_answering(check_load.capture):
+        raise StoppedAnswering(
+            "the backend stopped answering: a load of the thread it had just deleted got no "
+            f"response ({check_load.capture.ending.message or 'no response head'}); the request "
+            "before it was threads.delete",
+            evidence=check_load.capture.name,
+            after="delete: threads.delete",
+        )
     value = check_load.ui_value
     loads = isinstance(value, dict) and str(value.get("id")) == deleted
     session.facts["deleted_still_loads"] = loads
     session.facts["deleted_check_capture"] = check_load.capture.name
-    if session.facts["delete_ok"] and not loads and not _listed(after, deleted):
+    gone = answers_not_found(check_load.capture.status, check_load.capture.body)
+    if session.facts["delete_ok"] and not loads and gone and not _listed(after, deleted):
         session.life.deleted_threads.append(deleted)
         session.life.notes.append(
             f"deleted thread {deleted!r} (the history scenario's delete; a load confirmed it gone)"
@@ -237,3 +268,30 @@ def deleted_remains(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             + " and ".join(places),
             _evidence(ctx, ctx.facts.get("deleted_check_capture"), thread=deleted),
         )
+
+
+@check(
+    code="persistence.history_never_ends",
+    layer="persistence",
+    severity="error",
+    description="The last page of threads.list says there is no more.",
+    expectation="Paging threads.list with after ends: the last page has has_more false; a page "
+    "that says has_more true gives threads and an after cursor to go on from.",
+    fix="Set Page.has_more only when threads remain after this page, and Page.after to the "
+    "last thread id of the page (the SDK's stores do both in load_threads).",
+)
+def history_never_ends(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    pages = ctx.facts.get("pages")
+    if not isinstance(pages, list) or not pages:
+        yield Skip("the threads were never listed")
+        return
+    for page in pages:
+        stuck = page.get("never_ends")
+        if stuck:
+            yield Found(
+                f"a threads.list page says has_more: true but gives {stuck}: the history's "
+                "infinite scroll asks for the next page forever (a spinner at the bottom of the "
+                "list)",
+                _evidence(ctx, page["capture"], has_more=True, size=page["size"]),
+            )
+            return

@@ -5,10 +5,12 @@ types (``Card``, ``ListView``, ...; the schema layer validates every event again
 may update it while streaming (``widget.*`` updates, checked in order by the ordering layer).
 A button's action reaches the server as ``threads.custom_action`` with the widget's item id,
 and the server's ``action`` streams what changes (a replaced widget, a new message). The kit
-presses the first action it finds in the widget, reloads, and also sends the action as
-``threads.sync_custom_action`` (the SDK's non-streaming variant; ChatKit.js's host script does
-not list it among the requests its ``chatkit`` profile sends, so a refusal there only skips
-that part).
+presses the first action the server handles (an action whose ``handler`` is ``"client"`` stays
+in the page: ChatKit.js hands it to the page's ``widgets.onAction`` and posts nothing), judges
+the action's stream together with the thread's earlier streams (an update to the widget an
+earlier stream finished is fine), and reloads: the widget the user saw after the action must be
+the one the store gives back. ``threads.sync_custom_action`` (the SDK's non-streaming variant,
+which ChatKit.js's host script does not send) is sent only when asked for (``sync_action``).
 """
 
 from __future__ import annotations
@@ -23,25 +25,72 @@ CHANGES = ("thread.item.done", "thread.item.replaced", "thread.item.updated", "t
 MAX_DEPTH = 40
 
 
-def first_action(node: Any, depth: int = 0) -> dict[str, Any] | None:
-    """The first action (``onClickAction``, ``onSubmitAction``, ...) in a widget tree."""
+def actions(node: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """Every action (``onClickAction``, ``onSubmitAction``, ...) in a widget tree, in order."""
     if depth > MAX_DEPTH:
-        return None
+        return []
+    found: list[dict[str, Any]] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if key.startswith("on") and key.endswith("Action") and isinstance(value, dict):
                 if isinstance(value.get("type"), str):
-                    return value
-        children = node.values()
+                    found.append(value)
+        children: Any = node.values()
     elif isinstance(node, list):
         children = node
     else:
-        return None
+        return found
     for child in children:
-        found = first_action(child, depth + 1)
-        if found is not None:
-            return found
-    return None
+        found.extend(actions(child, depth + 1))
+    return found
+
+
+def first_action(node: Any) -> dict[str, Any] | None:
+    """The first action in a widget tree the server handles (``handler`` not ``"client"``)."""
+    return next((a for a in actions(node) if a.get("handler") != "client"), None)
+
+
+def _patch(node: Any, component_id: str, component: Any, depth: int = 0) -> Any:
+    """``node`` with the component whose ``id`` is ``component_id`` replaced (as the client
+    applies ``widget.component.updated``)."""
+    if depth > MAX_DEPTH:
+        return node
+    if isinstance(node, dict):
+        if node.get("id") == component_id:
+            return component
+        return {k: _patch(v, component_id, component, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_patch(v, component_id, component, depth + 1) for v in node]
+    return node
+
+
+def widget_after(widget: dict[str, Any], events: list[Any]) -> tuple[Any, bool]:
+    """The widget the client shows after a stream's events for its item (the root), and whether
+    the stream changed it by ``thread.item.updated`` (not by a replaced or done item)."""
+    root = widget.get("widget")
+    item_id = widget.get("id")
+    by_update = False
+    for event in events:
+        payload = event.payload
+        if not isinstance(payload, dict):
+            continue
+        kind = payload.get("type")
+        item = payload.get("item")
+        if kind in ("thread.item.replaced", "thread.item.done") and isinstance(item, dict):
+            if item.get("id") == item_id and "widget" in item:
+                root, by_update = item["widget"], False
+        elif kind == "thread.item.updated" and payload.get("item_id") == item_id:
+            update = payload.get("update")
+            if not isinstance(update, dict):
+                continue
+            if update.get("type") == "widget.root.updated" and "widget" in update:
+                root, by_update = update["widget"], True
+            elif update.get("type") == "widget.component.updated":
+                component_id = update.get("component_id")
+                if isinstance(component_id, str):
+                    root = _patch(root, component_id, update.get("component"))
+                    by_update = True
+    return root, by_update
 
 
 def _changes(events: list[Any]) -> list[str]:
@@ -64,19 +113,39 @@ async def play(session: Session) -> None:
             create,
         )
     widget = widgets[-1]
+    found = actions(widget.get("widget"))
     action = first_action(widget.get("widget"))
+    kept = [a for a in found if a.get("handler") == "client"]
     session.facts.update(widget=widget, action=action)
+    if kept:
+        session.life.notes.append(
+            f"{len(kept)} widget action(s) with handler 'client' stay in the page (ChatKit.js "
+            "hands them to widgets.onAction and posts nothing): not sent"
+        )
     if action is None:
-        session.life.notes.append("the widget offers no action: the action part was not played")
+        session.life.notes.append(
+            "the widget offers no action the server handles: the action part was not played"
+        )
         await session.load(thread_id, "reload")
         return
-    params = {"thread_id": thread_id, "item_id": widget.get("id"), "action": action}
+    sent = {k: action[k] for k in ("type", "payload") if k in action}
+    params = {"thread_id": thread_id, "item_id": widget.get("id"), "action": sent}
     acted = await session.send(
         "action: threads.custom_action", "threads.custom_action", params, "stream"
     )
-    session.facts["action_changes"] = _changes(acted.seen_by_chatkit.events)
+    events = acted.seen_by_chatkit.events
+    session.facts["action_changes"] = _changes(events)
     session.facts["action_capture"] = acted.capture.name
-    await session.load(thread_id, "reload")
+    shown, by_update = widget_after(widget, events)
+    session.facts["widget_shown"] = shown
+    session.facts["widget_updated_in_place"] = by_update
+    reload = await session.load(thread_id, "reload")
+    again = next((i for i in reload if i.get("id") == widget.get("id")), None)
+    session.facts["widget_reloaded"] = again.get("widget") if again is not None else None
+    session.facts["widget_reload_found"] = again is not None
+    session.facts["reload_capture"] = session.capture_of("reload: items.list")
+    if not session.sync_action:
+        return
     synced = await session.send(
         "action: threads.sync_custom_action", "threads.sync_custom_action", params
     )
@@ -89,8 +158,9 @@ SCENARIO = Scenario(
     name="widget",
     title="Show a widget and act on it",
     description="The reply shows a widget (its root validated against the SDK's widget types, "
-    "its widget.* updates in order); the client presses its first action "
-    "(threads.custom_action, then threads.sync_custom_action) and reloads.",
+    "its widget.* updates in order); the client presses its first server-handled action "
+    "(threads.custom_action; threads.sync_custom_action only when asked for) and reloads: the "
+    "widget must look as it did after the action.",
     requests=(
         "threads.create",
         "threads.custom_action",
@@ -161,3 +231,57 @@ def sync_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             f"{exc.errors()[0].get('msg', exc)}",
             Evidence(capture=ctx.facts.get("sync_capture")),
         )
+
+
+def _canonical(node: Any) -> Any:
+    """A widget tree with the fields the SDK fills by default dropped (for comparing)."""
+    if isinstance(node, dict):
+        return {k: _canonical(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    return node
+
+
+@check(
+    code="persistence.widget_update_lost",
+    layer="persistence",
+    severity="error",
+    description="What a widget action changed survives a reload.",
+    expectation="After threads.custom_action, a load shows the widget as the action's stream "
+    "left it (a widget.root.updated or widget.component.updated applied, or the replaced "
+    "item), not as it was before.",
+    fix="Save the changed widget: after streaming a widget update as thread.item.updated, also "
+    "store the updated item (store.save_item / add_thread_item with the new widget), or send "
+    "thread.item.replaced, which ChatKitServer saves for you.",
+)
+def widget_update_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    facts = ctx.facts
+    if "widget_shown" not in facts or "widget_reloaded" not in facts:
+        yield Skip("no widget action was pressed and reloaded")
+        return
+    widget = facts.get("widget") or {}
+    before = widget.get("widget")
+    shown = facts["widget_shown"]
+    if _canonical(shown) == _canonical(before):
+        yield Skip("the action's stream did not change the widget")
+        return
+    if not facts.get("widget_reload_found"):
+        return  # the reload diff of every layer names a lost item
+    reloaded = facts["widget_reloaded"]
+    if _canonical(reloaded) == _canonical(shown):
+        return
+    how = (
+        "sent as thread.item.updated"
+        if facts.get("widget_updated_in_place")
+        else "sent as a replaced item"
+    )
+    went_back = _canonical(reloaded) == _canonical(before)
+    yield Found(
+        f"the widget action's change ({how}) is gone after a reload: the store gives back "
+        + ("the widget as it was before the action" if went_back else "another widget")
+        + ", so the user's choice disappears",
+        Evidence(
+            capture=facts.get("reload_capture") or facts.get("action_capture"),
+            detail={"item_id": widget.get("id")},
+        ),
+    )

@@ -22,6 +22,20 @@ def _tasks(item: dict[str, Any]) -> list[Any]:
     return tasks if isinstance(tasks, list) else []
 
 
+def tasks_added(events: list[Any]) -> dict[str, int]:
+    """How many ``workflow.task.added`` updates a stream sent, per workflow item id."""
+    added: dict[str, int] = {}
+    for event in events:
+        payload = event.payload
+        if not isinstance(payload, dict) or payload.get("type") != "thread.item.updated":
+            continue
+        update = payload.get("update")
+        if isinstance(update, dict) and update.get("type") == "workflow.task.added":
+            item_id = str(payload.get("item_id"))
+            added[item_id] = added.get(item_id, 0) + 1
+    return added
+
+
 def task_updates(events: list[Any]) -> int:
     """How many ``workflow.task.*`` updates a stream carried."""
     count = 0
@@ -37,6 +51,19 @@ async def play(session: Session) -> None:
     create = await session.create_thread(session.prompt("ask"))
     thread_id = session.require_thread(create)
     flows = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "workflow"]
+    started = [
+        i
+        for i in done_items(create.seen_by_chatkit, ("thread.item.added",))
+        if i.get("type") == "workflow"
+    ]
+    if not flows and started:
+        # the kit found a workflow it never finished: graded by the ordering layer's
+        # ordering.unfinished_item on this stream, never a skip
+        session.facts["unfinished"] = [str(i.get("id")) for i in started]
+        session.life.notes.append(
+            "the reply started a workflow and never finished it (no thread.item.done for it)"
+        )
+        return
     if not flows:
         session.not_offered(
             "the reply held no finished workflow item: the backend shows no workflows, or needs "
@@ -46,6 +73,8 @@ async def play(session: Session) -> None:
     session.facts.update(
         workflows=flows,
         updates=task_updates(create.seen_by_chatkit.events),
+        added=tasks_added(create.seen_by_chatkit.events),
+        stream_capture=create.capture.name,
         reload=await session.load(thread_id, "reload"),
     )
     session.facts["reload_capture"] = session.capture_of("reload: items.list")
@@ -90,5 +119,34 @@ def tasks_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
                 f"workflow {flow.get('id')!r} streamed {streamed} task(s); the reload shows {kept}",
                 Evidence(
                     capture=ctx.facts.get("reload_capture"), detail={"item_id": flow.get("id")}
+                ),
+            )
+
+
+@check(
+    code="rendering.workflow_tasks_dropped",
+    layer="rendering",
+    severity="error",
+    description="A finished workflow keeps the tasks it streamed.",
+    expectation="The workflow item of thread.item.done holds at least as many tasks as the "
+    "stream added with workflow.task.added (the client replaces the item with the done one).",
+    fix="Finish the workflow with every task it showed: build the done item from the workflow "
+    "you streamed (AgentContext.end_workflow does), not from a fresh Workflow.",
+)
+def tasks_dropped(ctx: ScenarioContext) -> Iterator[Found | Skip]:
+    flows = ctx.facts.get("workflows")
+    added = ctx.facts.get("added")
+    if not isinstance(flows, list) or not isinstance(added, dict):
+        yield Skip("no workflow was streamed")
+        return
+    for flow in flows:
+        streamed = added.get(str(flow.get("id")), 0)
+        kept = len(_tasks(flow))
+        if kept < streamed:
+            yield Found(
+                f"workflow {flow.get('id')!r} added {streamed} task(s) while streaming and "
+                f"finished with {kept}: the tasks the user watched disappear when it finishes",
+                Evidence(
+                    capture=ctx.facts.get("stream_capture"), detail={"item_id": flow.get("id")}
                 ),
             )

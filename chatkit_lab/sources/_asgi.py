@@ -243,6 +243,11 @@ def _app_ending(exchange: _AsgiExchange, task: asyncio.Task[Any]) -> Ending:
     if task.cancelled():
         return Ending("error", "the app task was cancelled before the response ended", at)
     exc = task.exception()
+    if isinstance(exc, ConnectionRefusedError) and not exchange.response_started:
+        return Ending("error", f"cannot connect to the app: connection refused ({exc})", at)
+    if isinstance(exc, ConnectionError) and not exchange.response_started:
+        # an app that models a dead connection: what a client sees over TCP
+        return Ending("reset", f"the app closed the connection without a response: {exc}", at)
     if exc is not None:
         where = "during the response" if exchange.response_started else "before responding"
         return Ending("error", f"the app raised {where}: {type(exc).__name__}: {exc}", at)

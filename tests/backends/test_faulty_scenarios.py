@@ -129,3 +129,114 @@ async def test_the_event_rewriter_rewrites_events_split_across_body_messages() -
     frames = body.split(b"\n\n")
     assert frames[0] == b": comment" and frames[3] == b"data: [1]" and frames[4] == b""
     assert [json.loads(f[6:])["allow_retry"] for f in frames[1:3]] == [False, False]
+
+
+# -- planted faults that only show across requests ---------------------------------------------
+
+
+async def its_own_scenario_finds(variant: str, scenario: str, code: str) -> None:
+    """Every scenario against ``variant``: ``scenario`` fails and finds ``code``; every other
+    scenario passes or is skipped."""
+    conformance = await diagnose_scenarios(variant, "all")
+    own = conformance.result(scenario)
+    assert own is not None and own.state == "fail", own and own.reason
+    assert code in {f.code for f in own.diagnosis.findings}, own.reason
+    broken = {
+        r.name: r.reason
+        for r in conformance.results
+        if r.name != scenario and r.state not in ("pass", "skip")
+    }
+    assert broken == {}
+
+
+async def test_a_widget_change_sent_as_an_update_and_never_saved_is_gone_after_a_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:widget-unsaved", "widget", "persistence", "persistence.widget_update_lost"
+    )
+
+
+async def test_a_widget_replaced_under_a_new_id_replaces_nothing_the_thread_had() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:widget-new-id", "widget", "ordering", "ordering.replaced_unknown_item"
+    )
+
+
+async def test_a_history_whose_pages_always_say_has_more_never_ends() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:history-endless", "history", "persistence", "persistence.history_never_ends"
+    )
+
+
+async def test_a_tool_answer_that_brings_back_the_same_call_is_a_loop() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:client-tool-loop", "client-tool", "rendering", "rendering.client_tool_loop"
+    )
+
+
+async def test_a_workflow_finished_without_its_tasks_drops_them() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:workflow-drops-tasks", "workflow", "rendering", "rendering.workflow_tasks_dropped"
+    )
+
+
+async def test_a_workflow_the_kit_found_unfinished_fails_and_is_no_skip() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:workflow-unfinished", "workflow", "ordering", "ordering.unfinished_item"
+    )
+
+
+async def test_a_stop_that_locks_the_thread_fails_cancel() -> None:
+    await its_own_scenario_finds(
+        "faulty:cancel-locks", "cancel", "persistence.cancel_thread_locked"
+    )
+
+
+async def test_a_stopped_reply_saved_twice_shows_twice_after_a_reload() -> None:
+    await only_its_own_scenario_fails(
+        "faulty:cancel-twice", "cancel", "persistence", "persistence.cancel_partial_twice"
+    )
+
+
+def test_every_more_fault_is_a_registered_target_that_names_a_scenario() -> None:
+    from chatkit_lab.backends import MORE_FAULTY_SCENARIOS
+    from chatkit_lab.backends.scenario_faults import MORE_FAULTS
+
+    assert set(MORE_FAULTS) == set(MORE_FAULTY_SCENARIOS)
+    registered = describe_targets()
+    for name, (scenario, _) in MORE_FAULTS.items():
+        assert scenario in scenarios()
+        assert registered.get(f"faulty:{name}")
+
+
+async def test_a_backend_that_dies_on_a_load_of_a_deleted_thread_stopped_answering() -> None:
+    # The store's NotFoundError is unhandled and ends the process: the load gets its connection
+    # closed, every later request is refused. Graded as the backend stopping, never as a skip.
+    conformance = await diagnose_scenarios("faulty:crash-on-deleted", "all")
+    states = {r.name: r.state for r in conformance.results}
+    history = conformance.result("history")
+    assert history is not None
+    assert history.state == "fail", history.reason
+    assert "stopped answering" in history.reason
+    assert "the request before it was threads.delete" in history.reason
+    errors = conformance.result("errors")
+    assert errors is not None
+    assert errors.state == "not run"
+    assert "stopped answering" in errors.reason
+    earlier = {name: state for name, state in states.items() if name not in ("history", "errors")}
+    assert set(earlier.values()) == {"pass"}, earlier  # nothing before the crash differs
+    assert "skip" not in states.values()
+
+
+async def test_a_backend_that_died_refuses_every_later_request() -> None:
+    # The history scenario meets the crash itself (retry, played first, passes); a second run on
+    # the same app is refused at its first request.
+    from chatkit_lab.backends.crashing import crash_on_deleted_app
+
+    app = crash_on_deleted_app()
+    async with open_app_target(app, "/chatkit", name="crashing") as target:
+        first = await run_scenarios(target, resolve_scenarios("history,retry"))
+        second = await run_scenarios(target, resolve_scenarios("retry"))
+    assert [(r.name, r.state) for r in first.results] == [("retry", "pass"), ("history", "fail")]
+    (refused,) = second.results
+    assert refused.state == "fail"
+    assert "stopped answering" in refused.reason and "connection refused" in refused.reason

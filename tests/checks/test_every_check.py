@@ -103,6 +103,33 @@ def stream(body: bytes | list[dict[str, Any]], kind: str = "threads.create") -> 
     return StreamContext.of(capture(raw, kind=kind))
 
 
+def _widget_item(item_id: str, value: str) -> dict[str, Any]:
+    card = {"type": "Card", "children": [{"type": "Text", "value": value}]}
+    return {
+        "type": "widget",
+        "id": item_id,
+        "thread_id": "thr_1",
+        "created_at": "2025-01-01T12:00:00",
+        "widget": card,
+    }
+
+
+def action_stream(replaced: str, *, update: str | None = None) -> StreamContext:
+    """A threads.custom_action stream on a thread that already holds widget ``wdg_1`` (the
+    session recorded it): it replaces item ``replaced`` and, with ``update``, first updates
+    that item's root."""
+    payloads: list[dict[str, Any]] = []
+    if update is not None:
+        root = {"type": "Card", "children": [{"type": "Text", "value": "updating"}]}
+        change = {"type": "widget.root.updated", "widget": root}
+        payloads.append({"type": "thread.item.updated", "item_id": update, "update": change})
+    payloads.append({"type": "thread.item.replaced", "item": _widget_item(replaced, "19 C")})
+    made = capture(
+        sse(*payloads), kind="threads.custom_action", meta={"thread_items_before": ["wdg_1"]}
+    )
+    return StreamContext.of(made)
+
+
 def fixture(name: str) -> StreamContext:
     return stream((STREAMS / name).read_bytes())
 
@@ -569,6 +596,11 @@ CASES: dict[str, Case] = {
         "ordering",
         lambda: fixture("fault_update_after_done.sse"),
         lambda: fixture("valid_done_without_added.sse"),
+    ),
+    "ordering.replaced_unknown_item": Case(
+        "ordering",
+        lambda: action_stream("wdg_2"),
+        lambda: action_stream("wdg_1", update="wdg_1"),
     ),
     "ordering.duplicate_item_id": Case(
         "ordering",

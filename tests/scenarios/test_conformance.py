@@ -153,13 +153,22 @@ def test_widget_streamed_updates_and_its_action_changed_it(conformance: Conforma
     facts = found.facts
     assert facts["action"]["type"] == "weather.refresh"
     assert facts["action_changes"]
-    assert isinstance(facts["sync_reply"], dict) and facts["sync_reply"].get("updated_item")
+    assert "sync_reply" not in facts  # ChatKit.js does not send threads.sync_custom_action
+    assert facts["widget_reloaded"] == facts["widget_shown"] != facts["widget"]["widget"]
     updates = [
         p["update"]["type"]
         for p in step_events(found, "send: threads.create")
         if p.get("type") == "thread.item.updated"
     ]
     assert any(kind.startswith("widget.") for kind in updates)
+
+
+async def test_the_non_streaming_widget_action_is_sent_only_when_asked_for() -> None:
+    asked = await diagnose_scenarios("reference", "widget", sync_action=True)
+    found = result(asked, "widget")
+    assert found.state == "pass", found.reason
+    reply = found.facts["sync_reply"]
+    assert isinstance(reply, dict) and reply.get("updated_item")
 
 
 def test_workflow_streamed_task_updates_and_the_reload_keeps_every_task(

@@ -39,10 +39,10 @@ from chatkit_lab.client import Lifecycle
 from chatkit_lab.scenarios import ScenarioContext, scenario_checks, scenarios
 from chatkit_lab.scenarios.attachments import attachment_problem
 from chatkit_lab.scenarios.cancel import seen_before_stop
-from chatkit_lab.scenarios.client_tool import RESULT
+from chatkit_lab.scenarios.client_tool import MAX_CHAIN, RESULT
 from chatkit_lab.scenarios.errors import shown
 from chatkit_lab.scenarios.history import TITLE
-from chatkit_lab.scenarios.workflow import task_updates
+from chatkit_lab.scenarios.workflow import task_updates, tasks_added
 
 URL = "http://backend.test/chatkit"
 THREAD = "thr_case"
@@ -168,7 +168,37 @@ def cancel_facts(reload: list[dict[str, Any]] | None = None) -> Facts:
         "stopped_capture": stopped.name,
         "reload": [user(), saved] if reload is None else reload,
         "reload_capture": "reload after stop: items.list",
+        "after_stop": {
+            "capture": "send after stop: threads.add_user_message",
+            "status": 200,
+            "replied": True,
+            "errors": [],
+        },
     }
+
+
+def looping_tool(*, same: bool) -> Facts:
+    """Every tool output brought back a pending call, past the kit's bound: the same call each
+    time, or (valid) a chain of different calls that ended within the bound."""
+    facts = client_tool_facts()
+    count = MAX_CHAIN + 1 if same else MAX_CHAIN
+    facts["chain"] = [
+        {
+            "id": f"ctc_{n}",
+            "name": "get_selected_text" if same else f"step_{n}",
+            "arguments": {},
+            "capture": f"tool output {n}",
+        }
+        for n in range(1, count + 1)
+    ]
+    return facts
+
+
+def locked_after_stop() -> Facts:
+    """The message after the stop gets an error event and no reply."""
+    facts = cancel_facts()
+    facts["after_stop"].update(replied=False, errors=["A reply is already in progress."])
+    return facts
 
 
 def retry_facts(reload: list[dict[str, Any]] | None = None) -> Facts:
@@ -191,8 +221,10 @@ def client_tool_facts(
 ) -> Facts:
     done = tool_call("completed", RESULT) if reload_call is None else reload_call
     said = [assistant("msg_after", 'You selected "hello from the editor".')]
+    link = {"id": "ctc_1", "name": "get_selected_text", "arguments": {}, "capture": "create"}
     return {
         "call": tool_call(),
+        "chain": [link],
         "continuation": said if continuation is None else continuation,
         "continuation_capture": "tool output: threads.add_client_tool_output",
         "reload": [user(), done, *said],
@@ -200,15 +232,29 @@ def client_tool_facts(
     }
 
 
-def widget_facts(changes: list[str] | None = None, sync_reply: Any = "valid") -> Facts:
+def widget_facts(
+    changes: list[str] | None = None,
+    sync_reply: Any = "valid",
+    *,
+    reloaded: str | None = "Paris: 19 C",
+    in_place: bool = True,
+) -> Facts:
+    """A widget action that changed the card to 19 C (by ``widget.root.updated`` when
+    ``in_place``, else by a replaced item), then a reload showing ``reloaded``; with the
+    non-streaming action asked for too."""
     action = {"type": "weather.refresh", "payload": {"city": "Paris"}}
     return {
         "widget": widget(),
         "action": action,
-        "action_changes": ["thread.item.replaced", "thread.item.done"]
+        "action_changes": (["thread.item.updated"] if in_place else ["thread.item.replaced"])
         if changes is None
         else changes,
         "action_capture": "action: threads.custom_action",
+        "widget_shown": widget("Paris: 19 C")["widget"],
+        "widget_updated_in_place": in_place,
+        "widget_reloaded": widget(reloaded)["widget"] if reloaded is not None else None,
+        "widget_reload_found": reloaded is not None,
+        "reload_capture": "reload: items.list",
         "sync_reply": {"updated_item": widget("Paris: 19 C")}
         if sync_reply == "valid"
         else sync_reply,
@@ -217,7 +263,7 @@ def widget_facts(changes: list[str] | None = None, sync_reply: Any = "valid") ->
     }
 
 
-def workflow_facts(kept_tasks: int = 2) -> Facts:
+def workflow_facts(kept_tasks: int = 2, done_tasks: int = 2) -> Facts:
     streamed = stream_capture(
         [
             {"type": "thread.item.added", "item": workflow(0)},
@@ -230,12 +276,14 @@ def workflow_facts(kept_tasks: int = 2) -> Facts:
                 for n in range(2)
                 for kind in ("workflow.task.added", "workflow.task.updated")
             ),
-            {"type": "thread.item.done", "item": workflow(2)},
+            {"type": "thread.item.done", "item": workflow(done_tasks)},
         ]
     )
     return {
-        "workflows": [workflow(2)],
+        "workflows": [workflow(done_tasks)],
         "updates": task_updates(streamed.events),
+        "added": tasks_added(streamed.events),
+        "stream_capture": "send: threads.create",
         "reload": [user(), workflow(kept_tasks)],
         "reload_capture": "reload: items.list",
     }
@@ -307,7 +355,11 @@ def history_facts(
 
 
 def errors_facts(
-    *, retryable_flag: bool = True, notice_message: str | None = "Heads up: this is a notice."
+    *,
+    retryable_flag: bool = True,
+    notice_message: str | None = "Heads up: this is a notice.",
+    final_as_reply: str | None = None,
+    final_flag: bool = False,
 ) -> Facts:
     """What the errors play records: each ask's stream, read by the play's own ``shown``."""
     progress = {"type": "progress_update", "text": "Working on it"}
@@ -326,8 +378,10 @@ def errors_facts(
         ],
         "final": [
             progress,
-            {"type": "error", "code": "custom", "message": "Cannot do.", "allow_retry": False},
-        ],
+            {"type": "error", "code": "custom", "message": "Cannot do.", "allow_retry": final_flag},
+        ]
+        if final_as_reply is None
+        else [{"type": "thread.item.done", "item": assistant("msg_final", final_as_reply)}],
         "notice": [notice, progress, {"type": "thread.item.done", "item": assistant()}],
     }
     asks = []
@@ -338,6 +392,11 @@ def errors_facts(
     ):
         made = stream_capture(streams[role])
         events = shown(made)
+        replies = [
+            p["item"]["content"][0]["text"]
+            for p in streams[role]
+            if p["type"] == "thread.item.done" and p["item"]["type"] == "assistant_message"
+        ]
         asks.append(
             {
                 "role": role,
@@ -346,9 +405,37 @@ def errors_facts(
                 "capture": f"ask: {role}",
                 "events": events,
                 "arrived": any(e["type"] == asked for e in events),
+                "replies": replies,
             }
         )
     return {"threads": [THREAD], "thread_id": THREAD, "asks": asks}
+
+
+def upstream_facts(payloads: list[dict[str, Any]] | None = None, *, calls: int = 1) -> Facts:
+    """What the errors play records with a failing upstream: one message, the backend's answer
+    (by default the SDK's error event for the model's failure, allow_retry true)."""
+    if payloads is None:
+        payloads = [{"type": "error", "code": "stream.error", "allow_retry": True}]
+    made = stream_capture(payloads)
+    events = shown(made)
+    replies = [
+        p["item"]["content"][0]["text"]
+        for p in payloads
+        if p["type"] == "thread.item.done" and p["item"]["type"] == "assistant_message"
+    ]
+    got = {
+        "role": "upstream",
+        "asked": "error",
+        "allow_retry": None,
+        "capture": "send: threads.create",
+        "status": 200,
+        "events": events,
+        "arrived": any(e["type"] == "error" for e in events),
+        "replies": replies,
+        "upstream": "http://127.0.0.1:8999",
+        "calls": calls,
+    }
+    return {"threads": [THREAD], "thread_id": THREAD, "asks": [got], "upstream": got}
 
 
 # -- one case per code ---------------------------------------------------------------------------
@@ -384,6 +471,24 @@ CASES: dict[str, Case] = {
         ),
         lambda: cancel_facts(),
     ),
+    "rendering.workflow_tasks_dropped": Case(
+        "workflow", lambda: workflow_facts(kept_tasks=0, done_tasks=0), workflow_facts
+    ),
+    "rendering.client_tool_loop": Case(
+        "client-tool", lambda: looping_tool(same=True), lambda: looping_tool(same=False)
+    ),
+    "persistence.cancel_thread_locked": Case("cancel", locked_after_stop, lambda: cancel_facts()),
+    "persistence.cancel_partial_twice": Case(
+        "cancel",
+        lambda: cancel_facts(
+            [
+                user(),
+                assistant("msg_asst", "Once upon a time a lighthouse"),
+                assistant("msg_asst_copy", "Once upon a time a lighthouse"),
+            ]
+        ),
+        lambda: cancel_facts(),
+    ),
     "persistence.retry_kept_old_reply": Case(
         "retry",
         lambda: retry_facts([user(), *retry_facts()["old_reply"], *retry_facts()["new_reply"]]),
@@ -405,6 +510,9 @@ CASES: dict[str, Case] = {
     ),
     "rendering.widget_action_no_effect": Case(
         "widget", lambda: widget_facts(changes=[]), widget_facts
+    ),
+    "persistence.widget_update_lost": Case(
+        "widget", lambda: widget_facts(reloaded="Paris: 18 C"), widget_facts
     ),
     "schema.sync_action_reply": Case(
         "widget",
@@ -430,17 +538,28 @@ CASES: dict[str, Case] = {
     "persistence.history_paging": Case(
         "history", lambda: history_facts(order=(1, 2, 3)), history_facts
     ),
+    "persistence.history_never_ends": Case("history", lambda: _endless_history(), history_facts),
     "persistence.rename_not_shown": Case(
         "history", lambda: history_facts(title="New chat"), history_facts
     ),
     "persistence.deleted_thread_remains": Case(
         "history", lambda: history_facts(still_loads=True), history_facts
     ),
+    "rendering.error_as_reply": Case(
+        "errors",
+        lambda: errors_facts(final_as_reply="Sorry: RuntimeError: upstream model unavailable"),
+        lambda: errors_facts(final_as_reply="Here is what went wrong, and how to go on."),
+    ),
     "rendering.error_retry_flag": Case(
         "errors", lambda: errors_facts(retryable_flag=False), errors_facts
     ),
     "rendering.error_without_words": Case(
         "errors", lambda: errors_facts(notice_message=None), errors_facts
+    ),
+    "rendering.failure_unseen": Case(
+        "errors",
+        lambda: upstream_facts([{"type": "progress_update", "text": "Thinking"}]),
+        upstream_facts,
     ),
 }
 
@@ -469,6 +588,12 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
             "pages": [{"size": 3, "has_more": False, "capture": "list page 1"}],
         },
     ],
+    "persistence.cancel_thread_locked": [
+        lambda: {
+            **cancel_facts(),
+            "after_stop": {"capture": "after", "status": 409, "replied": False, "errors": []},
+        },
+    ],
     "persistence.rename_not_shown": [lambda: {**history_facts(), "listed_after": []}],
     "persistence.deleted_thread_remains": [
         lambda: {
@@ -476,10 +601,53 @@ MORE_TRIGGERS: dict[str, list[Callable[[], Facts]]] = {
             "listed_after": [*history_facts()["listed_after"], thread("thr_3")],
         },
     ],
+    "persistence.widget_update_lost": [
+        lambda: widget_facts(reloaded="Paris: 18 C", in_place=False),
+        lambda: widget_facts(reloaded="Lyon: 7 C"),
+    ],
     "rendering.error_without_words": [
+        lambda: {
+            **errors_facts(),
+            "met": [
+                {
+                    "scenario": "widget",
+                    "capture": "action: threads.custom_action",
+                    "event": 1,
+                    "payload": {"type": "error", "code": "custom", "allow_retry": True},
+                }
+            ],
+        },
         lambda: _error_without_message(),
     ],
 }
+
+
+def test_a_real_failure_marked_final_or_retryable_from_the_upstream_is_no_fault() -> None:
+    for retry in (True, False):
+        error = {"type": "error", "code": "custom", "message": "Model down", "allow_retry": retry}
+        found, _ = judge("errors", upstream_facts([error]))
+        assert found == []
+
+
+def test_a_failure_answered_with_a_reply_that_does_not_quote_it_is_no_fault() -> None:
+    sorry = {"type": "thread.item.done", "item": assistant("msg_s", "Please try again later.")}
+    found, _ = judge("errors", upstream_facts([sorry]))
+    assert found == []
+
+
+def test_a_real_failure_marked_retryable_where_a_final_error_was_asked_for_is_no_fault() -> None:
+    found, _ = judge("errors", errors_facts(final_flag=True))
+    assert found == []
+
+
+def _endless_history() -> Facts:
+    """The last page says has_more, and the page after it is empty and says so again."""
+    facts = history_facts()
+    facts["pages"][-1]["has_more"] = True
+    facts["pages"].append(
+        {"size": 0, "has_more": True, "capture": "list page 3", "never_ends": "an empty page"}
+    )
+    return facts
 
 
 def _error_without_message() -> Facts:
