@@ -146,6 +146,12 @@ display(readable(steps).map(colour))
 # %%
 both = ladder[-1]
 display(screens_picture(both))
+display(
+    readable(
+        pd.DataFrame(both.session.screens.rows())[["screen", "moment", "user sees"]],
+        wrap=("user sees",),
+    )
+)
 print(wrapped(both.analyses[STREAM].final.transcript(), indent=4))
 
 # %% [markdown]

@@ -10,8 +10,6 @@ import chatkit_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "chatkit_lab"
-MAX_LINES = 425
-"""About 400 lines: no module grows past it."""
 
 
 def _modules() -> list[Path]:
@@ -39,15 +37,6 @@ def test_no_module_imports_a_private_name_of_another_stage() -> None:
                 if alias.name.startswith("_") and not alias.name.startswith("__"):
                     offences.append(f"{path.relative_to(ROOT)}: {node.module}.{alias.name}")
     assert offences == []
-
-
-def test_no_module_is_much_over_four_hundred_lines() -> None:
-    long = {
-        str(path.relative_to(ROOT)): count
-        for path in _modules()
-        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
-    }
-    assert long == {}
 
 
 def test_no_notebook_calls_or_mentions_redaction() -> None:

@@ -193,7 +193,12 @@ async def test_a_run_without_a_fetch_is_not_played_again() -> None:
 def test_the_command_line_answer_holds_the_run_without_the_fetch() -> None:
     result = runner.invoke(app, ["diagnose", "legacy:attempt3"])
     assert result.exit_code == 1, result.output
-    assert "Without your fetch:" in result.stdout
+    lines = result.stdout.splitlines()
+    label = [n for n, line in enumerate(lines) if line.startswith("Without ")]
+    assert label and lines[label[0] + 1].startswith("your fetch"), result.stdout
+    assert "The same session with legacy-fetch replaced by a pass-through" in " ".join(
+        result.stdout.split()
+    )
 
 
 # -- what the host script did, per exchange --------------------------------------------------

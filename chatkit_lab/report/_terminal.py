@@ -33,7 +33,7 @@ SHORT_LABELS = {
     "vanish": "Vanishing",
     "not_cause": "Not the cause",
     "fix": "Fix",
-    "without_fetch": "No fetch",
+    "without_fetch": "Without\nyour fetch",
 }
 
 
