@@ -78,12 +78,16 @@ def _what_chatkit_got(life: Lifecycle, findings: list[Finding]) -> None:
         if isinstance(network, JsonReply) and network.ok and not network.parsed:
             shape = "an event stream" if step.capture.is_event_stream else "a body that is not JSON"
             got[step.client_type] = (
-                f"{{}}: {step.name} came back as {shape}, which {SOURCE} turns into {{}}"
+                f"{{}} (the {step.client_type} reply came back as {shape}, which {SOURCE} "
+                "turns into {})"
             )
     if got:
         rewritten.evidence.detail["what_chatkit_got"] = got
-        first = next(iter(got.values()))
-        rewritten.summary += f"; the thread load got {first}"
+        kind, first = next(iter(got.items()))
+        shape = first.split(" came back as ", 1)[1].split(",", 1)[0]
+        rewritten.summary += (
+            f"; the thread load ({kind}) came back as {shape}, so ChatKit got an empty object {{}}"
+        )
 
 
 def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Finding], set[str]]:

@@ -37,7 +37,8 @@ async def test_the_verdict_s_evidence_names_the_empty_object_the_load_produced()
     assert verdict is not None and verdict.code == "request.rewritten"
     got = verdict.evidence.detail["what_chatkit_got"]
     assert got["threads.get_by_id"].startswith("{}")
-    assert "the thread load got {}" in verdict.summary
+    assert "the thread load (threads.get_by_id) came back as an event stream" in verdict.summary
+    assert "so ChatKit got an empty object {}" in verdict.summary
     turns = [f for f in diagnosis.findings if f.code == "request.load_ran_a_turn"]
     assert turns and turns[0].evidence.detail["count"] >= 2
 
