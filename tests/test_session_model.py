@@ -231,6 +231,56 @@ async def test_a_crash_on_loading_a_deleted_thread_is_no_proof_it_was_deleted() 
     assert any("did not answer not-found cleanly (HTTP 500)" in note for note in life.notes)
 
 
+async def test_a_crash_on_loading_a_deleted_thread_gets_the_not_found_fix() -> None:
+    from session_servers import crash_on_load_after_delete
+
+    from chatkit_lab.backends import reference_app
+    from chatkit_lab.targets import open_app_target
+
+    app = crash_on_load_after_delete(reference_app(store="memory"))
+    async with open_app_target(app) as target:
+        # an app of the user's own, not a built-in: the kit deletes the threads it created
+        diagnosis = await diagnose_target(replace(target, builtin=False))
+    found = [f for f in diagnosis.findings if f.code == "persistence.cleanup_not_confirmed"]
+    assert found, [f.code for f in diagnosis.findings]
+    assert "Answer a load of a missing thread with HTTP 404" in found[0].fix
+    assert "NotFoundError" in found[0].fix  # a Python traceback: the SDK's way is named
+    assert "Implement threads.delete" not in found[0].fix
+
+
+async def test_a_server_without_an_attachment_store_is_told_what_the_sdk_needs() -> None:
+    from chatkit_lab.checks import Finding
+    from chatkit_lab.checks._model import Evidence
+    from chatkit_lab.client.session import build_session as build
+    from chatkit_lab.diagnosis._fixes import fit_fixes
+
+    capture = Capture(
+        request=RequestRecord(
+            "POST",
+            "http://backend.test/chatkit",
+            [("content-type", "application/json")],
+            json.dumps({"type": "attachments.create", "params": {}}).encode(),
+        ),
+        label="attach",
+    )
+    capture.meta["client_type"] = "attachments.create"
+    capture.status = 500
+    capture.add_chunk(b"Internal Server Error", 0)
+    capture.ending = Ending("complete")
+    finding = Finding(
+        layer="request",
+        code="request.http_error",
+        severity="error",
+        summary="HTTP 500",
+        evidence=Evidence(capture="attach"),
+        fix="declared",
+    )
+    session = build(lifecycle_of_captures([capture]), recorded=True, target="t")
+    fit_fixes([finding], [capture], session)
+    assert "attachment_store=" in finding.fix and "Every request failed" not in finding.fix
+    assert "If your ChatKit options leave attachments off" in finding.fix
+
+
 async def test_when_the_run_without_the_fetch_passes_the_fix_is_the_fetch_alone() -> None:
     diagnosis = await diagnose("reference", transform="legacy-fetch", without_fetch=True)
     verdict = diagnosis.verdict

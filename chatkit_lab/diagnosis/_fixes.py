@@ -36,6 +36,7 @@ _STORE_METHOD = {
 }
 """Which of the Python SDK's Store methods (and ``respond``) a request type runs."""
 _MAX_SCAN = 64 * 1024
+_ATTACHMENT_TYPES = frozenset({"attachments.create", "attachments.delete"})
 
 
 def backend_language(captures: Iterable[Capture]) -> tuple[str, str] | None:
@@ -65,8 +66,12 @@ def _ok_elsewhere(session: SessionModel | None, capture: str) -> int:
     )
 
 
-def _http_error_fix(finding: Finding, capture: Capture, session: SessionModel | None,
-                    language: tuple[str, str] | None) -> str | None:
+def _http_error_fix(
+    finding: Finding,
+    capture: Capture,
+    session: SessionModel | None,
+    language: tuple[str, str] | None,
+) -> str | None:
     status = capture.status or 0
     kind = capture.meta.get("client_type") or capture.request_type or "this request"
     said = body_message(capture)
@@ -106,11 +111,32 @@ def _http_error_fix(finding: Finding, capture: Capture, session: SessionModel | 
                 "times, with the same body."
             )
         return text
-    if status >= 500:
+    if status >= 500 and kind in _ATTACHMENT_TYPES:
+        text = (
+            f"The backend failed on {kind} (HTTP {status}{quoted}). The server log names the "
+            "exception."
+        )
+        if language is None or language[0] == "python":
+            text += (
+                " With ChatKitServer, this is what a server without an attachment store does: "
+                "the SDK raises “AttachmentStore is not configured”; pass attachment_store= "
+                "to the server."
+            )
+        return text + (
+            " If your ChatKit options leave attachments off, the UI never sends this request "
+            "and users never meet it."
+        )
+    if status >= 500 and session is not None and len(session.exchanges) > 1:
         return (
             f"Every request failed; {kind} got HTTP {status}{quoted}. Read the server log for "
             "the exception; if the backend expects another body, serve ChatKit's envelope "
             "{type, params, metadata} at this URL."
+        )
+    if status >= 500:
+        return (
+            f"The backend failed on {kind} (HTTP {status}{quoted}), the only request of this "
+            "session. Read the server log for the exception; if the backend expects another "
+            "body, serve ChatKit's envelope {type, params, metadata} at this URL."
         )
     return None
 
@@ -119,8 +145,9 @@ def _for_language(fix: str, language: tuple[str, str] | None) -> str:
     """A fix naming Python SDK pieces, rewritten for a backend that is not Python."""
     if language is None or language[0] == "python" or not _PYTHON_ONLY.search(fix):
         return fix
-    text = re.sub(r"\s*\([^()]*\)", lambda m: "" if _PYTHON_ONLY.search(m.group(0)) else
-                  m.group(0), fix)
+    text = re.sub(
+        r"\s*\([^()]*\)", lambda m: "" if _PYTHON_ONLY.search(m.group(0)) else m.group(0), fix
+    )
     parts = [part for part in re.split(r"(?<=[;.:])\s+", text) if not _PYTHON_ONLY.search(part)]
     kept = " ".join(parts).strip().rstrip(";:,")
     kept = kept or "Emit the ChatKit protocol's events and replies."
@@ -159,6 +186,30 @@ def _name_the_stop(findings: list[Finding], session: SessionModel | None) -> Non
         )
 
 
+def _cleanup_fix(session: SessionModel, language: tuple[str, str] | None) -> str | None:
+    """When the delete was accepted but the load that checked it crashed, the fault is the
+    load's answer for a missing thread, not the delete."""
+    unclean = [
+        note
+        for note in session.lifecycle.notes
+        if "did not answer not-found cleanly (HTTP 5" in note
+    ]
+    if not unclean:
+        return None
+    text = (
+        "threads.delete was accepted, but the load that checked the deleted thread failed with "
+        "a server error instead of a not-found, so the kit cannot confirm it is gone. Answer a "
+        "load of a missing thread with HTTP 404 (a UI that still holds the thread's id then "
+        "gets a clean not-found instead of a crash)."
+    )
+    if language is None or language[0] == "python":
+        text += (
+            " With ChatKitServer, the store's NotFoundError reaches your route uncaught: catch "
+            "it there and answer 404."
+        )
+    return text
+
+
 def fit_fixes(
     findings: list[Finding], captures: list[Capture], session: SessionModel | None
 ) -> None:
@@ -190,6 +241,8 @@ def fit_fixes(
                     "items): the backend answers it with an event stream that holds no turn, "
                     "which ChatKit's host script hands the UI as {}."
                 )
+        elif finding.code == "persistence.cleanup_not_confirmed" and session is not None:
+            fitted = _cleanup_fix(session, language)
         if fitted is not None:
             finding.fix = fitted
         finding.fix = _for_language(finding.fix, language)
@@ -202,8 +255,12 @@ def fit_to_run_without_fetch(findings: list[Finding], fetch_alone: bool, kept: l
         return
     headers = ", ".join(kept) if kept else "no header"
     for finding in findings:
-        if finding.code in ("request.rewritten", "request.answered_locally", "request.fetch_threw",
-                            "request.load_ran_a_turn"):
+        if finding.code in (
+            "request.rewritten",
+            "request.answered_locally",
+            "request.fetch_threw",
+            "request.load_ran_a_turn",
+        ):
             finding.fix = (
                 f"Make the custom fetch add {headers} and pass ChatKit's request through "
                 "unchanged: the same session without its rewrites passes every layer on this "

@@ -237,8 +237,16 @@ def _threads(diagnosis: Any, width: int) -> list[str]:
     if life.deleted_threads:
         shown = ", ".join(life.deleted_threads)
         lines += paragraph(f"  deleted again (a load confirmed it): {shown}", width)
-    if kept:
-        lines += paragraph(f"  still there (delete by hand): {', '.join(kept)}", width)
+    still = [t for t in kept if any(repr(t) in n and "still returns it" in n for n in life.notes)]
+    unsure = [t for t in kept if t not in still]
+    if still:
+        lines += paragraph(
+            f"  still there, a load returns it (delete by hand): {', '.join(still)}", width
+        )
+    if unsure:
+        lines += paragraph(
+            f"  not confirmed deleted (no clean not-found on reload): {', '.join(unsure)}", width
+        )
     return lines
 
 
