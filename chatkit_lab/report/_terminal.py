@@ -163,13 +163,17 @@ def _screens(diagnosis: Any, scrub: Any, width: int, label_w: int, *, every: boo
 def _findings(diagnosis: Any, width: int, *, verbose: bool, label_w: int) -> list[str]:
     findings = [f for f in diagnosis.findings if f.severity != "info" or verbose]
     if verbose:
+        # A token a stream sent in two deltas is whole only across two findings' excerpts: the
+        # redactor learns it from all of them, so neither excerpt shows its piece.
+        every = "\n".join(f"{f.evidence.excerpt or ''} {f.evidence.detail}" for f in findings)
+        scrub = redactor_for(diagnosis).learned(every).redact_text
         pairs = []
         for item in findings:
-            described = evidence_words(item.evidence)
+            described = evidence_words(item.evidence, scrub)
             excerpt = item.evidence.excerpt
             if excerpt:
-                described += f"; it starts {' '.join(excerpt.split())}"
-            said = f"{item.code}: {item.summary}" + (f"\n{described}" if described else "")
+                described += f"; it starts {scrub(' '.join(excerpt.split()))}"
+            said = f"{item.code}: {scrub(item.summary)}" + (f"\n{described}" if described else "")
             pairs.append((item.severity, said))
         lines = ["Every finding:", *labelled(pairs, width, 8)] if pairs else []
         return lines + _layers_line(diagnosis, width)

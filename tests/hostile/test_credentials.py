@@ -50,6 +50,7 @@ from chatkit_lab import (
     load_har,
     report_markdown,
 )
+from chatkit_lab.capture import save_captures
 from chatkit_lab.cli import app as cli_app
 from chatkit_lab.redact import (
     MAX_SECRETS,
@@ -306,6 +307,19 @@ def test_a_shaped_token_split_across_two_deltas_leaves_no_piece_in_any_excerpt(
     assert {name: leaks(text, {"ghp": token}) for name, text in shown.items()} == {
         name: [] for name in shown
     }
+
+
+@pytest.mark.parametrize("name", ["ghp", "xoxb", "aws"])
+def test_the_verbose_terminal_answer_shows_no_piece_of_a_token_split_across_two_deltas(
+    tmp_path: Path, name: str
+) -> None:
+    token = PREFIXED_TOKENS[name]
+    recording = tmp_path / "recording.jsonl"
+    save_captures([stream_capture(split_reply(token))], recording, redact=False)
+    result = CliRunner().invoke(cli_app, ["diagnose", str(recording), "-v"], env={"COLUMNS": "200"})
+    assert result.exit_code in (0, 1), result.output
+    assert "schema.invalid_event" in result.stdout, "the delta events must be quoted"
+    assert leaks(result.stdout + result.stderr, {name: token}) == []
 
 
 def test_an_excerpt_cut_inside_a_secret_keeps_no_piece_of_it(tmp_path: Path) -> None:
