@@ -369,3 +369,4 @@ def test_a_scenario_run_saves_each_scenarios_captures_in_a_folder_of_its_own(
     assert files and all(path.suffix == ".jsonl" for path in files)
     again = diagnose_captures(read_captures(out / "cancel").captures)
     assert again.session is not None and again.session.exchanges
+

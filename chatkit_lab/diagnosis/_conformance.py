@@ -47,6 +47,11 @@ class ScenarioResult:
             "state": self.state,
             "reason": self.reason,
             "evidence": self.evidence,
+            **(
+                {"evidence_file": self.diagnosis.saved[self.evidence]}
+                if self.evidence in self.diagnosis.saved
+                else {}
+            ),
             "verdict": (
                 {"layer": verdict.layer, "code": verdict.code, "summary": verdict.summary}
                 if verdict is not None and self.state == "fail"
@@ -54,7 +59,8 @@ class ScenarioResult:
             ),
             "layers": dict(self.diagnosis.layers),
             "requests": len(self.diagnosis.lifecycle.steps) if self.diagnosis.lifecycle else 0,
-            "findings": [finding.to_dict() for finding in self.diagnosis.findings],
+            "findings": [self.diagnosis.filed(f.to_dict()) for f in self.diagnosis.findings],
+            **({"saved": dict(self.diagnosis.saved)} if self.diagnosis.saved else {}),
         }
 
 

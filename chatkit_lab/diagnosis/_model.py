@@ -96,7 +96,7 @@ class Diagnosis:
                 else None
             ),
             "layers": dict(self.layers),
-            "findings": [self._filed(f.to_dict()) for f in self.findings],
+            "findings": [self.filed(f.to_dict()) for f in self.findings],
             "departure": self._departure_json(),
         }
         if self.saved:
@@ -114,7 +114,7 @@ class Diagnosis:
             }
         return self.redactor.redact_obj(payload) if redact else payload
 
-    def _filed(self, finding: dict[str, Any]) -> dict[str, Any]:
+    def filed(self, finding: dict[str, Any]) -> dict[str, Any]:
         """A finding's dict, its evidence naming the file its capture was saved in."""
         evidence = finding.get("evidence")
         if isinstance(evidence, dict) and evidence.get("capture") in self.saved:

@@ -312,6 +312,20 @@ def test_a_backend_without_an_attachment_store_skips_attachments_and_does_not_fa
     assert json.loads(stdout)["counts"]["skip"] == 2
 
 
+def test_a_skip_that_cites_a_capture_names_the_file_it_was_saved_in(tmp_path: Path) -> None:
+    out = tmp_path / "saved"
+    with LoopbackServer(no_files_app()) as server:
+        url = f"{server.url}/chatkit"
+        code, stdout, stderr = run(
+            "diagnose", url, "--scenario", "attachments", "--save", str(out), "--json"
+        )
+    assert code == 0, stdout + stderr
+    [played] = json.loads(stdout)["scenarios"]
+    assert played["state"] == "skip" and played["evidence"]
+    assert played["evidence_file"] == played["saved"][played["evidence"]]
+    assert (out / "attachments" / played["evidence_file"]).is_file()
+
+
 # -- what the command line refuses ----------------------------------------------------------
 
 
