@@ -370,3 +370,15 @@ def test_a_scenario_run_saves_each_scenarios_captures_in_a_folder_of_its_own(
     again = diagnose_captures(read_captures(out / "cancel").captures)
     assert again.session is not None and again.session.exchanges
 
+
+def test_the_terminal_lists_a_thread_whose_delete_was_not_confirmed_as_such() -> None:
+    from session_servers import crash_on_load_after_delete
+
+    from chatkit_lab import LoopbackServer
+    from chatkit_lab.backends import reference_app
+
+    with LoopbackServer(crash_on_load_after_delete(reference_app(store="memory"))) as server:
+        result = runner.invoke(app, ["diagnose", f"{server.url}/chatkit"])
+    flat = " ".join(result.stdout.split())
+    assert "not confirmed deleted (no clean not-found on reload)" in flat, result.stdout
+    assert "still there" not in flat

@@ -241,8 +241,14 @@ def _threads(diagnosis: Any, width: int) -> list[str]:
     if life.deleted_threads:
         shown = ", ".join(life.deleted_threads)
         lines += paragraph(f"  deleted again (a load confirmed it): {shown}", width)
-    still = [t for t in kept if any(repr(t) in n and "still returns it" in n for n in life.notes)]
-    unsure = [t for t in kept if t not in still]
+    # a delete the load confirmed failed, or none was tried (--keep-threads): still there; a
+    # delete whose checking load did not answer not-found cleanly: not confirmed either way
+    unsure = [
+        t
+        for t in kept
+        if any(repr(t) in n and "did not answer not-found cleanly" in n for n in life.notes)
+    ]
+    still = [t for t in kept if t not in unsure]
     if still:
         lines += paragraph(
             f"  still there, a load returns it (delete by hand): {', '.join(still)}", width
