@@ -60,18 +60,47 @@ def _request_type(body: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-async def _answer(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+async def _answer(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", content_type),
+                *extra,
                 (b"content-length", str(len(body)).encode()),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _answering_loads(
+    app: ASGIApp,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> ASGIApp:
+    """``app``, except that every ``threads.get_by_id`` gets this fixed reply."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request, again = await _read_body(receive)
+        if _request_type(request) == "threads.get_by_id":
+            await _answer(send, status, content_type, body, extra)
+            return
+        await app(scope, again, send)
+
+    return wrapped
 
 
 def title_case_stream(app: ASGIApp) -> ASGIApp:
@@ -100,20 +129,9 @@ def title_case_stream(app: ASGIApp) -> ASGIApp:
 
 def loads_as_stream_options(app: ASGIApp) -> ASGIApp:
     """``threads.get_by_id`` gets ``data: {"type":"stream_options",...}`` as an event stream."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        body, again = await _read_body(receive)
-        if _request_type(body) == "threads.get_by_id":
-            event = {"type": "stream_options", "stream_options": {"allow_cancel": True}}
-            frame = b"data: " + json.dumps(event).encode() + b"\n\n"
-            await _answer(send, 200, b"text/event-stream", frame)
-            return
-        await app(scope, again, send)
-
-    return wrapped
+    event = {"type": "stream_options", "stream_options": {"allow_cancel": True}}
+    frame = b"data: " + json.dumps(event).encode() + b"\n\n"
+    return _answering_loads(app, 200, b"text/event-stream", frame)
 
 
 def _is_assistant(payload: Any) -> bool:
@@ -180,51 +198,21 @@ TRACEBACK = (
 
 def store_crash_on_load(app: ASGIApp) -> ASGIApp:
     """``threads.get_by_id`` answers 500 with a Python store traceback; the rest works."""
+    return _answering_loads(app, 500, b"text/plain; charset=utf-8", TRACEBACK)
 
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        body, again = await _read_body(receive)
-        if _request_type(body) == "threads.get_by_id":
-            await _answer(send, 500, b"text/plain; charset=utf-8", TRACEBACK)
-            return
-        await app(scope, again, send)
 
-    return wrapped
+NODE_PAGE = (
+    b"TypeError: Cannot read properties of undefined (reading 'items')\n"
+    b"    at loadThread (/srv/app/store.js:41:18)\n"
+    b"    at Layer.handle [as handle_request] (/srv/node_modules/express/lib/router/"
+    b"layer.js:95:5)\n"
+)
 
 
 def node_crash_on_load(app: ASGIApp) -> ASGIApp:
     """``threads.get_by_id`` answers 500 with a Node (Express) error page; the rest works."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        body, again = await _read_body(receive)
-        if _request_type(body) == "threads.get_by_id":
-            page = (
-                b"TypeError: Cannot read properties of undefined (reading 'items')\n"
-                b"    at loadThread (/srv/app/store.js:41:18)\n"
-                b"    at Layer.handle [as handle_request] (/srv/node_modules/express/lib/router/"
-                b"layer.js:95:5)\n"
-            )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"text/html; charset=utf-8"),
-                        (b"x-powered-by", b"Express"),
-                        (b"content-length", str(len(page)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": page, "more_body": False})
-            return
-        await app(scope, again, send)
-
-    return wrapped
+    express = ((b"x-powered-by", b"Express"),)
+    return _answering_loads(app, 500, b"text/html; charset=utf-8", NODE_PAGE, express)
 
 
 def crash_on_load_after_delete(app: ASGIApp) -> ASGIApp:
