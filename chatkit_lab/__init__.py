@@ -13,9 +13,11 @@ fast: the heavy libraries (pandas, the ChatKit SDK, the agents SDK) load only wh
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = version("chatkit-lab")
+"""One version, the one ``pyproject.toml`` declares (read from the installed metadata)."""
 
 _EXPORTS: dict[str, str] = {
     # sources: where captures come from
