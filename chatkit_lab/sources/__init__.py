@@ -45,8 +45,14 @@ from chatkit_lab.sources._har import (
 )
 from chatkit_lab.sources._http import HTTPTransport
 from chatkit_lab.sources._loopback import LoopbackServer
-from chatkit_lab.sources._proxy import PROXY_LIMITS, RecordingProxy, capture_file_name
-from chatkit_lab.sources._proxy_serve import parse_listen, parse_upstream, serve_proxy
+from chatkit_lab.sources._proxy import (
+    PROXY_LIMITS,
+    RecordingProxy,
+    capture_file_name,
+    parse_listen,
+    parse_upstream,
+    serve_proxy,
+)
 
 __all__ = [
     "FileSource",
