@@ -7,7 +7,9 @@ objects, recorded byte for byte with each chunk's arrival time.
   recording), fetch-style redirects, TLS verified;
 * :class:`LoopbackServer` (``_loopback``): any ASGI app on 127.0.0.1, reached over HTTP;
 * :class:`RecordingProxy` (``_proxy``): a reverse proxy recording a live browser session;
-* :func:`load_har` (``_har``): a browser DevTools export, without per-chunk timing.
+* :func:`load_har` (``_har``): a browser DevTools export, without per-chunk timing;
+* :func:`read_captures` (``_files``): a file or folder, read by the first registered source that
+  sniffs it (a HAR file, a capture file, a recording folder; :func:`register_source` adds one).
 
 What they share (the request a source sends, :class:`Limits`, the :class:`Transport` protocol,
 how a failed exchange is worded) is in ``_base``; uvicorn is started in one place, ``_serve``.
@@ -32,7 +34,15 @@ from chatkit_lab.sources._encoding import (
     decode_capture,
     encoding_info,
 )
-from chatkit_lab.sources._files import FileSource, is_capture_path, read_captures
+from chatkit_lab.sources._files import (
+    CaptureSource,
+    FileSource,
+    is_capture_path,
+    read_captures,
+    register_source,
+    registered_sources,
+    unregister_source,
+)
 from chatkit_lab.sources._har import (
     EMPTY_STREAM_MESSAGE,
     KEPT_RESOURCE_TYPES,
@@ -55,9 +65,13 @@ from chatkit_lab.sources._proxy import (
 )
 
 __all__ = [
+    "CaptureSource",
     "FileSource",
     "is_capture_path",
     "read_captures",
+    "register_source",
+    "registered_sources",
+    "unregister_source",
     "ACCEPT_ENCODING",
     "DECODABLE",
     "BodyDecoder",
