@@ -291,16 +291,13 @@ def _load_streamed(
     path: Path, only_chatkit: bool, url_contains: str | None, keep_static: bool
 ) -> HarImport:
     """:func:`load_har` of a file read entry by entry (:func:`stream_entries`)."""
-    head, entries = stream_entries(path)
+    head = HarHead()
     result = HarImport(source=str(path))
-    result.creator = name_version(head.creator)
-    result.browser = name_version(head.browser)
-    _import_entries(result, entries, only_chatkit, url_contains, keep_static)
-    creator, browser = name_version(head.creator), name_version(head.browser)
-    if (creator, browser) != (result.creator, result.browser):  # written after the entries
-        result.creator, result.browser = creator, browser
+    _import_entries(result, stream_entries(path, head), only_chatkit, url_contains, keep_static)
+    result.creator, result.browser = name_version(head.creator), name_version(head.browser)
+    if result.creator or result.browser:  # known once the whole file is read
         for capture in result.captures:
-            capture.meta["har"].update(creator=creator, browser=browser)
+            capture.meta["har"].update(creator=result.creator, browser=result.browser)
     return result
 
 
@@ -658,10 +655,9 @@ def name_version(value: Any) -> str:
 
 # -- reading the file entry by entry (ijson) ------------------------------------------------------
 #
-# Two passes over the file: a short one over its head for ``log.creator`` and ``log.browser``
-# (Chrome and Firefox write them before the entries; when the creator is not there, one more
-# pass looks for both after the entries), then one that hands over each of ``log.entries``'
-# items as it is parsed. The parser reads in large blocks: with small ones, a long string (an
+# One pass over the file hands over each of ``log.entries``' items as it is parsed and keeps
+# ``log.creator`` and ``log.browser`` wherever they are written (Chrome and Firefox write them
+# before the entries). The parser reads in large blocks: with small ones, a long string (an
 # event-stream body is one) is reassembled over and over and parsing slows tenfold.
 
 BLOCK = 8 * 1024 * 1024
@@ -685,7 +681,7 @@ class StreamFallback(Exception):
 
 @dataclass
 class HarHead:
-    """What comes before the entries: ``log.creator`` and ``log.browser`` (raw values)."""
+    """``log.creator`` and ``log.browser`` (raw values), as the stream finds them."""
 
     creator: Any = None
     browser: Any = None
@@ -735,45 +731,6 @@ def _open(path: Path) -> IO[bytes]:
     return handle
 
 
-def _read_head(path: Path) -> tuple[HarHead, bool]:
-    """``log.creator``/``log.browser`` before the entries, and whether the head is complete.
-
-    It is when ``log.creator`` came before the entries: every browser writes it first, and
-    ``log.browser`` (optional, which Chrome leaves out) with it.
-    """
-    head = HarHead()
-    seen: set[str] = set()
-    handle = _open(path)
-    try:
-        events = _prefixed(ijson.basic_parse(_Checked(handle), use_float=True))
-        first = True
-        for count, (prefix, event, value) in enumerate(events):
-            if first:
-                if event != "start_map":
-                    raise StreamFallback("not a JSON object")
-                first = False
-            if prefix in ("log.creator", "log.browser") and event in ("start_map", "start_array"):
-                built = _build(events, event, value)
-                setattr(head, prefix[4:], built)
-                seen.add(prefix)
-            elif prefix in ("log.creator", "log.browser") and event not in ("map_key", "end_map"):
-                setattr(head, prefix[4:], value)
-                seen.add(prefix)
-            elif prefix == "log.entries":
-                if event != "start_array":
-                    raise StreamFallback("'log.entries' is not a list")
-                return head, "log.creator" in seen
-            elif prefix == "log" and event not in ("start_map", "map_key", "end_map"):
-                raise StreamFallback("'log' is not an object")
-            if count > HEAD_EVENTS:
-                raise StreamFallback("no 'log.entries' near the start")
-    except ijson.JSONError as exc:
-        raise StreamFallback(str(exc)) from None
-    finally:
-        handle.close()
-    raise StreamFallback("no 'log.entries' list")
-
-
 _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
 
@@ -810,14 +767,6 @@ def _join(path: list[Any]) -> str:
     return ".".join(str(part) for part in path)
 
 
-def _items(events: Iterator[tuple[str, str, Any]], prefix: str) -> Iterator[Any]:
-    """Each value whose prefix is ``prefix`` (``ijson.items`` on :func:`_prefixed` events)."""
-    for here, event, value in events:
-        if here != prefix or event in _ENDS or event == "map_key":
-            continue
-        yield _build(events, event, value) if event in _STARTS else value
-
-
 def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
     """The value whose first parse event was ``(event, value)``, from the events after it."""
     builder = ijson.ObjectBuilder()
@@ -834,44 +783,41 @@ def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> An
     return builder.value
 
 
-def _find(path: Path, prefix: str) -> Any:
-    handle = _open(path)
-    try:
-        events = ijson.basic_parse(handle, use_float=True, buf_size=BLOCK)
-        for value in _items(_prefixed(events), prefix):
-            return value
-    except (ijson.JSONError, StreamFallback):
-        return None
-    finally:
-        handle.close()
-    return None
+def stream_entries(path: Path, head: HarHead) -> Iterator[Any]:
+    """Each item of ``log.entries`` in the HAR at ``path``, as it is parsed; ``head`` gets
+    ``log.creator`` and ``log.browser`` as they are met (before or after the entries).
 
-
-def stream_entries(path: Path) -> tuple[HarHead, Iterator[Any]]:
-    """The head of the HAR at ``path`` and an iterator over its entries.
-
-    Raises :class:`StreamFallback` (at once, or from the iterator) when the file is to be
-    read whole instead. Once the entries are all read, ``head`` holds ``log.creator`` and
-    ``log.browser`` even when the file writes them after the entries.
+    Raises :class:`StreamFallback` (before any entry, or mid-way) when the file is to be read
+    whole instead.
     """
-    head, complete = _read_head(path)
-    return head, _entries(path, head, complete)
-
-
-def _entries(path: Path, head: HarHead, complete: bool) -> Iterator[Any]:
     handle = _open(path)
+    in_entries = False
     try:
-        events = ijson.basic_parse(_Checked(handle), use_float=True, buf_size=BLOCK)
-        yield from _items(_prefixed(events), "log.entries.item")
+        events = _prefixed(ijson.basic_parse(_Checked(handle), use_float=True, buf_size=BLOCK))
+        for count, (prefix, event, value) in enumerate(events):
+            if count == 0 and event != "start_map":
+                raise StreamFallback("not a JSON object")
+            if prefix == "log.entries.item" and event not in _ENDS and event != "map_key":
+                yield _build(events, event, value) if event in _STARTS else value
+            elif prefix in ("log.creator", "log.browser") and event not in ("map_key", "end_map"):
+                built = _build(events, event, value) if event in _STARTS else value
+                setattr(head, prefix[4:], built)
+            elif in_entries:
+                continue
+            elif prefix == "log.entries":
+                if event != "start_array":
+                    raise StreamFallback("'log.entries' is not a list")
+                in_entries = True
+            elif prefix == "log" and event not in ("start_map", "map_key", "end_map"):
+                raise StreamFallback("'log' is not an object")
+            if not in_entries and count > HEAD_EVENTS:
+                raise StreamFallback("no 'log.entries' near the start")
     except ijson.JSONError as exc:
         raise StreamFallback(str(exc)) from None
     finally:
         handle.close()
-    if not complete:
-        if head.creator is None:
-            head.creator = _find(path, "log.creator")
-        if head.browser is None:
-            head.browser = _find(path, "log.browser")
+    if not in_entries:
+        raise StreamFallback("no 'log.entries' list")
 
 
 # -- one entry to one capture -------------------------------------------------------------------
