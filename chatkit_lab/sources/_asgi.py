@@ -14,24 +14,22 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.capture import Capture, Ending
 from chatkit_lab.sources._base import (
     DEFAULT_LIMITS,
     BaseTransport,
     BodyLike,
     HeadersLike,
     Limits,
-    body_bytes,
-    framing_note,
     header_list,
     join_url,
     latin1,
     over_read,
     over_size,
     over_total,
+    request_capture,
     stopped,
     unsendable,
-    without_framing_headers,
 )
 
 
@@ -134,19 +132,19 @@ class InProcessTransport(BaseTransport):
         limits = limits or self.limits
         full_url = join_url(self.base_url, url)
         parts = urlsplit(full_url)
-        data = body_bytes(body)
-        sent_headers, dropped = without_framing_headers(header_list(headers))
-        sent_headers.insert(0, ("host", parts.netloc))
-        if data:
-            sent_headers.append(("content-length", str(len(data))))
-        capture = Capture(
-            request=RequestRecord(method.upper(), full_url, sent_headers, data),
+        capture = request_capture(
+            method,
+            full_url,
+            header_list(headers),
+            body,
             label=label,
             target=self.target,
             transport=self.name,
         )
-        if dropped:
-            capture.notes.append(framing_note(dropped))
+        data, sent_headers = capture.request.body, capture.request.headers
+        sent_headers.insert(0, ("host", parts.netloc))
+        if data:
+            sent_headers.append(("content-length", str(len(data))))
         scheme = parts.scheme or "http"
         try:
             port = parts.port or (443 if scheme == "https" else 80)

@@ -27,8 +27,6 @@ from chatkit_lab.sources._base import (
     BodyLike,
     HeadersLike,
     Limits,
-    body_bytes,
-    framing_note,
     header_list,
     http_ending,
     httpx_timeout,
@@ -36,8 +34,8 @@ from chatkit_lab.sources._base import (
     origin,
     over_size,
     over_total,
+    request_capture,
     stopped,
-    without_framing_headers,
 )
 from chatkit_lab.sources._encoding import DecodingRecorder
 
@@ -76,9 +74,6 @@ class HTTPTransport(BaseTransport):
         self.max_redirects = max_redirects
         self.trust_env = trust_env
 
-    def _resolve(self, url: str) -> str:
-        return join_url(self.base_url, url)
-
     async def send(
         self,
         method: str,
@@ -92,19 +87,17 @@ class HTTPTransport(BaseTransport):
         """Send one request; the returned capture's ``ending`` says how it went."""
         limits = limits or self.limits
         method = method.upper()
-        full_url = self._resolve(url)
-        data = body_bytes(body)
-        sent_headers, dropped = without_framing_headers(
-            _merge_headers(list(self.headers), header_list(headers))
-        )
-        capture = Capture(
-            request=RequestRecord(method.upper(), full_url, sent_headers, data),
+        full_url = join_url(self.base_url, url)
+        capture = request_capture(
+            method,
+            full_url,
+            _merge_headers(list(self.headers), header_list(headers)),
+            body,
             label=label,
             target=self.target if self.target is not None else origin(full_url),
             transport=self.name,
         )
-        if dropped:
-            capture.notes.append(framing_note(dropped))
+        data = capture.request.body
         started = time.monotonic_ns()
         try:
             async with httpx.AsyncClient(
