@@ -173,35 +173,9 @@ class HTTPTransport(BaseTransport):
 async def _read_body(
     response: httpx.Response, capture: Capture, limits: Limits, started: int
 ) -> None:
+    """Read the body as it arrives, each raw piece decoded (when it names a
+    ``Content-Encoding``) into a chunk at its arrival time."""
     recorder = DecodingRecorder(capture, limits.max_bytes)
-    if not recorder.passthrough:
-        await _read_encoded(response, capture, limits, started, recorder)
-        return
-    watch = limits.stop.watch() if limits.stop is not None else None
-    async for piece in response.aiter_raw():
-        now = time.monotonic_ns() - started
-        room = limits.max_bytes - capture.size
-        if len(piece) > room:
-            if room > 0:
-                capture.add_chunk(piece[:room], now)
-            capture.ending = over_size(limits, now)
-            return
-        if piece:
-            capture.add_chunk(piece, now)
-            if watch is not None and watch.feed(piece):
-                capture.ending = stopped(limits, now)
-                return
-    capture.ending = Ending("complete", "", time.monotonic_ns() - started)
-
-
-async def _read_encoded(
-    response: httpx.Response,
-    capture: Capture,
-    limits: Limits,
-    started: int,
-    recorder: DecodingRecorder,
-) -> None:
-    """Read a body that names a ``Content-Encoding``: each raw piece decoded as it arrives."""
     watch = limits.stop.watch() if limits.stop is not None else None
     try:
         async for piece in response.aiter_raw():
