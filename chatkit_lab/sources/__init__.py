@@ -12,7 +12,8 @@ objects, recorded byte for byte with each chunk's arrival time.
   sniffs it (a HAR file, a capture file, a recording folder; :func:`register_source` adds one).
 
 What they share (the request a source sends, :class:`Limits`, the :class:`Transport` protocol,
-how a failed exchange is worded) is in ``_base``; uvicorn is started in one place, ``_serve``.
+how a failed exchange is worded) is in ``_base``; uvicorn is started in one place,
+``_loopback``'s :func:`serve_app`.
 """
 
 from chatkit_lab.sources._asgi import InProcessTransport

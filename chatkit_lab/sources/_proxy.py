@@ -44,7 +44,7 @@ import httpx
 from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.redact import Redactor, current_redactor, header_secrets, request_secrets
 from chatkit_lab.sources._base import Limits, http_ending, httpx_timeout, latin1, over_total
-from chatkit_lab.sources._serve import serve_app
+from chatkit_lab.sources._loopback import serve_app
 
 __all__ = [
     "PROXY_LIMITS",
