@@ -21,6 +21,7 @@ from chatkit_lab.sources._base import (
     BodyLike,
     HeadersLike,
     Limits,
+    add_within,
     header_list,
     join_url,
     latin1,
@@ -82,14 +83,12 @@ class _AsgiExchange:
                 raise RuntimeError("http.response.body sent after the response ended")
             data = bytes(message.get("body", b""))
             if data and not self.over_limit:
-                room = self.limits.max_bytes - self.capture.size
-                if len(data) > room:
-                    data = data[: max(room, 0)]
-                    self.over_limit = True
-                if data:
-                    self.capture.add_chunk(data, now - self.started)
-                    if self.stop_watch is not None and self.stop_watch.feed(data):
-                        self.stopped = True
+                data, fits = add_within(
+                    self.capture, data, now - self.started, self.limits.max_bytes
+                )
+                self.over_limit = not fits
+                if data and self.stop_watch is not None and self.stop_watch.feed(data):
+                    self.stopped = True
             if not message.get("more_body", False):
                 self.finished = True
         else:

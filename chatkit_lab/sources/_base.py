@@ -241,6 +241,16 @@ def request_capture(
     return capture
 
 
+def add_within(capture: Capture, data: bytes, at_ns: int, max_bytes: int) -> tuple[bytes, bool]:
+    """Add what of ``data`` fits within ``max_bytes`` of body as one chunk (none when nothing
+    fits); what was added, and whether all of ``data`` fitted."""
+    room = max(max_bytes - capture.size, 0)
+    kept = data[:room] if len(data) > room else data
+    if kept:
+        capture.add_chunk(kept, at_ns)
+    return kept, len(kept) == len(data)
+
+
 def join_url(base_url: str | None, url: str) -> str:
     """``url`` if absolute, else appended to ``base_url`` (its path prefix kept, like httpx)."""
     if not base_url or urlsplit(url).scheme:

@@ -39,7 +39,7 @@ from typing import Any
 import brotli
 
 from chatkit_lab.capture import Capture, Ending
-from chatkit_lab.sources._base import DEFAULT_LIMITS
+from chatkit_lab.sources._base import DEFAULT_LIMITS, add_within
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -334,14 +334,9 @@ class DecodingRecorder:
         if self.error is not None or self.over_limit:
             return False
         if self.passthrough:  # kept as it came, up to max_bytes
-            room = self.max_bytes - self.capture.size
-            if len(raw) > room:
-                if room > 0:
-                    self.capture.add_chunk(raw[:room], at_ns)
-                self.over_limit = True
-                return False
-            self.capture.add_chunk(raw, at_ns)
-            return True
+            _, fits = add_within(self.capture, raw, at_ns, self.max_bytes)
+            self.over_limit = not fits
+            return fits
         decoder = self.decoder
         try:
             data = decoder.feed(raw)

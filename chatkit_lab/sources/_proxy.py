@@ -43,7 +43,14 @@ import httpx
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.redact import Redactor, current_redactor, header_secrets, request_secrets
-from chatkit_lab.sources._base import Limits, http_ending, httpx_timeout, latin1, over_total
+from chatkit_lab.sources._base import (
+    Limits,
+    add_within,
+    http_ending,
+    httpx_timeout,
+    latin1,
+    over_total,
+)
 from chatkit_lab.sources._loopback import serve_app
 
 __all__ = [
@@ -556,15 +563,10 @@ class RecordingProxy:
     def _record(self, exchange: _Exchange, piece: bytes, arrived: int) -> bool:
         if not exchange.recording:
             return False
-        capture = exchange.capture
-        room = self.limits.max_bytes - capture.size
-        if len(piece) > room:
-            exchange.recording = False
-            if room <= 0:
-                return False
-            piece = piece[:room]
-        capture.add_chunk(piece, arrived)
-        return True
+        kept, exchange.recording = add_within(
+            exchange.capture, piece, arrived, self.limits.max_bytes
+        )
+        return bool(kept)
 
     @staticmethod
     async def _to_client(exchange: _Exchange, message: Message) -> None:
