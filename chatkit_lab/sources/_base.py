@@ -145,27 +145,16 @@ class Transport(Protocol):
 
 
 class BaseTransport:
-    """A transport's ``send_request``, written once on top of its ``send``."""
+    """A transport's ``send_request``, written once on top of its ``send`` (which a subclass
+    defines, as :class:`Transport` declares it)."""
 
     name = "transport"
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeadersLike = None,
-        body: BodyLike = None,
-        label: str = "",
-        limits: Limits | None = None,
-    ) -> Capture:
-        raise NotImplementedError
 
     async def send_request(
         self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
     ) -> Capture:
         """Send a :class:`ClientRequest` (for example the output of a client transform)."""
-        return await self.send(
+        return await self.send(  # type: ignore[attr-defined]
             request.method,
             request.url,
             headers=request.headers,
