@@ -21,6 +21,10 @@ clean end, so the browser sees the same failure the proxy saw.
 With ``out_dir`` set, each finished capture is also saved there, redacted, as
 ``<timestamp>_<n>_<label>.jsonl``. A compressed reply is recorded as relayed; reading the
 recording decodes it as the browser did (:func:`~chatkit_lab.sources.decode_capture`).
+
+In this module, in order: the command line's values (:func:`parse_upstream`,
+:func:`parse_listen`), the ASGI plumbing (scope, messages, hop-by-hop headers, what is refused),
+the upstream clients, :class:`RecordingProxy`, and :func:`serve_proxy`.
 """
 
 from __future__ import annotations
