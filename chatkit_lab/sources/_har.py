@@ -161,20 +161,7 @@ class HarImport:
                 continue
             row = rows.setdefault(problem.entry, _blank_row(problem.entry, problem.url))
             row["problems"] = "; ".join(filter(None, [row["problems"], problem.message]))
-        columns = [
-            "entry",
-            "started",
-            "method",
-            "url",
-            "status",
-            "content_type",
-            "request",
-            "bytes",
-            "events",
-            "capture",
-            "outcome",
-            "problems",
-        ]
+        columns = list(_blank_row(0, ""))  # a row of every column, in order
         frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=columns)
         for column in ("entry", "status", "bytes", "events"):
             frame[column] = frame[column].astype("Int64")
