@@ -6,7 +6,8 @@ from pathlib import Path
 
 from chatkit_lab.client import _node_fetch, _node_outcome, _node_process
 from chatkit_lab.report import _inert
-from chatkit_lab.sources import DEFAULT_LIMITS, _files, _har_stream
+from chatkit_lab.sources import DEFAULT_LIMITS, _files
+from chatkit_lab.sources import _har as _har_stream
 from chatkit_lab.sources._proxy import PROXY_LIMITS
 from chatkit_lab.sse import _message
 

@@ -103,3 +103,43 @@ async def test_the_proxy_saves_with_the_redactor_current_where_it_was_made(
     assert STAGING_SECRET in plain.saved[0].read_text(encoding="utf-8"), (
         "a redactor that was not told about the literal keeps it: the test plants a real secret"
     )
+
+
+def test_a_file_source_is_added_with_one_registration_and_is_asked_first(tmp_path: Path) -> None:
+    from chatkit_lab.capture import Capture, RequestRecord
+    from chatkit_lab.diagnosis import diagnose_source
+    from chatkit_lab.sources import (
+        CaptureSource,
+        FileSource,
+        read_captures,
+        register_source,
+        registered_sources,
+        unregister_source,
+    )
+
+    class ToySource:
+        name = "toy recording"
+
+        def sniff(self, path: Path) -> bool:
+            return path.suffix == ".toy"
+
+        def read(self, path: Path, *, url_contains: str | None = None) -> FileSource:
+            body = b'{"type": "threads.list", "params": {}}'
+            request = RequestRecord("POST", "https://example.test/chatkit", [], body)
+            return FileSource(self.name, path, [Capture(request=request)])
+
+    toy = tmp_path / "session.toy"
+    toy.write_text("anything")
+    source = register_source(ToySource())
+    try:
+        assert isinstance(source, CaptureSource) and registered_sources()[0] is source
+        read = read_captures(toy)
+        assert read.kind == "toy recording" and len(read.captures) == 1
+        assert read.captures[0].request_type == "threads.list"
+        kind, found = diagnose_source(str(toy))
+        assert kind == "files" and isinstance(found, FileSource)
+    finally:
+        unregister_source(source)
+    assert source not in registered_sources()
+    with pytest.raises(TypeError):
+        register_source(object())  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import (
@@ -19,7 +19,7 @@ from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import _merge_repeated, evaluate_steps
 from chatkit_lab.errors import TargetError
-from chatkit_lab.sources import is_capture_path, read_captures
+from chatkit_lab.sources import FileSource, is_capture_path, read_captures
 from chatkit_lab.targets import is_url, target_names
 
 
@@ -96,19 +96,29 @@ def thread_of(capture: Capture) -> str | None:
     return None
 
 
-def diagnose_source(spec: str, **options: Any) -> tuple[str, Any]:
+class SourceSpec(NamedTuple):
+    """What a source spec names: recorded files, read, or a target to play the client against."""
+
+    kind: Literal["files", "target"]
+    source: FileSource | str
+    """The :class:`~chatkit_lab.sources.FileSource` read (``files``), or the spec (``target``)."""
+
+
+def diagnose_source(spec: str, **options: Any) -> SourceSpec:
     """What ``spec`` names, and how to diagnose it: ``("files", FileSource)`` for a HAR file, a
-    capture file or a recording folder; ``("target", spec)`` for a built-in name or a URL.
+    capture file, a recording folder or any registered source
+    (:func:`~chatkit_lab.sources.register_source`); ``("target", spec)`` for a built-in name or
+    a URL.
 
     Raises :class:`~chatkit_lab.errors.TargetError` naming what ``spec`` is not.
     """
     if is_url(spec):
-        return "target", spec
+        return SourceSpec("target", spec)
     if is_capture_path(spec):
-        return "files", read_captures(spec, **options)
+        return SourceSpec("files", read_captures(spec, **options))
     names = target_names()
     if spec in names:
-        return "target", spec
+        return SourceSpec("target", spec)
     raise TargetError(
         f"unknown target {spec!r}: not a built-in name ({', '.join(names)}), not an http(s) "
         "URL, and not an existing HAR file, capture file or recording folder"

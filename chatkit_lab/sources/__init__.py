@@ -7,10 +7,13 @@ objects, recorded byte for byte with each chunk's arrival time.
   recording), fetch-style redirects, TLS verified;
 * :class:`LoopbackServer` (``_loopback``): any ASGI app on 127.0.0.1, reached over HTTP;
 * :class:`RecordingProxy` (``_proxy``): a reverse proxy recording a live browser session;
-* :func:`load_har` (``_har``): a browser DevTools export, without per-chunk timing.
+* :func:`load_har` (``_har``): a browser DevTools export, without per-chunk timing;
+* :func:`read_captures` (``_files``): a file or folder, read by the first registered source that
+  sniffs it (a HAR file, a capture file, a recording folder; :func:`register_source` adds one).
 
 What they share (the request a source sends, :class:`Limits`, the :class:`Transport` protocol,
-how a failed exchange is worded) is in ``_base``; uvicorn is started in one place, ``_serve``.
+how a failed exchange is worded) is in ``_base``; uvicorn is started in one place,
+``_loopback``'s :func:`serve_app`.
 """
 
 from chatkit_lab.sources._asgi import InProcessTransport
@@ -32,7 +35,15 @@ from chatkit_lab.sources._encoding import (
     decode_capture,
     encoding_info,
 )
-from chatkit_lab.sources._files import FileSource, is_capture_path, read_captures
+from chatkit_lab.sources._files import (
+    CaptureSource,
+    FileSource,
+    is_capture_path,
+    read_captures,
+    register_source,
+    registered_sources,
+    unregister_source,
+)
 from chatkit_lab.sources._har import (
     EMPTY_STREAM_MESSAGE,
     KEPT_RESOURCE_TYPES,
@@ -45,13 +56,23 @@ from chatkit_lab.sources._har import (
 )
 from chatkit_lab.sources._http import HTTPTransport
 from chatkit_lab.sources._loopback import LoopbackServer
-from chatkit_lab.sources._proxy import PROXY_LIMITS, RecordingProxy, capture_file_name
-from chatkit_lab.sources._proxy_serve import parse_listen, parse_upstream, serve_proxy
+from chatkit_lab.sources._proxy import (
+    PROXY_LIMITS,
+    RecordingProxy,
+    capture_file_name,
+    parse_listen,
+    parse_upstream,
+    serve_proxy,
+)
 
 __all__ = [
+    "CaptureSource",
     "FileSource",
     "is_capture_path",
     "read_captures",
+    "register_source",
+    "registered_sources",
+    "unregister_source",
     "ACCEPT_ENCODING",
     "DECODABLE",
     "BodyDecoder",

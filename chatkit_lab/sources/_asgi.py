@@ -14,24 +14,23 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chatkit_lab.capture import Capture, Ending, RequestRecord
+from chatkit_lab.capture import Capture, Ending
 from chatkit_lab.sources._base import (
     DEFAULT_LIMITS,
     BaseTransport,
     BodyLike,
     HeadersLike,
     Limits,
-    body_bytes,
-    framing_note,
+    add_within,
     header_list,
     join_url,
     latin1,
     over_read,
     over_size,
     over_total,
+    request_capture,
     stopped,
     unsendable,
-    without_framing_headers,
 )
 
 
@@ -84,14 +83,12 @@ class _AsgiExchange:
                 raise RuntimeError("http.response.body sent after the response ended")
             data = bytes(message.get("body", b""))
             if data and not self.over_limit:
-                room = self.limits.max_bytes - self.capture.size
-                if len(data) > room:
-                    data = data[: max(room, 0)]
-                    self.over_limit = True
-                if data:
-                    self.capture.add_chunk(data, now - self.started)
-                    if self.stop_watch is not None and self.stop_watch.feed(data):
-                        self.stopped = True
+                data, fits = add_within(
+                    self.capture, data, now - self.started, self.limits.max_bytes
+                )
+                self.over_limit = not fits
+                if data and self.stop_watch is not None and self.stop_watch.feed(data):
+                    self.stopped = True
             if not message.get("more_body", False):
                 self.finished = True
         else:
@@ -134,19 +131,19 @@ class InProcessTransport(BaseTransport):
         limits = limits or self.limits
         full_url = join_url(self.base_url, url)
         parts = urlsplit(full_url)
-        data = body_bytes(body)
-        sent_headers, dropped = without_framing_headers(header_list(headers))
-        sent_headers.insert(0, ("host", parts.netloc))
-        if data:
-            sent_headers.append(("content-length", str(len(data))))
-        capture = Capture(
-            request=RequestRecord(method.upper(), full_url, sent_headers, data),
+        capture = request_capture(
+            method,
+            full_url,
+            header_list(headers),
+            body,
             label=label,
             target=self.target,
             transport=self.name,
         )
-        if dropped:
-            capture.notes.append(framing_note(dropped))
+        data, sent_headers = capture.request.body, capture.request.headers
+        sent_headers.insert(0, ("host", parts.netloc))
+        if data:
+            sent_headers.append(("content-length", str(len(data))))
         scheme = parts.scheme or "http"
         try:
             port = parts.port or (443 if scheme == "https" else 80)

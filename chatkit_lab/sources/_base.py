@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from chatkit_lab.capture import Capture, Ending
+from chatkit_lab.capture import Capture, Ending, RequestRecord
 
 HeadersLike = Mapping[str, str] | Sequence[tuple[str, str]] | None
 BodyLike = bytes | bytearray | str | None
@@ -145,27 +145,16 @@ class Transport(Protocol):
 
 
 class BaseTransport:
-    """A transport's ``send_request``, written once on top of its ``send``."""
+    """A transport's ``send_request``, written once on top of its ``send`` (which a subclass
+    defines, as :class:`Transport` declares it)."""
 
     name = "transport"
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: HeadersLike = None,
-        body: BodyLike = None,
-        label: str = "",
-        limits: Limits | None = None,
-    ) -> Capture:
-        raise NotImplementedError
 
     async def send_request(
         self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
     ) -> Capture:
         """Send a :class:`ClientRequest` (for example the output of a client transform)."""
-        return await self.send(
+        return await self.send(  # type: ignore[attr-defined]
             request.method,
             request.url,
             headers=request.headers,
@@ -212,37 +201,43 @@ browser's ``fetch`` drops them (forbidden request headers); given by hand they b
 (a ``Content-Length`` that disagrees with the body, a ``Host`` naming another site)."""
 
 
-def without_framing_headers(
+def request_capture(
+    method: str,
+    url: str,
     headers: list[tuple[str, str]],
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """``headers`` without :data:`FRAMING_HEADERS`, and the names dropped (as a browser does)."""
+    body: BodyLike,
+    *,
+    label: str,
+    target: str,
+    transport: str,
+) -> Capture:
+    """The capture of a request about to be sent: text bodies as UTF-8, and
+    :data:`FRAMING_HEADERS` dropped (and noted), as a browser's ``fetch`` drops them."""
     kept = [(k, v) for k, v in headers if k.strip().lower() not in FRAMING_HEADERS]
-    dropped = sorted(
-        {k.strip().lower() for k, _ in headers if k.strip().lower() in FRAMING_HEADERS}
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+    capture = Capture(
+        request=RequestRecord(method.upper(), url, kept, data),
+        label=label,
+        target=target,
+        transport=transport,
     )
-    return kept, dropped
+    dropped = sorted({k.strip().lower() for k, _ in headers} & set(FRAMING_HEADERS))
+    if dropped:
+        capture.notes.append(
+            f"request header(s) {', '.join(dropped)} dropped, as a browser's fetch drops them: "
+            "the client sets them from the URL and the body"
+        )
+    return capture
 
 
-def framing_note(dropped: list[str]) -> str:
-    """The capture note for request headers dropped by :func:`without_framing_headers`."""
-    return (
-        f"request header(s) {', '.join(dropped)} dropped, as a browser's fetch drops them: the "
-        "client sets them from the URL and the body"
-    )
-
-
-def body_bytes(body: BodyLike) -> bytes:
-    """A request body as bytes (text is sent as UTF-8)."""
-    if body is None:
-        return b""
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return bytes(body)
-
-
-def has_header(headers: list[tuple[str, str]], name: str) -> bool:
-    """Whether ``headers`` hold ``name`` (give it lower-case)."""
-    return any(key.lower() == name for key, _ in headers)
+def add_within(capture: Capture, data: bytes, at_ns: int, max_bytes: int) -> tuple[bytes, bool]:
+    """Add what of ``data`` fits within ``max_bytes`` of body as one chunk (none when nothing
+    fits); what was added, and whether all of ``data`` fitted."""
+    room = max(max_bytes - capture.size, 0)
+    kept = data[:room] if len(data) > room else data
+    if kept:
+        capture.add_chunk(kept, at_ns)
+    return kept, len(kept) == len(data)
 
 
 def join_url(base_url: str | None, url: str) -> str:

@@ -36,8 +36,10 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import brotli
+
 from chatkit_lab.capture import Capture, Ending
-from chatkit_lab.sources._base import DEFAULT_LIMITS
+from chatkit_lab.sources._base import DEFAULT_LIMITS, add_within
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -48,13 +50,8 @@ __all__ = [
     "encoding_info",
 ]
 
-try:  # a dependency, but the kit still decodes gzip and deflate without it
-    import brotli as _brotli
-except ImportError:  # pragma: no cover
-    _brotli = None
-
-DECODABLE: tuple[str, ...] = ("gzip", "x-gzip", "deflate") + (("br",) if _brotli else ())
-"""The content codings the kit decodes (``br`` only with the ``brotli`` package)."""
+DECODABLE: tuple[str, ...] = ("gzip", "x-gzip", "deflate", "br")
+"""The content codings the kit decodes (zlib, and the ``brotli`` package for ``br``)."""
 ACCEPT_ENCODING = ", ".join(coding for coding in DECODABLE if coding != "x-gzip")
 """What the kit's HTTP source asks for: exactly what it can decode."""
 
@@ -161,7 +158,7 @@ class _Brotli:
 
     def __init__(self) -> None:
         self.coding = "br"
-        self._object = _brotli.Decompressor()
+        self._object = brotli.Decompressor()
         self.fed = 0
 
     def feed(self, data: bytes, room: int) -> bytes:
@@ -176,7 +173,7 @@ class _Brotli:
                 if produced > room or not piece or self._object.can_accept_more_data():
                     break
                 piece = self._object.process(b"", output_buffer_limit=room - produced + 1)
-        except _brotli.error as exc:
+        except brotli.error as exc:
             raise DecodingError(f"not br (brotli) data ({exc})") from None
         return b"".join(out)
 
@@ -243,11 +240,7 @@ class BodyDecoder:
         if self.unsupported is not None:
             raise DecodingError(
                 f"the body is {self.unsupported}-encoded, which this kit cannot decode "
-                + (
-                    "(a browser can: install the brotli package)"
-                    if self.unsupported == "br"
-                    else "(a browser can)"
-                )
+                "(a browser can)"
             )
         out: list[bytes] = []
         for start in range(0, len(raw), _PIECE):
@@ -315,7 +308,8 @@ def decoding_failed(message: str, at_ns: int | None) -> Ending:
 
 
 class DecodingRecorder:
-    """Decode raw pieces into a capture's chunks as they arrive (for the network sources).
+    """Decode raw pieces into a capture's chunks as they arrive (for the network sources); a
+    body with nothing to undo is kept as it comes.
 
     ``add`` returns ``False`` once the capture is to stop growing: decoding failed (the
     capture's ending then says so) or the decoded or the raw body passed ``max_bytes`` (the
@@ -339,6 +333,10 @@ class DecodingRecorder:
         """Decode one raw piece into a chunk (none when it completes no output)."""
         if self.error is not None or self.over_limit:
             return False
+        if self.passthrough:  # kept as it came, up to max_bytes
+            _, fits = add_within(self.capture, raw, at_ns, self.max_bytes)
+            self.over_limit = not fits
+            return fits
         decoder = self.decoder
         try:
             data = decoder.feed(raw)

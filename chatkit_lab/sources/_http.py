@@ -27,8 +27,6 @@ from chatkit_lab.sources._base import (
     BodyLike,
     HeadersLike,
     Limits,
-    body_bytes,
-    framing_note,
     header_list,
     http_ending,
     httpx_timeout,
@@ -36,8 +34,8 @@ from chatkit_lab.sources._base import (
     origin,
     over_size,
     over_total,
+    request_capture,
     stopped,
-    without_framing_headers,
 )
 from chatkit_lab.sources._encoding import DecodingRecorder
 
@@ -76,9 +74,6 @@ class HTTPTransport(BaseTransport):
         self.max_redirects = max_redirects
         self.trust_env = trust_env
 
-    def _resolve(self, url: str) -> str:
-        return join_url(self.base_url, url)
-
     async def send(
         self,
         method: str,
@@ -92,19 +87,17 @@ class HTTPTransport(BaseTransport):
         """Send one request; the returned capture's ``ending`` says how it went."""
         limits = limits or self.limits
         method = method.upper()
-        full_url = self._resolve(url)
-        data = body_bytes(body)
-        sent_headers, dropped = without_framing_headers(
-            _merge_headers(list(self.headers), header_list(headers))
-        )
-        capture = Capture(
-            request=RequestRecord(method.upper(), full_url, sent_headers, data),
+        full_url = join_url(self.base_url, url)
+        capture = request_capture(
+            method,
+            full_url,
+            _merge_headers(list(self.headers), header_list(headers)),
+            body,
             label=label,
             target=self.target if self.target is not None else origin(full_url),
             transport=self.name,
         )
-        if dropped:
-            capture.notes.append(framing_note(dropped))
+        data = capture.request.body
         started = time.monotonic_ns()
         try:
             async with httpx.AsyncClient(
@@ -180,35 +173,9 @@ class HTTPTransport(BaseTransport):
 async def _read_body(
     response: httpx.Response, capture: Capture, limits: Limits, started: int
 ) -> None:
+    """Read the body as it arrives, each raw piece decoded (when it names a
+    ``Content-Encoding``) into a chunk at its arrival time."""
     recorder = DecodingRecorder(capture, limits.max_bytes)
-    if not recorder.passthrough:
-        await _read_encoded(response, capture, limits, started, recorder)
-        return
-    watch = limits.stop.watch() if limits.stop is not None else None
-    async for piece in response.aiter_raw():
-        now = time.monotonic_ns() - started
-        room = limits.max_bytes - capture.size
-        if len(piece) > room:
-            if room > 0:
-                capture.add_chunk(piece[:room], now)
-            capture.ending = over_size(limits, now)
-            return
-        if piece:
-            capture.add_chunk(piece, now)
-            if watch is not None and watch.feed(piece):
-                capture.ending = stopped(limits, now)
-                return
-    capture.ending = Ending("complete", "", time.monotonic_ns() - started)
-
-
-async def _read_encoded(
-    response: httpx.Response,
-    capture: Capture,
-    limits: Limits,
-    started: int,
-    recorder: DecodingRecorder,
-) -> None:
-    """Read a body that names a ``Content-Encoding``: each raw piece decoded as it arrives."""
     watch = limits.stop.watch() if limits.stop is not None else None
     try:
         async for piece in response.aiter_raw():

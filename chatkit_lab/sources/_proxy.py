@@ -21,6 +21,10 @@ clean end, so the browser sees the same failure the proxy saw.
 With ``out_dir`` set, each finished capture is also saved there, redacted, as
 ``<timestamp>_<n>_<label>.jsonl``. A compressed reply is recorded as relayed; reading the
 recording decodes it as the browser did (:func:`~chatkit_lab.sources.decode_capture`).
+
+In this module, in order: the command line's values (:func:`parse_upstream`,
+:func:`parse_listen`), the ASGI plumbing (scope, messages, hop-by-hop headers, what is refused),
+the upstream clients, :class:`RecordingProxy`, and :func:`serve_proxy`.
 """
 
 from __future__ import annotations
@@ -31,35 +35,36 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.redact import Redactor, current_redactor, header_secrets, request_secrets
-from chatkit_lab.sources._base import Limits, http_ending, httpx_timeout, latin1, over_total
-from chatkit_lab.sources._proxy_clients import UpstreamClients
-from chatkit_lab.sources._proxy_serve import parse_upstream
-from chatkit_lab.sources._scope import (
-    Message,
-    Receive,
-    Scope,
-    Send,
-    answer_400,
-    client_url,
-    lifespan,
-    raw_path,
-    read_request_body,
-    refusal,
-    request_skip,
-    response_skip,
-    wait_for_disconnect,
+from chatkit_lab.sources._base import (
+    Limits,
+    add_within,
+    http_ending,
+    httpx_timeout,
+    latin1,
+    over_total,
 )
+from chatkit_lab.sources._loopback import serve_app
+
+__all__ = [
+    "PROXY_LIMITS",
+    "RecordingProxy",
+    "capture_file_name",
+    "parse_listen",
+    "parse_upstream",
+    "serve_proxy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +98,247 @@ class _Exchange:
 
     def now_ns(self) -> int:
         return time.monotonic_ns() - self.started
+
+
+# -- the command line's values ----------------------------------------------------------------
+
+
+def parse_upstream(url: str) -> str:
+    """``url`` without a trailing slash, or :class:`ValueError` if it is not an http(s) URL."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"upstream {url!r} is not an http:// or https:// URL")
+    try:
+        hostname, _ = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(f"upstream {url!r} has a bad port") from None
+    if not hostname:
+        raise ValueError(f"upstream {url!r} has no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"upstream {url!r} must not carry a query or fragment")
+    return text.rstrip("/")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) as a pair, or :class:`ValueError`."""
+    text = value.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise ValueError(f"listen address {value!r}: expected [ipv6]:port")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon or ":" in host:
+            raise ValueError(f"listen address {value!r}: expected host:port")
+    if not host:
+        raise ValueError(f"listen address {value!r} has no host")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"listen address {value!r}: port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+# -- ASGI plumbing: the request's scope and messages, hop-by-hop headers -----------------------
+
+Scope = Mapping[str, Any]
+Message = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+"""Headers that describe one connection, not the message: never relayed."""
+
+_NOT_FORWARDED_UP = HOP_BY_HOP | {"host", "content-length"}
+
+
+def _connection_tokens(values: list[str]) -> set[str]:
+    return {token.strip().lower() for value in values for token in value.split(",")}
+
+
+def request_skip(scope: Scope) -> set[str]:
+    """Request headers (lower-case) not forwarded upstream: hop-by-hop ones and those named in
+    ``Connection``, ``Host`` and ``Content-Length`` (httpx sets both for the upstream)."""
+    named = [latin1(v) for k, v in scope.get("headers", []) if latin1(k).lower() == "connection"]
+    return set(_NOT_FORWARDED_UP) | _connection_tokens(named)
+
+
+def response_skip(headers: httpx.Headers) -> set[str]:
+    """Response headers (lower-case) not relayed to the client."""
+    return set(HOP_BY_HOP) | _connection_tokens(headers.get_list("connection"))
+
+
+def raw_path(scope: Scope) -> str:
+    """The request path as the client sent it (percent-encoding kept), without the query."""
+    raw = scope.get("raw_path")
+    if raw:
+        return bytes(raw).decode("latin-1").split("?", 1)[0] or "/"
+    return quote(str(scope.get("path") or "/"), safe="/:@!$&'()*+,;=-._~%")
+
+
+def client_url(scope: Scope, path: str, query: str) -> str:
+    """The URL the client asked for (its ``Host``, or the server address)."""
+    host = next((latin1(v) for k, v in scope.get("headers", []) if latin1(k).lower() == "host"), "")
+    if not host and scope.get("server"):
+        server_host, server_port = scope["server"][0], scope["server"][1]
+        host = f"{server_host}:{server_port}" if server_port else str(server_host)
+    scheme = scope.get("scheme") or "http"
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+async def read_request_body(receive: Receive) -> bytes | None:
+    """The whole request body, or ``None`` when the client left before sending all of it."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            return None
+        if message.get("type") == "http.request":
+            parts.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    """Return when the client goes away."""
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            return
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    """Answer the server's lifespan messages (there is nothing to start or stop)."""
+    while True:
+        message = await receive()
+        if message.get("type") == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message.get("type") == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def refusal(scope: Scope, path: str, url: str, target: str) -> str | None:
+    """Why the proxy will not forward this request, or ``None``.
+
+    Only an origin-form request target (``/path?query``, RFC 9112 section 3.2.1) is forwarded,
+    and only to the configured upstream: ``*`` (``OPTIONS *``), an absolute-form target or
+    anything glued onto the upstream URL as another host or userinfo is refused. A request whose
+    framing is ambiguous (both ``Content-Length`` and ``Transfer-Encoding``, or several
+    ``Content-Length`` values that differ) is refused too: the connection is closed after the
+    answer, so nothing the client sent after it is read as another request (a smuggled one).
+    """
+    if not path.startswith("/"):
+        shown = path if len(path) <= 80 else path[:80] + "..."
+        return (
+            f"request target {shown!r} is not origin-form (a path starting with '/'); "
+            f"the proxy only forwards to {target}"
+        )
+    try:
+        parts = urlsplit(url)
+        forwarded = f"{parts.scheme}://{parts.netloc}"
+    except ValueError:
+        forwarded = ""
+    if forwarded.lower() != target.lower():
+        return f"request target {path[:80]!r} would leave {target}"
+    names = [latin1(k).lower() for k, _ in scope.get("headers", [])]
+    lengths = {
+        latin1(v).strip()
+        for k, v in scope.get("headers", [])
+        if latin1(k).lower() == "content-length"
+    }
+    if "transfer-encoding" in names and "content-length" in names:
+        return "both Content-Length and Transfer-Encoding (ambiguous framing, RFC 9112 6.3)"
+    if len(lengths) > 1:
+        return "several different Content-Length values (ambiguous framing, RFC 9112 6.3)"
+    return None
+
+
+async def answer_plain(send: Send, status: int, text: str, *, close: bool = False) -> bool:
+    """Send a plain-text reply (one that closes the connection with ``close``); whether it was
+    sent."""
+    data = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(data)).encode()),
+    ]
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": headers + ([(b"connection", b"close")] if close else []),
+            }
+        )
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+    except Exception:  # the client is gone; the caller records what was refused
+        return False
+    return True
+
+
+# -- upstream clients -------------------------------------------------------------------------
+
+# The recording proxy's upstream clients: one per exchange at a time, kept for the next one.
+#
+# A client made for every exchange costs each request a new client and a new connection (a
+# millisecond or more each under load: with fifty streams at once the proxy fell behind). One
+# client shared by every exchange costs more still: its connection pool scans every connection
+# for every request, so its work grows with the square of the streams in flight. So each
+# exchange takes an idle client (with its kept-alive connection) or makes one, uses it alone, and
+# hands it back; the cookies it was given are cleared first, so one browser session's cookies
+# never reach another's request.
+
+
+class UpstreamClients:
+    """Idle upstream clients of one event loop, reused one exchange at a time."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient], keep: int = 32) -> None:
+        self._make = make
+        self._keep = keep
+        self._idle: list[httpx.AsyncClient] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for one exchange; kept for the next when the exchange ended normally."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # served again in another loop: those clients belong to it
+            self._idle, self._loop = [], loop
+        client = self._idle.pop() if self._idle else self._make()
+        client.cookies.clear()
+        reusable = False
+        try:
+            yield client
+            reusable = True
+        finally:
+            if reusable and not client.is_closed and len(self._idle) < self._keep:
+                self._idle.append(client)
+            else:
+                await client.aclose()
+
+    async def aclose(self) -> None:
+        """Close every idle client (when the server shuts down)."""
+        idle, self._idle = self._idle, []
+        if self._loop is not asyncio.get_running_loop():
+            return
+        for client in idle:
+            await client.aclose()
+
+
+# -- the proxy ---------------------------------------------------------------------------------
 
 
 CaptureCallback = Callable[[Capture, Path | None], None]
@@ -165,26 +411,34 @@ class RecordingProxy:
         method = str(scope.get("method", "GET")).upper()
         path = raw_path(scope)
         query = bytes(scope.get("query_string") or b"").decode("latin-1")
-        url = self.upstream + path + (f"?{query}" if query else "")
+        target = path + (f"?{query}" if query else "")
+        url = self.upstream + target
         refused = refusal(scope, path, url, self.target)
-        if refused is not None:
-            await self._refuse_request(scope, send, body, refused)
-            return
-        skip = request_skip(scope)
+        skip = request_skip(scope) if refused is None else set()
         headers = [
             (latin1(k), latin1(v))
             for k, v in scope.get("headers", [])
             if latin1(k).lower() not in skip
         ]
         # Every credential forwarded is a secret from now on: an upstream may echo it back.
-        self.redactor = self.redactor.with_secrets(request_secrets(url, headers))
+        self.redactor = self.redactor.with_secrets(
+            request_secrets(url if refused is None else "", headers)
+        )
         capture = Capture(
-            request=RequestRecord(method, url, headers, body),
+            request=RequestRecord(method, url if refused is None else target, headers, body),
             target=self.target,
             transport=self.transport_name,
         )
-        capture.label = capture.request_type or f"{method} {path}"
         capture.meta["client_url"] = client_url(scope, path, query)
+        if refused is not None:  # answered, recorded, not forwarded (see :func:`refusal`)
+            capture.label = f"refused {method}"
+            capture.ending = Ending("error", f"refused by the proxy, not forwarded: {refused}", 0)
+            text = f"chatkit-lab proxy: request not forwarded: {refused}\n"
+            if await answer_plain(send, 400, text, close=True):
+                capture.meta["client_status"] = 400
+            await self._finish(capture)
+            return
+        capture.label = capture.request_type or f"{method} {path}"
         exchange = _Exchange(capture=capture, send=send)
         watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
@@ -313,15 +567,10 @@ class RecordingProxy:
     def _record(self, exchange: _Exchange, piece: bytes, arrived: int) -> bool:
         if not exchange.recording:
             return False
-        capture = exchange.capture
-        room = self.limits.max_bytes - capture.size
-        if len(piece) > room:
-            exchange.recording = False
-            if room <= 0:
-                return False
-            piece = piece[:room]
-        capture.add_chunk(piece, arrived)
-        return True
+        kept, exchange.recording = add_within(
+            exchange.capture, piece, arrived, self.limits.max_bytes
+        )
+        return bool(kept)
 
     @staticmethod
     async def _to_client(exchange: _Exchange, message: Message) -> None:
@@ -332,40 +581,11 @@ class RecordingProxy:
         except Exception as exc:  # servers differ in what they raise for a closed socket
             raise _ClientGone(str(exc)) from exc
 
-    async def _refuse_request(self, scope: Scope, send: Send, body: bytes, reason: str) -> None:
-        """Answer a request the proxy will not forward (see :func:`refusal`); recorded."""
-        headers = [(latin1(k), latin1(v)) for k, v in scope.get("headers", [])]
-        self.redactor = self.redactor.with_secrets(request_secrets("", headers))
-        method, path = str(scope.get("method", "GET")).upper(), raw_path(scope)
-        query = bytes(scope.get("query_string") or b"").decode("latin-1")
-        capture = Capture(
-            request=RequestRecord(method, path + (f"?{query}" if query else ""), headers, body),
-            target=self.target,
-            transport=self.transport_name,
-        )
-        capture.label = f"refused {method}"
-        capture.meta["client_url"] = client_url(scope, path, query)
-        capture.ending = Ending("error", f"refused by the proxy, not forwarded: {reason}", 0)
-        if await answer_400(send, f"chatkit-lab proxy: request not forwarded: {reason}\n"):
-            capture.meta["client_status"] = 400
-        await self._finish(capture)
-
     async def _refuse(self, exchange: _Exchange, status: int, reason: str) -> None:
-        text = f"chatkit-lab proxy: upstream {self.target}: {reason}\n".encode()
-        try:
-            await exchange.send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", str(len(text)).encode()),
-                    ],
-                }
-            )
-            await exchange.send({"type": "http.response.body", "body": text, "more_body": False})
+        text = f"chatkit-lab proxy: upstream {self.target}: {reason}\n"
+        if await answer_plain(exchange.send, status, text):
             exchange.client_status = status
-        except Exception:  # the client is gone too; the capture already says why
+        else:  # the client is gone too; the capture already says why
             logger.debug("could not send the %s reply to the client", status)
 
     # -- after an exchange -----------------------------------------------------------------
@@ -423,3 +643,26 @@ def _client_left(exchange: _Exchange) -> Ending:
     return Ending(
         "reset", f"client disconnected after {exchange.client_bytes} bytes", exchange.now_ns()
     )
+
+
+def serve_proxy(
+    proxy: RecordingProxy,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    *,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``proxy`` with uvicorn on ``host:port`` until interrupted (blocking).
+
+    The port is bound first (port ``0`` picks a free one), so ``on_listening`` gets the real URL;
+    a port that cannot be bound raises :class:`~chatkit_lab.errors.TargetError`. uvicorn adds
+    no ``server``/``date`` headers of its own: the upstream's pass through alone.
+    """
+    served = serve_app(proxy.app, host, port, lifespan="on", own_headers=False)
+    if on_listening is not None:
+        try:
+            on_listening(served.url)
+        except BaseException:
+            served.sock.close()
+            raise
+    served.run()

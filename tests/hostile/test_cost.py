@@ -22,7 +22,8 @@ import pytest
 from chatkit_lab import Capture, diagnose_captures
 from chatkit_lab.capture import RequestRecord
 from chatkit_lab.checks import EXCERPT_LIMIT, KEPT_PER_CODE, StreamContext, run_layer
-from chatkit_lab.sources import _har, _har_stream, load_har
+from chatkit_lab.sources import _har, load_har
+from chatkit_lab.sources import _har as _har_stream
 from chatkit_lab.sse import dumps_strict
 
 ROOT = Path(__file__).resolve().parents[2]
