@@ -40,7 +40,7 @@ from chatkit_lab import HTTPTransport, InProcessTransport, LoopbackServer
 from chatkit_lab.backends import legacy_app, legacy_fetch, reference_app
 from chatkit_lab.checks import check_framing
 from chatkit_lab.client import ClientRequest
-from chatkit_lab.report import readable
+from chatkit_lab.report import chunks_table, frames_table, readable
 from chatkit_lab.sse import crosscheck_dispatchers
 
 DELAY_S = 0.01
@@ -123,7 +123,7 @@ display(readable(summary.drop(columns=["target"])))
 # `\n\n`). Here is attempt 3, the report's current backend.
 
 # %%
-display(readable(captures["legacy attempt 3"].chunks_df()))
+display(readable(chunks_table(captures["legacy attempt 3"])))
 
 # %% [markdown]
 # ## Messages: how ChatKit cuts the bytes
@@ -163,7 +163,7 @@ for name in ("legacy attempt 2", "reference"):
 
 # %%
 FRAME_COLUMNS = ["frame", "bytes", "chunks", "arrived_ms", "line_ending", "fields", "event"]
-frames = captures["legacy attempt 2"].frames_df().head(4)[[*FRAME_COLUMNS, "dispatched"]]
+frames = frames_table(captures["legacy attempt 2"]).head(4)[[*FRAME_COLUMNS, "dispatched"]]
 display(readable(frames))
 
 # %% [markdown]
