@@ -19,14 +19,24 @@ decodes each line on its own: byte offsets stay exact and the result equals deco
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from chatkit_lab.redact import shorten
 from chatkit_lab.sse._frame import _PLAIN, Frame
-from chatkit_lab.sse._message import bounded_decimal
+from chatkit_lab.sse._message import Message, bounded_decimal
 
-__all__ = ["BOM", "Frame", "FrameParser", "parse_bytes", "parse_frames"]
+__all__ = [
+    "BOM",
+    "Frame",
+    "FrameParser",
+    "parse_bytes",
+    "parse_frames",
+    "whatwg_differences",
+    "whatwg_opinion",
+]
 
 BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -392,3 +402,67 @@ def parse_frames(chunks: Iterable[Any]) -> list[Frame]:
 def parse_bytes(body: bytes) -> list[Frame]:
     """Frames of a body given in one piece."""
     return parse_frames([body])
+
+
+def _event(name: str) -> str:
+    return name or "message"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return shorten(repr(text), limit)
+
+
+def _differences(message: Message, event: str, data: str, last_id: str, retry: Any) -> list[str]:
+    found = []
+    if _event(message.event) != _event(event):
+        found.append(f"event name {_event(message.event)!r} vs {_event(event)!r}")
+    if message.data != data:
+        found.append(f"data {_short(message.data, 30)} vs {_short(data, 30)}")
+    if message.last_event_id != last_id:
+        found.append(f"last event id {message.last_event_id!r} vs {last_id!r}")
+    if message.retry != retry:
+        found.append(f"retry {message.retry} vs {retry}")
+    return found
+
+
+Opinion = tuple[str, list[str]]
+"""How one opinion differs from ChatKit's message (a statement), and the rules that caused it."""
+
+
+def whatwg_opinion(message: Message, frame: Frame | None) -> Opinion | None:
+    """How the WHATWG ``frame`` dispatched at ``message``'s blank line (``None``: nothing there)
+    differs from ChatKit's message; ``None`` when it dispatches the same."""
+    if frame is None:
+        if message.data == "":
+            return "WHATWG dispatches nothing (empty data buffer)", []
+        return "WHATWG dispatches nothing for this block", list(message.notes)
+    found = _differences(message, frame.event, frame.data, frame.last_event_id, frame.retry)
+    if not found:
+        return None
+    causes = [*message.notes, *(f"WHATWG: {note}" for note in frame.notes if "ignored" in note)]
+    return "WHATWG: " + ", ".join(found), causes
+
+
+def whatwg_differences(
+    messages: Sequence[Message], frames: Sequence[Frame], wanted: Iterable[int]
+) -> dict[int, str]:
+    """How a browser's ``EventSource`` (WHATWG) differs on some of ChatKit's messages.
+
+    ``messages`` are what ChatKit's parser dispatched, ``frames`` the WHATWG frames of the same
+    body, ``wanted`` the message indexes to compare. Returns one statement per wanted message
+    that WHATWG dispatches differently (``"WHATWG dispatches nothing ..."``, ``"WHATWG: data
+    ... vs ..."``); a message WHATWG dispatches alike is left out.
+    """
+    dispatched = [frame for frame in frames if frame.dispatched]
+    ends = [frame.end for frame in dispatched]
+    found: dict[int, str] = {}
+    for index in wanted:
+        message = messages[index]
+        at = bisect.bisect_left(ends, message.end)
+        frame = None
+        if at < len(dispatched) and dispatched[at].end == message.end:
+            frame = dispatched[at]
+        opinion = whatwg_opinion(message, frame)
+        if opinion is not None:
+            found[index] = opinion[0]
+    return found
