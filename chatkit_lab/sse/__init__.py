@@ -10,6 +10,7 @@ browser's ``JSON.parse`` does; :func:`dumps_strict` writes JSON every parser acc
 
 from chatkit_lab.sse._dispatch import (
     DEFAULT_RETRY_MS,
+    MAX_SAFE_INTEGER,
     Message,
     MessageParser,
     dispatch_bytes,
@@ -34,7 +35,6 @@ from chatkit_lab.sse._frames import (
     whatwg_opinion,
 )
 from chatkit_lab.sse._json import (
-    MAX_SAFE_INTEGER,
     BrowserJson,
     JsonIssue,
     browser_json_body,
