@@ -32,16 +32,18 @@
 # %%
 import json
 
+import httpx
 import matplotlib.pyplot as plt
 import pandas as pd
+from httpx_sse import EventSource
 from IPython.display import Markdown, display
 
 from chatkit_lab import HTTPTransport, InProcessTransport, LoopbackServer
 from chatkit_lab.backends import legacy_app, legacy_fetch, reference_app
 from chatkit_lab.checks import check_framing
 from chatkit_lab.client import ClientRequest
-from chatkit_lab.report import readable
-from chatkit_lab.sse import crosscheck_dispatchers
+from chatkit_lab.report import chunks_table, frames_table, readable
+from chatkit_lab.sse import dispatch_bytes, parse_bytes
 
 DELAY_S = 0.01
 MESSAGE = "Hello! What can you do?"
@@ -123,7 +125,7 @@ display(readable(summary.drop(columns=["target"])))
 # `\n\n`). Here is attempt 3, the report's current backend.
 
 # %%
-display(readable(captures["legacy attempt 3"].chunks_df()))
+display(readable(chunks_table(captures["legacy attempt 3"])))
 
 # %% [markdown]
 # ## Messages: how ChatKit cuts the bytes
@@ -137,7 +139,7 @@ display(readable(captures["legacy attempt 3"].chunks_df()))
 
 # %%
 for name in ("legacy attempt 2", "reference"):
-    said = crosscheck_dispatchers(captures[name])
+    said = captures[name].messages
     messages = pd.DataFrame(
         [
             {
@@ -148,10 +150,10 @@ for name in ("legacy attempt 2", "reference"):
                 "id": m.id,
                 "data": m.data[:120] + ("…" if len(m.data) > 120 else ""),
             }
-            for m in said.messages[:6]
+            for m in said[:6]
         ]
     )
-    display(Markdown(f"**{name}**: {len(said.messages)} messages reach ChatKit's UI"))
+    display(Markdown(f"**{name}**: {len(said)} messages reach ChatKit's UI"))
     display(readable(messages, wrap=("data",)))
 
 # %% [markdown]
@@ -163,7 +165,7 @@ for name in ("legacy attempt 2", "reference"):
 
 # %%
 FRAME_COLUMNS = ["frame", "bytes", "chunks", "arrived_ms", "line_ending", "fields", "event"]
-frames = captures["legacy attempt 2"].frames_df().head(4)[[*FRAME_COLUMNS, "dispatched"]]
+frames = frames_table(captures["legacy attempt 2"]).head(4)[[*FRAME_COLUMNS, "dispatched"]]
 display(readable(frames))
 
 # %% [markdown]
@@ -190,21 +192,33 @@ plt.show()
 # %% [markdown]
 # ## Three parsers, the same bytes
 #
-# `crosscheck_dispatchers` feeds the same chunks to ChatKit's parser (`fetch-event-source`), to
-# a WHATWG `EventSource` parser and to `httpx-sse`, and lists every message where they disagree
-# (with the reason). Agreement means all three dispatch the same messages with the same names
-# and data.
+# The same body goes through ChatKit's parser (`fetch-event-source`), a WHATWG `EventSource`
+# parser and `httpx-sse` (what a Python client would use), each listing what it dispatches as
+# (event name, data, last event id, retry). Agreement means all three dispatch the same messages.
+
 
 # %%
-checks = {name: crosscheck_dispatchers(capture) for name, capture in captures.items()}
+def opinions(body: bytes) -> dict[str, list[tuple]]:
+    """What each parser dispatches for ``body``: (event name, data, last event id, retry)."""
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    return {
+        "ChatKit (fetch-event-source)": [
+            (m.event or "message", m.data, m.last_event_id, m.retry) for m in dispatch_bytes(body)
+        ],
+        "WHATWG EventSource": [
+            (f.event, f.data, f.last_event_id, f.retry) for f in parse_bytes(body) if f.dispatched
+        ],
+        "httpx-sse": [(s.event, s.data, s.id, s.retry) for s in EventSource(response).iter_sse()],
+    }
+
+
+checks = {name: opinions(capture.body) for name, capture in captures.items()}
 agreement = pd.DataFrame(
     [
         {
             "capture": name,
-            "ChatKit (fetch-event-source)": len(result.messages),
-            "WHATWG EventSource": len(result.whatwg),
-            "httpx-sse": len(result.httpx_sse),
-            "agree": result.agree,
+            **{parser: len(said) for parser, said in result.items()},
+            "agree": len({tuple(said) for said in result.values()}) == 1,
         }
         for name, result in checks.items()
     ]
@@ -216,13 +230,16 @@ display(readable(agreement))
 # only sets `retry:`. ChatKit's parser dispatches both as messages with empty data (what the
 # closed UI does with them is not known); a browser's `EventSource` dispatches neither. The kit
 # names that difference instead of hiding it, which is why the framing verdict rests on
-# ChatKit's parser and the other two only serve as the comparison.
+# ChatKit's parser and the other two only serve as the comparison. Each column lists, in order,
+# what one parser dispatches.
 
 # %%
 odd = b': ping\n\nretry: 1000\n\ndata: {"type":"thread.created"}\n\n'
-demo = crosscheck_dispatchers(odd)
-display(Markdown(f"`{demo!r}`"))
-display(readable(demo.table.drop(columns=["row"]), wrap=("why",)))
+demo = {
+    parser: pd.Series([f"event={event!r} data={data!r}" for event, data, _, _ in said], dtype=str)
+    for parser, said in opinions(odd).items()
+}
+display(readable(pd.DataFrame(demo).fillna("(nothing dispatched)")))
 
 # %% [markdown]
 # ## Conclusion on framing
@@ -240,7 +257,7 @@ bad_frames = [
     if not (frame.complete and frame.dispatched)
 ]
 errors = [f for found in framing_findings.values() for f in found if f.severity == "error"]
-disagreements = [name for name, result in checks.items() if not result.agree]
+disagreements = list(agreement.loc[~agreement["agree"], "capture"])
 
 if not bad_frames and not errors and not disagreements:
     conclusion = (

@@ -16,6 +16,7 @@ from chatkit_lab.capture import (
     save_captures,
 )
 from chatkit_lab.errors import CaptureFormatError
+from chatkit_lab.report import chunks_table, events_table, frames_table
 
 STREAM = [
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n',
@@ -176,7 +177,7 @@ def test_load_refuses_a_file_with_two_captures(tmp_path: Path) -> None:
 
 
 def test_the_chunks_table_has_one_row_per_chunk_with_gaps() -> None:
-    table = make_capture().chunks_df()
+    table = chunks_table(make_capture())
     assert list(table.columns) == ["chunk", "arrived_ms", "gap_ms", "bytes", "preview"]
     assert list(table["chunk"]) == [0, 1, 2]
     assert list(table["arrived_ms"]) == [2.0, 42.0, 82.0]
@@ -185,7 +186,7 @@ def test_the_chunks_table_has_one_row_per_chunk_with_gaps() -> None:
 
 
 def test_the_frames_table_has_one_row_per_frame_including_undispatched() -> None:
-    table = make_capture().frames_df()
+    table = frames_table(make_capture())
     assert list(table.columns) == [
         "frame",
         "bytes",
@@ -206,7 +207,7 @@ def test_the_frames_table_has_one_row_per_frame_including_undispatched() -> None
 
 
 def test_the_events_table_has_one_row_per_dispatched_event() -> None:
-    table = make_capture().events_df()
+    table = events_table(make_capture())
     assert list(table.columns) == [
         "event",
         "frame",
@@ -223,5 +224,5 @@ def test_the_events_table_has_one_row_per_dispatched_event() -> None:
 
 def test_tables_of_a_capture_without_timing_leave_times_empty() -> None:
     capture = make_capture(timing=False)
-    assert capture.chunks_df()["arrived_ms"].isna().all()
-    assert capture.events_df()["arrived_ms"].isna().all()
+    assert chunks_table(capture)["arrived_ms"].isna().all()
+    assert events_table(capture)["arrived_ms"].isna().all()

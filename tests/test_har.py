@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from chatkit_lab.capture import Capture, RequestRecord, load_captures
 from chatkit_lab.errors import HarFormatError
+from chatkit_lab.report import chunks_table
 from chatkit_lab.sources import (
     EMPTY_STREAM_MESSAGE,
     MISSING_BODY_MESSAGE,
@@ -168,7 +169,7 @@ def test_har_timings_give_the_header_offset_and_the_end_but_no_per_chunk_timing(
     assert stream.headers_ns == 131_700_000
     assert stream.ending.state == "complete"
     assert stream.ending.at_ns == 131_700_000 + 1_874_200_000
-    assert stream.chunks_df()["arrived_ms"].isna().all()
+    assert chunks_table(stream)["arrived_ms"].isna().all()
     assert stream.summary()["duration_ms"] is None
 
 

@@ -41,7 +41,14 @@ from chatkit_lab.redact import (
     register_secrets,
     shorten,
 )
-from chatkit_lab.report import lifecycle_notes, lifecycle_table, reload_tables
+from chatkit_lab.report import (
+    chunks_table,
+    events_table,
+    frames_table,
+    lifecycle_notes,
+    lifecycle_table,
+    reload_tables,
+)
 
 LITERAL = "plainLiteralSecretValue42"
 """Looks like no token at all: only a redactor that was given it can find it."""
@@ -218,21 +225,21 @@ def test_capture_tables_and_summary_are_redacted_with_the_current_redactor() -> 
     register_secrets([LITERAL])
     shown = "\n".join(
         [
-            capture.chunks_df().to_string(),
-            capture.frames_df().to_string(),
-            capture.events_df().to_string(),
+            chunks_table(capture).to_string(),
+            frames_table(capture).to_string(),
+            events_table(capture).to_string(),
             json.dumps(capture.summary()),
         ]
     )
     assert _leaked(LITERAL, shown) == []
     assert _leaked(API_KEY, shown) == []
-    assert "REDACTED" in capture.chunks_df()["preview"][0] + capture.chunks_df()["preview"][1]
+    assert "REDACTED" in chunks_table(capture)["preview"][0] + chunks_table(capture)["preview"][1]
 
 
 def test_a_chunk_preview_never_keeps_part_of_a_secret_split_across_chunks() -> None:
     capture = _stream_capture(f"x {LITERAL} y")
     register_secrets([LITERAL])
-    previews = capture.chunks_df()["preview"].tolist()
+    previews = chunks_table(capture)["preview"].tolist()
     assert _leaked(LITERAL, "".join(previews)) == []
 
 

@@ -70,6 +70,9 @@ _EXPORTS: dict[str, str] = {
     "evidence_words": "chatkit_lab.report._evidence",
     "wrapped": "chatkit_lab.report._pictures",
     "layers_by_target": "chatkit_lab.report._pictures",
+    "chunks_table": "chatkit_lab.report._capture_views",
+    "events_table": "chatkit_lab.report._capture_views",
+    "frames_table": "chatkit_lab.report._capture_views",
 }
 
 __all__ = [
@@ -86,8 +89,11 @@ __all__ = [
     "Run",
     "Suite",
     "answer_markdown",
+    "chunks_table",
     "conformance_lines",
     "conformance_markdown",
+    "events_table",
+    "frames_table",
     "diagnosis_markdown",
     "explain",
     "layers_matrix",
@@ -145,6 +151,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from chatkit_lab.report._capture_views import chunks_table, events_table, frames_table
     from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown
     from chatkit_lab.report._conformance import (
         Suite,

@@ -23,27 +23,140 @@ its block), plus what the kit adds for investigations: the byte range of its blo
 that dispatched it, and the ``last-event-id`` a reconnect would send.
 
 Linear in the body: each byte is scanned once, an unfinished line is kept in a growing buffer,
-and a line is only copied when it ends.
+and a line is only copied when it ends. ``retry`` is read as ``parseInt(value, 10)`` reads it
+(:func:`js_parse_int`), and every field name and value is decoded with its own ``TextDecoder``
+call (:func:`text_decode`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from chatkit_lab.redact import shorten
-from chatkit_lab.sse._message import DEFAULT_RETRY_MS, Message, _decode, js_parse_int
 
 __all__ = [
     "DEFAULT_RETRY_MS",
+    "MAX_SAFE_INTEGER",
     "Message",
     "MessageParser",
     "dispatch_bytes",
     "dispatch_messages",
     "js_parse_int",
     "run_message_parser",
+    "text_decode",
 ]
+
+DEFAULT_RETRY_MS = 1000
+"""The retry interval ``fetchEventSource`` starts with, before any ``retry`` field."""
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""``Number.MAX_SAFE_INTEGER``: integers beyond it may not survive ``JSON.parse`` exactly."""
+# JavaScript's StrWhiteSpaceChar (what parseInt skips): WhiteSpace and LineTerminator code points.
+_JS_SPACE = frozenset(
+    "\t\v\f \u00a0\ufeff\n\r\u2028\u2029\u1680\u202f\u205f\u3000"
+    + "".join(chr(code) for code in range(0x2000, 0x200B))
+)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(slots=True)
+class Message:
+    """One message ``fetch-event-source`` dispatches to ChatKit, and where it came from."""
+
+    index: int
+    start: int
+    """Byte offset where the message's block begins (just past the previous blank line)."""
+    end: int
+    """Byte offset just past the blank line that dispatched it (its LF included after a CR)."""
+    chunk: int
+    """Index of the chunk holding the line ending that dispatched it."""
+    arrived_ns: int
+    """Arrival offset of that chunk: when ChatKit's UI would have received the message."""
+    data: str = ""
+    event: str = ""
+    """The block's ``event`` value, ``""`` when it set none (ChatKit then gets ``""``)."""
+    id: str = ""
+    """The block's own ``id`` value, ``""`` when it set none."""
+    retry: int | float | None = None
+    """The block's ``retry`` as ``parseInt`` read it (a float past 2**53, as in JavaScript)."""
+    last_event_id: str = ""
+    """The ``last-event-id`` header a reconnect would send after this message (``""``: none)."""
+    notes: tuple[str, ...] = ()
+    """What in the block the rules ignored or changed (no-colon lines, dropped empty data, ...)."""
+
+    @property
+    def byte_range(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+    def delivered(self) -> dict[str, Any]:
+        """The message as ChatKit's UI receives it: ``{data, event, id, retry}``."""
+        return {"data": self.data, "event": self.event, "id": self.id, "retry": self.retry}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "chunk": self.chunk,
+            "arrived_ns": self.arrived_ns,
+            **self.delivered(),
+            "last_event_id": self.last_event_id,
+            "notes": list(self.notes),
+        }
+
+
+def js_parse_int(text: str) -> int | float | None:
+    """``parseInt(text, 10)`` as JavaScript computes it; ``None`` where it gives ``NaN``.
+
+    Leading JavaScript white space is skipped, then an optional sign, then the longest run of
+    ASCII digits; anything after it is ignored. Past 2**53 the result is a float (``inf`` when
+    too large for one), as a JavaScript number would be.
+    """
+    position = 0
+    length = len(text)
+    while position < length and text[position] in _JS_SPACE:
+        position += 1
+    sign = 1
+    if position < length and text[position] in "+-":
+        sign = -1 if text[position] == "-" else 1
+        position += 1
+    digits = _DIGITS.match(text, position)
+    if digits is None:
+        return None
+    value = sign * bounded_decimal(digits.group())
+    if isinstance(value, float):
+        return value
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") * sign
+
+
+MAX_DECIMAL_DIGITS = 400
+"""Digits past the leading zeros beyond which a decimal is read as infinity, as a JavaScript
+number reads it (the largest finite double has 309 digits); Python's ``int()`` would refuse
+more than 4,300 digits with a ``ValueError``."""
+
+
+def bounded_decimal(digits: str) -> int | float:
+    """The value of a run of ASCII ``digits``: an ``int``, or ``inf`` when it has more than
+    :data:`MAX_DECIMAL_DIGITS` significant digits (never Python's int-size ``ValueError``)."""
+    significant = digits.lstrip("0")
+    if len(significant) > MAX_DECIMAL_DIGITS:
+        return float("inf")
+    return int(significant or "0")
+
+
+def text_decode(raw: bytes) -> str:
+    """``new TextDecoder().decode(raw)``: UTF-8 with U+FFFD for bad bytes, one BOM dropped."""
+    text = raw.decode("utf-8", "replace")
+    return text[1:] if text[:1] == "\ufeff" else text
+
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _MAX_NOTES = 12
@@ -276,7 +389,7 @@ class MessageParser:
         )
         name = _KNOWN.get(name_bytes)
         if name is None:
-            decoded = _decode(name_bytes)
+            decoded = text_decode(name_bytes)
             if "\ufffd" in decoded:
                 self._note("invalid UTF-8 replaced with U+FFFD")
             if decoded in _KNOWN.values():
@@ -288,7 +401,7 @@ class MessageParser:
             else:
                 self._note(f"unknown field {decoded!r} ignored")
                 return None
-        value = _decode(value_bytes)
+        value = text_decode(value_bytes)
         if "\ufffd" in value and b"\xef\xbf\xbd" not in value_bytes:
             self._note("invalid UTF-8 replaced with U+FFFD")
         if value_bytes.startswith(b"\xef\xbb\xbf"):
@@ -364,7 +477,13 @@ def dispatch_bytes(body: bytes) -> list[Message]:
 
 def run_message_parser(chunks: Iterable[Any]) -> MessageParser:
     """Feed every chunk to a :class:`MessageParser`, close it, and return it (state included)."""
-    parser = MessageParser()
+    return feed_all(MessageParser(), chunks)
+
+
+def feed_all(parser: Any, chunks: Iterable[Any]) -> Any:
+    """Feed every chunk to ``parser`` (a :class:`MessageParser` or a WHATWG ``FrameParser``), close
+    it and return it. Each chunk is ``bytes`` or an object with ``data``, ``index`` and
+    ``offset_ns`` attributes (a :class:`chatkit_lab.Chunk`)."""
     for position, chunk in enumerate(chunks):
         if isinstance(chunk, bytes | bytearray | memoryview):
             parser.feed(bytes(chunk), position, 0)

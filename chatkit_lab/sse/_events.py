@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chatkit_lab.sse._dispatch import Message
 from chatkit_lab.sse._frames import Frame
-from chatkit_lab.sse._json import _SLOW as SLOW
-from chatkit_lab.sse._json import JsonIssue, fast_json, plain_json, slow_json
-from chatkit_lab.sse._message import Message
+from chatkit_lab.sse._json import SLOW, JsonIssue, fast_json, plain_json, slow_json
 
 
 @dataclass(slots=True)
@@ -85,26 +84,20 @@ def _decode(
     careful: bool = True,
 ) -> Event:
     payload = fast_json(data) if careful else plain_json(data)
-    if payload is not SLOW:
-        if isinstance(payload, dict):
-            return Event(index, source_index, arrived_ns, data, name, payload, None, byte_range)
-        event = Event(index, source_index, arrived_ns, data, name, payload, None, byte_range)
-        event.decode_error = (
-            f"JSON {type(payload).__name__} where an object with a 'type' field was expected"
-        )
-        event.json_error_kind = "type"
-        return event
+    if isinstance(payload, dict):  # the usual event, decoded on the fast path
+        return Event(index, source_index, arrived_ns, data, name, payload, None, byte_range)
     event = Event(index, source_index, arrived_ns, data, name, None, None, byte_range)
-    decoded = slow_json(data)
-    if decoded.error is not None:
-        kind = decoded.error_kind
-        event.decode_error = decoded.error if kind == "depth" else f"not JSON: {decoded.error}"
-        event.json_error_kind = kind
-        return event
-    payload = decoded.value
+    if payload is SLOW:
+        decoded = slow_json(data)
+        if decoded.error is not None:
+            kind = decoded.error_kind
+            event.decode_error = decoded.error if kind == "depth" else f"not JSON: {decoded.error}"
+            event.json_error_kind = kind
+            return event
+        payload = decoded.value
+        if decoded.issues:
+            event.json_issues = decoded.issues
     event.payload = payload
-    if decoded.issues:
-        event.json_issues = decoded.issues
     if not isinstance(payload, dict):
         event.decode_error = (
             f"JSON {type(payload).__name__} where an object with a 'type' field was expected"

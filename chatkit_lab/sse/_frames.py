@@ -15,21 +15,150 @@ The rules are the WHATWG HTML "event stream interpretation" rules:
 
 CR and LF never occur inside a multi-byte UTF-8 sequence, so the parser splits lines on bytes and
 decodes each line on its own: byte offsets stay exact and the result equals decoding first.
+
+A :class:`Frame`'s three lists are made lazily for the usual one-``data:``-line frame (see
+:class:`_FrameLists`), which keeps a stream of a million small frames small in memory.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from chatkit_lab.sse._frame import _PLAIN, Frame
-from chatkit_lab.sse._message import bounded_decimal
+from chatkit_lab.redact import shorten
+from chatkit_lab.sse._dispatch import Message, bounded_decimal, feed_all
 
-__all__ = ["BOM", "Frame", "FrameParser", "parse_bytes", "parse_frames"]
+__all__ = [
+    "BOM",
+    "Frame",
+    "FrameParser",
+    "parse_bytes",
+    "parse_frames",
+    "whatwg_differences",
+    "whatwg_opinion",
+]
 
 BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+class _FrameLists:
+    """Storage for :class:`Frame`'s three lists, which the properties installed below it read.
+
+    Nearly every frame of a real stream is one ``data:`` line and an empty line; its lists are
+    ``[("data", data)]``, ``[]`` and ``[]``, which take more memory than the frame itself. The
+    parser leaves them :data:`_PLAIN` for such a frame and they are made when first read: the same
+    values as building them up front, for the frame's ``data``.
+    """
+
+    __slots__ = ("comments", "fields", "notes")
+
+
+class _Plain:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<a one-data-line frame's list, made when first read>"
+
+
+_PLAIN: Any = _Plain()
+
+
+@dataclass(slots=True)
+class Frame(_FrameLists):
+    """One SSE frame: the lines between two empty lines, and what a browser makes of them."""
+
+    index: int
+    start: int
+    """Byte offset of the frame's first line in the response body."""
+    end: int
+    """Byte offset just past the frame's terminating empty line (or the end of the body)."""
+    first_chunk: int
+    last_chunk: int
+    """Index of the chunk holding the byte that completed (dispatched) the frame."""
+    arrived_ns: int
+    """Arrival offset of that chunk: when a browser would have dispatched the event."""
+    line_ending: str
+    """``LF``, ``CRLF``, ``CR`` or ``mixed`` over the frame's lines and its terminator."""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    """Every non-comment line as ``(name, value)``, in order, unknown fields included."""
+    comments: list[str] = field(default_factory=list)
+    event: str = "message"
+    """The event type a browser would dispatch (``message`` unless an ``event:`` line said)."""
+    data: str = ""
+    id: str | None = None
+    """The ``id`` this frame set (``None`` if it set none or its id held NUL)."""
+    last_event_id: str = ""
+    """The stream's last event id after this frame."""
+    retry: int | float | None = None
+    dispatched: bool = False
+    complete: bool = True
+    """``False`` for a trailing frame cut off by the end of the stream."""
+    notes: list[str] = field(default_factory=list)
+    """Why it was not dispatched, ignored fields, BOM, and similar remarks."""
+
+    @property
+    def byte_range(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "first_chunk": self.first_chunk,
+            "last_chunk": self.last_chunk,
+            "arrived_ns": self.arrived_ns,
+            "line_ending": self.line_ending,
+            "fields": [list(pair) for pair in self.fields],
+            "comments": list(self.comments),
+            "event": self.event,
+            "data": self.data,
+            "id": self.id,
+            "last_event_id": self.last_event_id,
+            "retry": self.retry,
+            "dispatched": self.dispatched,
+            "complete": self.complete,
+            "notes": list(self.notes),
+        }
+
+
+def _list_property(slot: Any, make: Any, doc: str) -> property:
+    """A property over one of :class:`_FrameLists`' slots that makes a :data:`_PLAIN` list."""
+    get_slot = slot.__get__
+    set_slot = slot.__set__
+
+    def get(self: Frame) -> list[Any]:
+        value = get_slot(self)
+        if value is _PLAIN:
+            value = make(self)
+            set_slot(self, value)
+        return value
+
+    def set(self: Frame, value: list[Any]) -> None:
+        set_slot(self, value)
+
+    return property(get, set, doc=doc)
+
+
+# The dataclass machinery has already generated __init__/__eq__/__repr__ (which read and write
+# these attributes by name), so the properties slot in without changing what they do.
+Frame.fields = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.fields,
+    lambda frame: [("data", frame.data)],
+    "Every non-comment line as ``(name, value)``, in order, unknown fields included.",
+)
+Frame.comments = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.comments, lambda frame: [], None
+)
+Frame.notes = _list_property(  # type: ignore[assignment,method-assign]
+    _FrameLists.notes,
+    lambda frame: [],
+    "Why it was not dispatched, ignored fields, BOM, and similar remarks.",
+)
 
 
 class _Building:
@@ -379,16 +508,73 @@ def parse_frames(chunks: Iterable[Any]) -> list[Frame]:
     Each chunk is either ``bytes`` or an object with ``data``, ``index`` and ``offset_ns``
     attributes (a :class:`chatkit_lab.Chunk`).
     """
-    parser = FrameParser()
-    for position, chunk in enumerate(chunks):
-        if isinstance(chunk, bytes | bytearray | memoryview):
-            parser.feed(bytes(chunk), position, 0)
-        else:
-            parser.feed(chunk.data, chunk.index, chunk.offset_ns)
-    parser.close()
-    return parser.frames
+    return feed_all(FrameParser(), chunks).frames
 
 
 def parse_bytes(body: bytes) -> list[Frame]:
     """Frames of a body given in one piece."""
     return parse_frames([body])
+
+
+def _event(name: str) -> str:
+    return name or "message"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return shorten(repr(text), limit)
+
+
+def _differences(message: Message, event: str, data: str, last_id: str, retry: Any) -> list[str]:
+    found = []
+    if _event(message.event) != _event(event):
+        found.append(f"event name {_event(message.event)!r} vs {_event(event)!r}")
+    if message.data != data:
+        found.append(f"data {_short(message.data, 30)} vs {_short(data, 30)}")
+    if message.last_event_id != last_id:
+        found.append(f"last event id {message.last_event_id!r} vs {last_id!r}")
+    if message.retry != retry:
+        found.append(f"retry {message.retry} vs {retry}")
+    return found
+
+
+Opinion = tuple[str, list[str]]
+"""How one opinion differs from ChatKit's message (a statement), and the rules that caused it."""
+
+
+def whatwg_opinion(message: Message, frame: Frame | None) -> Opinion | None:
+    """How the WHATWG ``frame`` dispatched at ``message``'s blank line (``None``: nothing there)
+    differs from ChatKit's message; ``None`` when it dispatches the same."""
+    if frame is None:
+        if message.data == "":
+            return "WHATWG dispatches nothing (empty data buffer)", []
+        return "WHATWG dispatches nothing for this block", list(message.notes)
+    found = _differences(message, frame.event, frame.data, frame.last_event_id, frame.retry)
+    if not found:
+        return None
+    causes = [*message.notes, *(f"WHATWG: {note}" for note in frame.notes if "ignored" in note)]
+    return "WHATWG: " + ", ".join(found), causes
+
+
+def whatwg_differences(
+    messages: Sequence[Message], frames: Sequence[Frame], wanted: Iterable[int]
+) -> dict[int, str]:
+    """How a browser's ``EventSource`` (WHATWG) differs on some of ChatKit's messages.
+
+    ``messages`` are what ChatKit's parser dispatched, ``frames`` the WHATWG frames of the same
+    body, ``wanted`` the message indexes to compare. Returns one statement per wanted message
+    that WHATWG dispatches differently (``"WHATWG dispatches nothing ..."``, ``"WHATWG: data
+    ... vs ..."``); a message WHATWG dispatches alike is left out.
+    """
+    dispatched = [frame for frame in frames if frame.dispatched]
+    ends = [frame.end for frame in dispatched]
+    found: dict[int, str] = {}
+    for index in wanted:
+        message = messages[index]
+        at = bisect.bisect_left(ends, message.end)
+        frame = None
+        if at < len(dispatched) and dispatched[at].end == message.end:
+            frame = dispatched[at]
+        opinion = whatwg_opinion(message, frame)
+        if opinion is not None:
+            found[index] = opinion[0]
+    return found

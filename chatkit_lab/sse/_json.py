@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from typing import Any, Literal
 from pydantic_core import from_json
 
 from chatkit_lab.redact import shorten
+from chatkit_lab.sse._dispatch import MAX_SAFE_INTEGER, text_decode
 
 __all__ = [
     "MAX_SAFE_INTEGER",
@@ -48,9 +48,6 @@ __all__ = [
     "parse_browser_json",
     "strict_json",
 ]
-
-MAX_SAFE_INTEGER = 2**53 - 1
-"""``Number.MAX_SAFE_INTEGER``: integers beyond it may not survive ``JSON.parse`` exactly."""
 
 MAX_ISSUES = 20
 """Issues kept per document at most (the count of all of them is kept too)."""
@@ -221,7 +218,8 @@ def _walk(root: Any) -> tuple[Any, list[JsonIssue]]:
             if isinstance(value, _HugeNumber):
                 parent[key] = float(value)
         elif isinstance(value, list):
-            stack.extend((value, index, _child_path(path, index)) for index in _reversed(value))
+            indexes = reversed(range(len(value)))
+            stack.extend((value, index, _child_path(path, index)) for index in indexes)
         elif isinstance(value, dict):
             if any(_SURROGATE.search(name) for name in value):
                 cleaned = {}
@@ -236,11 +234,8 @@ def _walk(root: Any) -> tuple[Any, list[JsonIssue]]:
     return holder[0], found
 
 
-def _reversed(items: list[Any]) -> Iterator[int]:
-    return iter(range(len(items) - 1, -1, -1))
-
-
-def _slow(text: str) -> BrowserJson:
+def slow_json(text: str) -> BrowserJson:
+    """:func:`parse_browser_json` without the fast path (for what :func:`fast_json` declined)."""
     try:
         value = json.loads(
             text,
@@ -280,23 +275,20 @@ def parse_browser_json(text: str) -> BrowserJson:
     with hooks, so error messages are ``json``'s.
     """
     value = fast_json(text)
-    return _slow(text) if value is _SLOW else BrowserJson(value)
+    return slow_json(text) if value is SLOW else BrowserJson(value)
 
 
-_SLOW: Any = object()
+SLOW: Any = object()
 """What :func:`fast_json` returns when the document needs :func:`parse_browser_json`'s care."""
 
 
 def fast_json(text: str) -> Any:
-    """The value of a common document (no long number, no surrogate, valid), else :data:`_SLOW`."""
+    """The value of a common document (no long number, no surrogate, valid), else :data:`SLOW`."""
     if _SUSPECT_NUMBER.search(text) is None and (
         "\\u" not in text or _ESCAPED_SURROGATE.search(text) is None
     ):
-        try:  # a raw surrogate in ``text`` is a TypeError here
-            return from_json(text, allow_inf_nan=False)
-        except (ValueError, TypeError):
-            pass
-    return _SLOW
+        return plain_json(text)
+    return SLOW
 
 
 _CLASSES = bytes(
@@ -325,20 +317,12 @@ def plain_json(text: str) -> Any:
     try:  # a raw surrogate in ``text`` is a TypeError here
         return from_json(text, allow_inf_nan=False)
     except (ValueError, TypeError):
-        return _SLOW
-
-
-def slow_json(text: str) -> BrowserJson:
-    """:func:`parse_browser_json` without the fast path (for what :func:`fast_json` declined)."""
-    return _slow(text)
+        return SLOW
 
 
 def browser_json_body(body: bytes) -> BrowserJson:
     """``Response.json()`` as a browser does it: UTF-8 (bad bytes as U+FFFD, one BOM dropped)."""
-    text = body.decode("utf-8", errors="replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return parse_browser_json(text)
+    return parse_browser_json(text_decode(body))
 
 
 def strict_json(value: Any) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from reference_parsers import DIVERGENCE_COLUMNS, crosscheck_dispatchers
+
 from chatkit_lab.capture import Capture, RequestRecord
-from chatkit_lab.sse import BOM, DIVERGENCE_COLUMNS, crosscheck_dispatchers
+from chatkit_lab.sse import BOM
 
 REFERENCE = (
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n'

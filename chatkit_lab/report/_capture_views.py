@@ -1,19 +1,22 @@
 """Tables of a capture, for notebooks and reports: redacted, then shortened.
 
+``chunks_table(capture)``, ``frames_table(capture)`` and ``events_table(capture)`` give one row
+per chunk, SSE frame and decoded event.
+
 Every string in a table is redacted first (the chunk previews across chunk boundaries, as when
 saving) and only then cut, so a shortened cell never holds part of a secret.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from chatkit_lab.capture import Capture
 from chatkit_lab.redact import Redactor, current_redactor, shorten
 
-if TYPE_CHECKING:
-    from chatkit_lab.capture._model import Capture
+__all__ = ["chunks_table", "events_table", "frames_table"]
 
 PREVIEW_LIMIT = 60
 DATA_LIMIT = 80
@@ -118,26 +121,3 @@ def events_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataF
         )
     table = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     return _scrubbed(table, redactor, {"data": DATA_LIMIT})
-
-
-def capture_summary(capture: Capture, redactor: Redactor | None = None) -> dict[str, Any]:
-    """A one-row overview of the exchange (its strings redacted)."""
-    summary = {
-        "capture": capture.name,
-        "target": capture.target,
-        "transport": capture.transport,
-        "request": capture.request_type or f"{capture.request.method} {capture.request.url}",
-        "status": capture.status,
-        "content_type": capture.content_type,
-        "chunks": len(capture.chunks),
-        "bytes": capture.size,
-        "frames": len(capture.frames),
-        "events": len(capture.events),
-        "ended": capture.ending.state,
-        "duration_ms": (
-            (capture.ending.at_ns or (capture.chunks[-1].offset_ns if capture.chunks else 0)) / 1e6
-            if capture.timing
-            else None
-        ),
-    }
-    return (redactor or current_redactor()).redact_obj(summary)

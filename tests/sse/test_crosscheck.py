@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_parsers import COLUMNS, crosscheck_httpx_sse
 
 from chatkit_lab.capture import Capture, RequestRecord
-from chatkit_lab.sse import BOM, COLUMNS, crosscheck_httpx_sse
+from chatkit_lab.sse import BOM
 
 REFERENCE = (
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n'
