@@ -16,7 +16,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items, item_text
+from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+    item_text,
+)
 from chatkit_lab.sources import StopReading
 
 DELTA = b"assistant_message.content_part.text_delta"
@@ -24,6 +32,18 @@ STOP_AFTER = 3
 """Text deltas the client reads before it stops."""
 SETTLE_S = 0.5
 """How long the client waits after stopping before it reloads (a server saves on disconnect)."""
+STORY = (
+    "Once upon a time a lighthouse stood alone on a rocky cape at the edge of the northern "
+    "sea. Every evening its keeper climbed the long spiral stair, wound the old brass clockwork "
+    "and lit the great lamp, whose beam swept the dark water until dawn. Sailors far away knew "
+    "the rhythm of its light by heart: two long flashes, then a short one, then a pause. One "
+    "winter night a storm tore the clouds apart and the lamp flickered, yet the keeper held the "
+    "flame steady with his own hands until the ships had passed the reef. By morning the sea was "
+    "calm, and the lighthouse shone on."
+)
+"""The reference backend's long story: over forty deltas of two words."""
+STORY_PAUSE_S = 0.025
+"""Seconds between two deltas of the long story (the reference slows no other reply)."""
 
 
 def seen_before_stop(events: list[Any]) -> dict[str, Any]:
@@ -113,6 +133,21 @@ SCENARIO = Scenario(
         "next": "Thanks, that is enough. Just say OK.",
     },
     judged_loads=("reload after stop",),
+    replies={"long": Reply("cancel", STORY, pause_s=STORY_PAUSE_S)},
+    # The bug: the documented route iterates the SDK's stream inside Starlette's response task
+    # group. When the client goes away (the stop button aborts the request) Starlette cancels
+    # the group through an anyio cancel scope, and anyio cancellation is level-triggered: the
+    # SDK's handle_stream_cancelled runs, but every await in it is cancelled again, so the
+    # partial reply it saves is lost (on a store whose calls await the event loop, as an async
+    # driver's do, on every stop). What the user sees: they stop a reply, reload, and the text
+    # they had read is gone. The reference serves streams with a response that runs the stream
+    # in a task of its own and cancels it once: on the same store it keeps the partial reply.
+    faulty=Fault(
+        "the reference backend served by the route the SDK docs show, "
+        "StreamingResponse(result): a stop cancels the SDK's own saves, so the partial reply is "
+        "lost (on a store with an async driver)",
+        route="documented",
+    ),
 )
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
 from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
     Scenario,
     ScenarioContext,
     Session,
@@ -73,6 +75,21 @@ async def play(session: Session) -> None:
     )
 
 
+def unsaved_tool_output(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """``faulty:client-tool``: ``save_item`` ignores ``client_tool_call`` items.
+
+    The bug: a store whose ``save_item`` writes only the item types it has tables for
+    (messages, widgets) and drops the rest, while ``add_thread_item`` keeps everything. The
+    pending call is stored when it streams; ``threads.add_client_tool_output`` marks it
+    completed and saves it, which is dropped. The SDK then finds the stored call still pending
+    and deletes it as dangling (``ChatKitServer._cleanup_pending_client_tool_call``), and runs
+    the continuation on a thread without the call or its output: the reply still streams, but
+    the model never sees what the tool returned. What the user sees: an answer that ignores the
+    tool, and after a reload the tool call is gone.
+    """
+    return [] if method == "save_item" and item.get("type") == "client_tool_call" else [item]
+
+
 def _link(call: dict[str, Any], capture: str) -> dict[str, Any]:
     return {
         "id": call.get("id"),
@@ -98,6 +115,18 @@ SCENARIO = Scenario(
     checks=__name__,
     prompts={"ask": "What text is selected in my editor?"},
     judged_loads=(RELOAD,),
+    replies={
+        "ask": Reply(
+            "client-tool",
+            'The text selected in your editor is "{tool_output}".',
+            tool="get_selected_text",
+        )
+    },
+    faulty=Fault(
+        "the reference backend on a store whose save_item ignores client tool calls: the "
+        "completed call is never saved, so on reload it is gone",
+        writes=unsaved_tool_output,
+    ),
 )
 
 

@@ -27,6 +27,8 @@ from chatkit_lab.capture import Capture
 from chatkit_lab.checks import Evidence, Found, Skip, check
 from chatkit_lab.scenarios._base import (
     CannotGoOn,
+    Fault,
+    Reply,
     Scenario,
     ScenarioContext,
     Session,
@@ -163,6 +165,21 @@ async def play_upstream(session: Session, url: str) -> None:
     )
 
 
+def never_retryable(payload: dict[str, Any]) -> dict[str, Any]:
+    """``faulty:errors``: every ``error`` event says ``allow_retry: false``.
+
+    The bug: the backend builds its error events by hand in one ``except`` block,
+    ``{"type": "error", "code": "custom", "message": str(exc), "allow_retry": False}``, for
+    every failure, instead of raising ``CustomStreamError(message, allow_retry=...)`` with the
+    flag the failure needs. What the user sees: a failure that a second try would fix (a
+    timeout, a rate limit) shows an error with no Retry button; they have to type the message
+    again.
+    """
+    if payload.get("type") == "error" and payload.get("allow_retry") is not False:
+        return {**payload, "allow_retry": False}
+    return payload
+
+
 SCENARIO = Scenario(
     name="errors",
     title="Errors and notices",
@@ -179,6 +196,26 @@ SCENARIO = Scenario(
         "upstream": "Hello! What can you do?",
     },
     intended=("ordering.error_event",),
+    replies={
+        "retryable": Reply(
+            "error-retry",
+            error="Something went wrong on purpose. Try again: this error allows a retry.",
+            allow_retry=True,
+        ),
+        "final": Reply(
+            "error-final",
+            error="Something went wrong on purpose, and this error does not allow a retry.",
+        ),
+        "notice": Reply(
+            "notice",
+            notice=("Heads up", "This is an informational notice from the reference backend."),
+        ),
+    },
+    faulty=Fault(
+        "the reference backend sending every error event with allow_retry: false, so the UI "
+        "offers no Retry for a retryable failure",
+        events=never_retryable,
+    ),
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from chatkit_lab.checks import Evidence, Found, Skip, check
 from chatkit_lab.client import answers_not_found
 from chatkit_lab.scenarios._base import (
+    Fault,
     Scenario,
     ScenarioContext,
     Session,
@@ -157,6 +158,15 @@ SCENARIO = Scenario(
     play=play,
     checks=__name__,
     prompts={"message": "This is history thread {n}. Reply briefly."},
+    # The bug: ``async def delete_thread(...): pass`` (or a delete that marks a row nobody
+    # reads); ChatKitServer answers threads.delete with {} whatever the store did. What the user
+    # sees: the thread disappears from the history list, comes back on the next refresh, and
+    # still opens.
+    faulty=Fault(
+        "the reference backend on a store whose delete_thread does nothing: a deleted thread is "
+        "still listed and still loads",
+        skips=("delete_thread",),
+    ),
 )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
 from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
     Scenario,
     ScenarioContext,
     Session,
@@ -68,6 +70,22 @@ SCENARIO = Scenario(
     checks=__name__,
     prompts={"ask": "Give me a fun fact about octopuses."},
     judged_loads=(RELOAD,),
+    replies={
+        "ask": Reply(
+            "retry",
+            "Here is a fun fact: an octopus has three hearts and blue blood. (answer {answer})",
+        )
+    },
+    # The bug: a custom store written for the calls the first demo made (save and load), never
+    # given a delete, or given ``async def delete_thread_item(...): pass`` to satisfy the
+    # abstract base class. ChatKitServer calls it for threads.retry_after_item, for each item
+    # after the retried message, and answers as if it worked. What the user sees: Retry streams
+    # a new answer, and after a reload the old answer is back, next to the new one.
+    faulty=Fault(
+        "the reference backend on a store whose delete_thread_item does nothing: a retried "
+        "answer comes back on reload",
+        skips=("delete_thread_item",),
+    ),
 )
 
 
