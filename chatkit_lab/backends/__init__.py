@@ -47,7 +47,7 @@ _EXPORTS: dict[str, str] = {
     "ReferenceServer": "reference",
     "RenamingStore": "faults",
     "ReversedOrderStore": "faults",
-    "SQLiteStore": "sqlite",
+    "SQLiteStore": "stores",
     "Script": "scripts",
     "StoreCall": "wrappers",
     "StoreWrapper": "wrappers",

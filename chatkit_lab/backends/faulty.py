@@ -209,18 +209,18 @@ def _rewrite_frame(frame: bytes, rewrite: EventRewrite) -> bytes:
 
 
 def build_fault(
-    fault: Fault, store: Callable[[Store[Any]], StoreWrapper] | None = None, **options: Any
+    fault: Fault, wrap: Callable[[Store[Any]], StoreWrapper] | None = None, **options: Any
 ) -> Any:
-    """The reference backend (``options`` go to :func:`reference_app`) with ``fault``, and
-    ``store`` (a store wrapper) under its recorder when given."""
+    """The reference backend (``options`` go to :func:`reference_app`) with ``fault``, and the
+    store wrapper ``wrap`` under its recorder when given."""
     if fault.route == "documented":
         options["stream_response"] = StreamingResponse
-        store = store or AsyncDriverStore
+        wrap = wrap or AsyncDriverStore
     app = reference_app(**options)
     if fault.skips or fault.writes is not None:
         _with_store_fault(app, lambda inner: FaultyStore(inner, fault))
-    if store is not None:
-        _with_store_fault(app, store)
+    if wrap is not None:
+        _with_store_fault(app, wrap)
     return rewrite_stream_events(app, fault.events) if fault.events is not None else app
 
 
@@ -515,24 +515,24 @@ def crash_on_deleted_app(**options: Any) -> Any:
 def _planted(
     events: EventRewrite | None = None,
     writes: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None,
-    store: Callable[[Store[Any]], StoreWrapper] | None = None,
+    wrap: Callable[[Store[Any]], StoreWrapper] | None = None,
 ) -> Callable[..., Any]:
     fault = Fault("", writes=writes, events=events)
-    return lambda **options: build_fault(fault, store, **options)
+    return lambda **options: build_fault(fault, wrap, **options)
 
 
 MORE_FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
     "widget-unsaved": ("widget", _planted(widget_update_in_place, widget_unsaved)),
     "widget-new-id": ("widget", _planted(widget_replaced_with_new_id, widget_new_id)),
-    "history-endless": ("history", _planted(store=EndlessHistoryStore)),
+    "history-endless": ("history", _planted(wrap=EndlessHistoryStore)),
     "client-tool-loop": ("client-tool", _planted(tool_asked_again, tool_saved_again)),
     "workflow-drops-tasks": (
         "workflow",
         _planted(workflow_done_without_tasks, workflow_saved_without_tasks),
     ),
     "workflow-unfinished": ("workflow", _planted(workflow_never_done)),
-    "cancel-locks": ("cancel", _planted(store=LockingStore)),
-    "cancel-twice": ("cancel", _planted(store=TwiceSavedPartialStore)),
+    "cancel-locks": ("cancel", _planted(wrap=LockingStore)),
+    "cancel-twice": ("cancel", _planted(wrap=TwiceSavedPartialStore)),
     "crash-on-deleted": ("history", crash_on_deleted_app),
 }
 """More planted faults, ``faulty:<name>``: name -> (the scenario it breaks, its app builder)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.checks import EARLIER_ITEMS, item_text
+from chatkit_lab.checks import EARLIER_ITEMS, Evidence, item_text
 from chatkit_lab.client import (
     JsonReply,
     Lifecycle,
@@ -231,6 +231,10 @@ class ScenarioContext:
 
     def step(self, name: str) -> Step | None:
         return self.lifecycle.step(name)
+
+    def evidence(self, capture: str | None = None, **detail: Any) -> Evidence:
+        """Evidence in ``capture``, else in the reload the play recorded (``reload_capture``)."""
+        return Evidence(capture=capture or self.facts.get("reload_capture"), detail=detail)
 
 
 class Session:

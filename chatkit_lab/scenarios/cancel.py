@@ -159,10 +159,6 @@ def _stopped(ctx: ScenarioContext) -> dict[str, Any] | None:
     return seen if isinstance(seen, dict) and "reload" in ctx.facts else None
 
 
-def _evidence(ctx: ScenarioContext, **detail: Any) -> Evidence:
-    return Evidence(capture=ctx.facts.get("reload_capture"), detail=detail)
-
-
 @check(
     code="persistence.cancel_partial_lost",
     layer="persistence",
@@ -202,7 +198,7 @@ def partial_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         )
         yield Found(
             f"the user stopped the reply after seeing {text!r}; after a reload it is gone: {what}",
-            _evidence(ctx, item_id=item_id, seen=text, reloaded=[i.get("id") for i in reloaded]),
+            ctx.evidence(item_id=item_id, seen=text, reloaded=[i.get("id") for i in reloaded]),
         )
 
 
@@ -227,7 +223,7 @@ def message_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"user message {item_id!r} ({item_text(item)!r}) was streamed as done before the "
                 "stop but is not on the reload",
-                _evidence(ctx, item_id=item_id),
+                ctx.evidence(item_id=item_id),
             )
 
 
@@ -254,7 +250,7 @@ def left_pending(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{kind} {item.get('id')!r} on the reload after the stop is {state}: the UI shows "
                 "it as unfinished",
-                _evidence(ctx, item_id=item.get("id"), type=kind, state=state),
+                ctx.evidence(item_id=item.get("id"), type=kind, state=state),
             )
 
 
@@ -313,5 +309,5 @@ def partial_twice(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"the partial reply the user saw ({text!r}) is on the reload {len(holding)} "
                 "times: the user sees it twice",
-                _evidence(ctx, seen=text, ids=[i.get("id") for i in holding]),
+                ctx.evidence(seen=text, ids=[i.get("id") for i in holding]),
             )

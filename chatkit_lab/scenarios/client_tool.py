@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.checks import Found, Skip, check
 from chatkit_lab.scenarios._base import (
     Fault,
     Reply,
@@ -133,10 +133,6 @@ SCENARIO = Scenario(
 # -- the checks ----------------------------------------------------------------------------
 
 
-def _evidence(ctx: ScenarioContext, capture: str | None = None, **detail: Any) -> Evidence:
-    return Evidence(capture=capture or ctx.facts.get("reload_capture"), detail=detail)
-
-
 @check(
     code="persistence.client_tool_unresolved",
     layer="persistence",
@@ -162,14 +158,14 @@ def unresolved(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Found(
             f"client_tool_call {call.get('id')!r} ({call.get('name')!r}) is not on the reload: "
             "after a reload the tool call and its answer are gone",
-            _evidence(ctx, item_id=call.get("id"), pending=[i.get("id") for i in pending]),
+            ctx.evidence(item_id=call.get("id"), pending=[i.get("id") for i in pending]),
         )
     elif twin.get("status") != "completed" or twin.get("output") != RESULT:
         yield Found(
             f"client_tool_call {call.get('id')!r} is on the reload with status "
             f"{twin.get('status')!r} and output {twin.get('output')!r}, not completed with "
             f"{RESULT!r}: the UI shows the call as still waiting for the tool",
-            _evidence(ctx, item_id=call.get("id"), status=twin.get("status")),
+            ctx.evidence(item_id=call.get("id"), status=twin.get("status")),
         )
 
 
@@ -193,12 +189,12 @@ def no_continuation(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Found(
             "the tool output was sent, and the reply finished no item: the UI waits after the "
             "tool ran",
-            _evidence(ctx, ctx.facts.get("continuation_capture")),
+            ctx.evidence(ctx.facts.get("continuation_capture")),
         )
     elif not any(item_text(i).strip() or i.get("type") != "assistant_message" for i in replies):
         yield Found(
             "the continuation after the tool output is an empty assistant message",
-            _evidence(ctx, ctx.facts.get("continuation_capture")),
+            ctx.evidence(ctx.facts.get("continuation_capture")),
         )
 
 
@@ -231,5 +227,5 @@ def tool_loop(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             f"each answer to client tool {first.get('name')!r} brought back the same pending "
             f"call ({len(chain) - 1} times in a row): the page runs the tool again and again and "
             "the user never gets a reply",
-            _evidence(ctx, chain[-1].get("capture"), calls=[link.get("id") for link in chain]),
+            ctx.evidence(chain[-1].get("capture"), calls=[link.get("id") for link in chain]),
         )

@@ -71,8 +71,7 @@ def shown(capture: Capture) -> list[dict[str, Any]]:
             continue
         kind = payload.get("type")
         if kind == "error":
-            retry = payload.get("allow_retry")
-            ui = "an error message" + (" with a Retry button" if retry is True else ", no retry")
+            ui = shown_error(payload)
         elif kind == "notice":
             ui = f"a {payload.get('level', 'info')} notice: {payload.get('message')!r}"
         elif kind == "progress_update":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.checks import Found, Skip, check
 from chatkit_lab.scenarios._base import (
     Fault,
     Reply,
@@ -100,10 +100,6 @@ def _ids(items: list[dict[str, Any]]) -> list[str]:
     return [str(item.get("id")) for item in items]
 
 
-def _evidence(ctx: ScenarioContext, **detail: Any) -> Evidence:
-    return Evidence(capture=ctx.facts.get("reload_capture"), detail=detail)
-
-
 @check(
     code="persistence.retry_kept_old_reply",
     layer="persistence",
@@ -125,7 +121,7 @@ def kept_old_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{item.get('type')} {item.get('id')!r} ({item_text(item)[:60]!r}) was retried "
                 "away but is still on the reload: the user sees the old answer next to the new",
-                _evidence(ctx, item_id=item.get("id")),
+                ctx.evidence(item_id=item.get("id")),
             )
 
 
@@ -147,7 +143,7 @@ def reply_missing(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"the retry streamed {item.get('type')} {item.get('id')!r} but the reload does "
                 "not have it: after a reload the new answer is gone",
-                _evidence(ctx, item_id=item.get("id"), reloaded=sorted(reloaded)),
+                ctx.evidence(item_id=item.get("id"), reloaded=sorted(reloaded)),
             )
 
 
@@ -170,5 +166,5 @@ def changed_kept(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{item.get('type')} {item.get('id')!r} came before the retried message but is "
                 "not on the reload (deleted, or saved again under another id)",
-                _evidence(ctx, item_id=item.get("id")),
+                ctx.evidence(item_id=item.get("id")),
             )

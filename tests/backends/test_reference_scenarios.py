@@ -78,7 +78,7 @@ async def timed_events(server: Any, payload: dict[str, Any]) -> list[tuple[float
 # -- messages, keywords ---------------------------------------------------------------------
 
 
-def test_keywords_match_case_insensitively_first_match_wins() -> None:
+def test_declared_prompts_match_exactly_whatever_their_case_and_spacing() -> None:
     assert match_scenario("TELL ME A LONG   STORY about a lighthouse") == "cancel"
     assert match_scenario("Show me an error I cannot retry.") == "error-final"
     assert match_scenario("Show me an error I can retry.") == "error-retry"
