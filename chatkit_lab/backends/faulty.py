@@ -8,10 +8,10 @@
   scenario still pass.
 * more planted faults (:data:`MORE_FAULTS`), one cross-request rule each (a stream and a later
   reload, a stop and the next message, a tool answer and the next continuation), so that the
-  kit's scenario checks can be tested against a backend that really has them. Stream rewrites
-  and store faults are paired where the SDK would otherwise save what the rewritten stream no
-  longer says, so that the stream and the store tell one story, as in a backend written that
-  way; ``crash-on-deleted`` is a process that stops answering.
+  kit's scenario checks can be tested against a backend that really has them. Where the SDK
+  would otherwise save what a rewritten stream no longer says, the store saves what the stream
+  says (``Fault.saved_as_streamed``), so that the stream and the store tell one story, as in a
+  backend written that way; ``crash-on-deleted`` is a process that stops answering.
 * ``faulty:create-500`` and ``faulty:create-json`` (:data:`FAILURES`): sends that fail after the
   store has saved the user message (:func:`failing_reference_app`).
 
@@ -70,6 +70,8 @@ MAX_BODY = 1 << 20
 """Bytes of a request body :func:`fail_sends` reads before giving up on it."""
 
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
+STREAMED_AS = {"add_thread_item": "thread.item.done", "save_item": "thread.item.replaced"}
+"""The stream event that carries what each store write saves (see ``Fault.saved_as_streamed``)."""
 
 
 # -- the store -------------------------------------------------------------------------------
@@ -90,10 +92,16 @@ class FaultyStore(StoreWrapper):
         return await run()
 
     def _written(self, method: str, item: ThreadItem) -> list[ThreadItem]:
-        if self.fault.writes is None:
-            return [item]
+        fault = self.fault
         given = item.model_dump(mode="json")
-        out = self.fault.writes(method, given)
+        out = [given]
+        if fault.writes is not None:
+            out = fault.writes(method, given)
+        if fault.events is not None and fault.saved_as_streamed:
+            event = {"type": STREAMED_AS[method], "item": given}
+            streamed = fault.events(event)
+            out = [e.get("item") for e in (streamed if isinstance(streamed, list) else [streamed])]
+            out = [found for found in out if isinstance(found, dict)]
         return [item if written is given else _ITEM.validate_python(written) for written in out]
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
@@ -217,7 +225,7 @@ def build_fault(
         options["stream_response"] = StreamingResponse
         wrap = wrap or AsyncDriverStore
     app = reference_app(**options)
-    if fault.skips or fault.writes is not None:
+    if fault.skips or fault.writes is not None or fault.saved_as_streamed:
         _with_store_fault(app, lambda inner: FaultyStore(inner, fault))
     if wrap is not None:
         _with_store_fault(app, wrap)
@@ -262,13 +270,13 @@ def _typed(payload: dict[str, Any], event: str, item_type: str) -> dict[str, Any
 
 
 def widget_update_in_place(payload: dict[str, Any]) -> dict[str, Any]:
-    """``faulty:widget-unsaved`` (stream half): ``thread.item.replaced`` of a widget becomes a
+    """``faulty:widget-unsaved``: ``thread.item.replaced`` of a widget becomes a
     ``widget.root.updated`` of the same item.
 
     The bug: the action handler sends the refreshed card as ``thread.item.updated`` with
     ``widget.root.updated``, which the SDK streams and does not save, and never saves the new
-    card itself (the store half drops it). What the user sees: the card changes, and a reload
-    brings back the card as it was before the button was pressed.
+    card itself. What the user sees: the card changes, and a reload brings back the card as it
+    was before the button was pressed.
     """
     item = _typed(payload, "thread.item.replaced", "widget")
     if item is None:
@@ -277,13 +285,8 @@ def widget_update_in_place(payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": "thread.item.updated", "item_id": item.get("id"), "update": update}
 
 
-def widget_unsaved(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """``faulty:widget-unsaved`` (store half): a changed widget is never saved."""
-    return [] if method == "save_item" and item.get("type") == "widget" else [item]
-
-
 def widget_replaced_with_new_id(payload: dict[str, Any]) -> dict[str, Any]:
-    """``faulty:widget-new-id`` (stream half): the replaced widget carries a new id.
+    """``faulty:widget-new-id``: the replaced widget carries a new id.
 
     The bug: the action handler builds the refreshed card as a new ``WidgetItem`` with a fresh
     id and yields ``ThreadItemReplacedEvent`` with it; the store upserts by id, so the old card
@@ -294,13 +297,6 @@ def widget_replaced_with_new_id(payload: dict[str, Any]) -> dict[str, Any]:
     if item is None:
         return payload
     return {**payload, "item": {**item, "id": f"{item.get('id')}{COPY}"}}
-
-
-def widget_new_id(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """``faulty:widget-new-id`` (store half): a refreshed card is saved as a new item."""
-    if method == "save_item" and item.get("type") == "widget":
-        return [{**item, "id": f"{item['id']}{COPY}"}]
-    return [item]
 
 
 def _asked_again(item: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +317,7 @@ def _quotes_the_tool(item: dict[str, Any] | None) -> bool:
 
 
 def tool_asked_again(payload: dict[str, Any]) -> Any:
-    """``faulty:client-tool-loop`` (stream half): the continuation quoting the tool's output
+    """``faulty:client-tool-loop``: the continuation quoting the tool's output
     ends with the same client tool call again.
 
     The bug: the model never sees the tool's output (the backend leaves the completed call out
@@ -334,15 +330,6 @@ def tool_asked_again(payload: dict[str, Any]) -> Any:
     return [payload, {**payload, "item": _asked_again(item)}]
 
 
-def tool_saved_again(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """``faulty:client-tool-loop`` (store half): the reply to a tool's output is saved followed
-    by the same client tool call again."""
-    if method == "add_thread_item" and item.get("type") == "assistant_message":
-        if _quotes_the_tool(item):
-            return [item, _asked_again(item)]
-    return [item]
-
-
 def _no_tasks(item: dict[str, Any]) -> dict[str, Any]:
     workflow = item.get("workflow")
     if isinstance(workflow, dict):
@@ -351,7 +338,7 @@ def _no_tasks(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def workflow_done_without_tasks(payload: dict[str, Any]) -> dict[str, Any]:
-    """``faulty:workflow-drops-tasks`` (stream half): the workflow is finished with a fresh
+    """``faulty:workflow-drops-tasks``: the workflow is finished with a fresh
     ``Workflow`` and no tasks.
 
     The bug: the handler builds the done item from a new ``Workflow(...)`` instead of the one it
@@ -359,14 +346,6 @@ def workflow_done_without_tasks(payload: dict[str, Any]) -> dict[str, Any]:
     """
     item = _typed(payload, "thread.item.done", "workflow")
     return payload if item is None else {**payload, "item": _no_tasks(item)}
-
-
-def workflow_saved_without_tasks(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """``faulty:workflow-drops-tasks`` (store half): the finished workflow is saved without its
-    tasks."""
-    if method == "add_thread_item" and item.get("type") == "workflow":
-        return [_no_tasks(item)]
-    return [item]
 
 
 def workflow_never_done(payload: dict[str, Any]) -> dict[str, Any]:
@@ -514,22 +493,20 @@ def crash_on_deleted_app(**options: Any) -> Any:
 
 def _planted(
     events: EventRewrite | None = None,
-    writes: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None,
     wrap: Callable[[Store[Any]], StoreWrapper] | None = None,
+    *,
+    saved: bool = False,
 ) -> Callable[..., Any]:
-    fault = Fault("", writes=writes, events=events)
+    fault = Fault("", events=events, saved_as_streamed=saved)
     return lambda **options: build_fault(fault, wrap, **options)
 
 
 MORE_FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
-    "widget-unsaved": ("widget", _planted(widget_update_in_place, widget_unsaved)),
-    "widget-new-id": ("widget", _planted(widget_replaced_with_new_id, widget_new_id)),
+    "widget-unsaved": ("widget", _planted(widget_update_in_place, saved=True)),
+    "widget-new-id": ("widget", _planted(widget_replaced_with_new_id, saved=True)),
     "history-endless": ("history", _planted(wrap=EndlessHistoryStore)),
-    "client-tool-loop": ("client-tool", _planted(tool_asked_again, tool_saved_again)),
-    "workflow-drops-tasks": (
-        "workflow",
-        _planted(workflow_done_without_tasks, workflow_saved_without_tasks),
-    ),
+    "client-tool-loop": ("client-tool", _planted(tool_asked_again, saved=True)),
+    "workflow-drops-tasks": ("workflow", _planted(workflow_done_without_tasks, saved=True)),
     "workflow-unfinished": ("workflow", _planted(workflow_never_done)),
     "cancel-locks": ("cancel", _planted(wrap=LockingStore)),
     "cancel-twice": ("cancel", _planted(wrap=TwiceSavedPartialStore)),

@@ -182,6 +182,11 @@ class Fault:
     and the item (as JSON), the items written (none: the write is dropped)."""
     events: Callable[[dict[str, Any]], Any] | None = None
     """Each streamed event (a JSON object) in, the event, or a list of events, sent instead."""
+    saved_as_streamed: bool = False
+    """The store writes what the rewritten stream says (an item an ``add_thread_item`` writes
+    goes through ``events`` as ``thread.item.done``, one ``save_item`` writes as
+    ``thread.item.replaced``), as in a backend written that way: stream and store tell one
+    story."""
     route: str = "reference"
     """``documented``: streams served the way the SDK's docs show, ``StreamingResponse(result)``,
     on a store whose calls await the event loop (an async driver)."""
