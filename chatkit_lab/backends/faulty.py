@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from chatkit.store import NotFoundError, Store
 from chatkit.types import Page, ThreadItem, ThreadMetadata
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_lab.scenarios import Fault, scenarios
 
@@ -56,11 +57,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 EventRewrite = Callable[[dict[str, Any]], Any]
 """A JSON object in; a JSON object (or a list of them) out."""
 
