@@ -37,6 +37,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_lab.scenarios import Fault, scenarios
+from chatkit_lab.scenarios.client_tool import RESULT
 
 from .reference import reference_app
 from .tools import CLIENT_TOOL_NAME
@@ -252,7 +253,7 @@ def faults() -> dict[str, Callable[..., Any]]:
 
 # -- more planted faults, one cross-request rule each ----------------------------------------
 
-TOOL_RESULT_WORDS = "hello from the editor"
+TOOL_RESULT_WORDS = RESULT["text"]
 """What the kit's stand-in for onClientTool answers; the reference's continuation quotes it."""
 COPY = "_refreshed"
 

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 from agents import Agent, Model, RunConfig, Runner, StopAtTools
 from agents import set_tracing_disabled as _set_tracing_disabled
-from agents.testing import ScriptedModel
+from agents.testing import ModelStep, ScriptedModel
 from chatkit.actions import Action
 from chatkit.agents import stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -315,46 +315,7 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
 
         model: str | Model
         if self.model is None:
-
-            def message_id() -> str:
-                return self.store.generate_item_id("message", thread, context)
-
-            def render(template: str) -> str:
-                if "{attachments}" in template:
-                    described = [
-                        describe_attachment(a, self.converter.stored(a.id))
-                        for a in (message.attachments if message else [])
-                    ]
-                    template = template.replace("{attachments}", _files(described))
-                if "{tool_output}" in template:
-                    output = next(
-                        (
-                            i.output
-                            for i in reversed(items)
-                            if isinstance(i, ClientToolCallItem) and i.status == "completed"
-                        ),
-                        None,
-                    )
-                    template = template.replace("{tool_output}", _quote(output))
-                return template.replace("{answer}", str(self.responses.get(thread.id)))
-
-            steps = []
-            if after_tool is not None:
-                steps = [text_step(render(after_tool.text), message_id())]
-            elif reply is not None and (reply.text or reply.tool):
-                if reply.tool is not None:
-                    tool_id = self.store.generate_item_id("tool_call", thread, context)
-                    steps.append(tool_call_step(reply.tool, reply.arguments, item_id=tool_id))
-                if reply.text and reply.tool != CLIENT_TOOL_NAME:
-                    steps.append(text_step(render(reply.text), message_id(), pause_s=reply.pause_s))
-            else:
-                said = [i for i in items if i.type in ("user_message", "assistant_message")]
-                steps = self.script.steps(
-                    turn=sum(1 for i in said if i.type == "user_message"),
-                    user_text=text,
-                    history=max(len(said) - 1, 0),
-                    message_id=message_id,
-                )
+            steps = self._steps(thread, items, message, reply, after_tool, context)
             scripted = ScriptedModel(steps)
             self.scripted_models.append(scripted)
             del self.scripted_models[: -self.max_scripted_models]
@@ -385,6 +346,58 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
         finally:
             if not result.is_complete:
                 result.cancel()
+
+    def _steps(
+        self,
+        thread: ThreadMetadata,
+        items: list[ThreadItem],
+        message: UserMessageItem | None,
+        reply: Reply | None,
+        after_tool: Reply | None,
+        context: dict[str, Any],
+    ) -> list[ModelStep]:
+        """The scripted model's steps for one turn: the declared ``reply`` (or the answer to a
+        client tool's output, ``after_tool``), else the script's plain reply."""
+
+        def message_id() -> str:
+            return self.store.generate_item_id("message", thread, context)
+
+        def render(template: str) -> str:
+            if "{attachments}" in template:
+                described = [
+                    describe_attachment(a, self.converter.stored(a.id))
+                    for a in (message.attachments if message else [])
+                ]
+                template = template.replace("{attachments}", _files(described))
+            if "{tool_output}" in template:
+                output = next(
+                    (
+                        i.output
+                        for i in reversed(items)
+                        if isinstance(i, ClientToolCallItem) and i.status == "completed"
+                    ),
+                    None,
+                )
+                template = template.replace("{tool_output}", _quote(output))
+            return template.replace("{answer}", str(self.responses.get(thread.id)))
+
+        if after_tool is not None:
+            return [text_step(render(after_tool.text), message_id())]
+        if reply is not None and (reply.text or reply.tool):
+            steps: list[ModelStep] = []
+            if reply.tool is not None:
+                tool_id = self.store.generate_item_id("tool_call", thread, context)
+                steps.append(tool_call_step(reply.tool, reply.arguments, item_id=tool_id))
+            if reply.text and reply.tool != CLIENT_TOOL_NAME:
+                steps.append(text_step(render(reply.text), message_id(), pause_s=reply.pause_s))
+            return steps
+        said = [i for i in items if i.type in ("user_message", "assistant_message")]
+        return self.script.steps(
+            turn=sum(1 for i in said if i.type == "user_message"),
+            user_text=user_text(message),
+            history=max(len(said) - 1, 0),
+            message_id=message_id,
+        )
 
     async def action(
         self,
