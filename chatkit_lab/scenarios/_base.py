@@ -15,6 +15,10 @@ feature is not supported (quoted in the reason); any other refusal stops the pla
 :class:`CannotGoOn`, and the error findings of the exchange grade the scenario. A request that
 gets no answer at all (the connection refused or reset) raises :class:`StoppedAnswering`: the
 backend stopped answering after the request before it, and nothing later is run.
+
+The declaration also holds, as plain data the kit's own backends read (the core never imports
+them), what the reference backend answers to each prompt (:class:`Reply`) and the scenario's
+faulty variant (:class:`Fault`): one declaration registers everything a scenario is.
 """
 
 from __future__ import annotations
