@@ -77,6 +77,7 @@ def register_scenario(scenario: Scenario) -> Scenario:
     _forget()
     try:
         scenarios()
+        _checks()
     except RuntimeError:
         _registered.remove(scenario)
         _forget()
@@ -110,7 +111,7 @@ def scenarios() -> dict[str, Scenario]:
     plugins = [_declared(e.load(), e.value) for e in entry_points(group=SCENARIO_GROUP)]
     for declared in [
         *(_declared(module, module.__name__) for module in SCENARIO_MODULES),
-        *plugins,
+        *(plugin for plugin in plugins if plugin not in _registered),
         *_registered,
     ]:
         if declared.name in found:
