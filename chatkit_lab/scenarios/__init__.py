@@ -25,7 +25,7 @@ from chatkit_lab.scenarios._base import (
     items_of,
     not_offered_evidence,
 )
-from chatkit_lab.scenarios._upstream import FailingUpstream, parse_upstream
+from chatkit_lab.scenarios.errors import FailingUpstream, parse_upstream
 from chatkit_lab.scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIO_GROUP,
