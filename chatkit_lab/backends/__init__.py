@@ -5,9 +5,10 @@
 * ``legacy:attempt1`` .. ``legacy:attempt3``: :func:`legacy_app`, the report's FastAPI backend in
   each of the formats it tried, reached through the report's custom fetch
   (:data:`legacy_fetch`);
-* ``faulty:create-500``, ``faulty:create-json`` (:data:`FAILING_SENDS`) and one
-  ``faulty:<scenario>`` per conformance scenario (:data:`FAULTY_SCENARIOS`): the reference with
-  one realistic bug;
+* ``faulty:create-500``, ``faulty:create-json`` (:data:`FAILING_SENDS`), one
+  ``faulty:<scenario>`` per scenario that declares its faulty variant (:func:`faulty_scenarios`)
+  and more planted faults (:data:`MORE_FAULTY_SCENARIOS`): the reference with one realistic bug
+  (all in ``faulty``);
 * stores (:class:`SQLiteStore`, :class:`MemoryStore`, :class:`RecordingStore`) and deliberately
   faulty store wrappers for the diagnosis tests.
 
@@ -30,12 +31,13 @@ from .legacy_format import LEGACY_ATTEMPTS
 _EXPORTS: dict[str, str] = {
     "CHATKIT_PATH": "reference",
     "DEFAULT_REAL_MODEL": "reference",
-    "LEGACY_ATTEMPTS": "legacy_format",
     "LEGACY_TEST_SECRET": "legacy",
     "LEGACY_USER_ID": "legacy",
     "SCRIPTS": "reference",
     "ChatRequest": "legacy",
     "DropAssistantStore": "faults",
+    "failing_reference_app": "faulty",
+    "faulty_app": "faulty",
     "LegacyDatabase": "legacy",
     "LegacyFetch": "transforms",
     "MemoryStore": "stores",
@@ -44,12 +46,14 @@ _EXPORTS: dict[str, str] = {
     "ReferenceServer": "reference",
     "RenamingStore": "faults",
     "ReversedOrderStore": "faults",
-    "SQLiteStore": "sqlite",
+    "SQLiteStore": "stores",
     "Script": "scripts",
     "StoreCall": "wrappers",
     "StoreWrapper": "wrappers",
     "ToolCall": "scripts",
+    "Replies": "reference",
     "get_weather": "reference",
+    "match_scenario": "reference",
     "legacy_app": "legacy",
     "legacy_events": "legacy_format",
     "legacy_auth": "transforms",
@@ -69,6 +73,8 @@ every lookup of a target name does) must not import FastAPI, the agents SDK and 
 
 
 def __getattr__(name: str) -> Any:
+    if name == "FAULTY_SCENARIOS":
+        return faulty_scenarios()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'chatkit_lab.backends' has no attribute {name!r}")
@@ -125,43 +131,16 @@ FAILING_SENDS: dict[str, str] = {
     "create-json": "the reference backend, saving the user message and then answering "
     "threads.create with JSON and status 200 (ChatKit re-sends it up to five times)",
 }
-"""Faulty built-ins whose sends fail after saving (see :mod:`.failing_sends`)."""
+"""Faulty built-ins whose sends fail after saving (see :func:`.faulty.failing_reference_app`)."""
 
 
-def _failing_backend(failure: str, **options: Any) -> BuiltinTarget:
-    from .failing_sends import failing_reference_app
-    from .reference import CHATKIT_PATH
+def faulty_scenarios() -> dict[str, str]:
+    """``faulty:<scenario>`` built-ins, one per registered scenario that declares its faulty
+    variant (:class:`~chatkit_lab.scenarios.Fault`): scenario name -> description."""
+    from chatkit_lab.scenarios import scenarios
 
-    return BuiltinTarget(
-        f"faulty:{failure}",
-        failing_reference_app(failure, **options),
-        CHATKIT_PATH,
-        "none",
-        FAILING_SENDS[failure],
-    )
+    return {name: s.faulty.description for name, s in scenarios().items() if s.faulty is not None}
 
-
-FAULTY_SCENARIOS: dict[str, str] = {
-    "cancel": "the reference backend served by the route the SDK docs show, "
-    "StreamingResponse(result): a stop cancels the SDK's own saves, so the partial reply is lost "
-    "(on a store with an async driver)",
-    "retry": "the reference backend on a store whose delete_thread_item does nothing: a retried "
-    "answer comes back on reload",
-    "client-tool": "the reference backend on a store whose save_item ignores client tool calls: "
-    "the completed call is never saved, so on reload it is gone",
-    "widget": "the reference backend streaming its widget as hand-written JSON with lower-case "
-    "component types (card, text, button), which is no ChatKit widget",
-    "workflow": "the reference backend sending workflow.task.updated with task_index counted "
-    "from 1: the last update points past the workflow's tasks",
-    "attachments": "the reference backend on a store that saves user messages without their "
-    "attachments: on reload the message shows no file",
-    "history": "the reference backend on a store whose delete_thread does nothing: a deleted "
-    "thread is still listed and still loads",
-    "errors": "the reference backend sending every error event with allow_retry: false, so the "
-    "UI offers no Retry for a retryable failure",
-}
-"""Faulty built-ins ``faulty:<scenario>``, one per conformance scenario: the reference with one
-bug that breaks that scenario only (see :mod:`.faulty_scenarios`)."""
 
 MORE_FAULTY_SCENARIOS: dict[str, str] = {
     "widget-unsaved": "the reference backend sending a refreshed widget as thread.item.updated "
@@ -181,20 +160,15 @@ MORE_FAULTY_SCENARIOS: dict[str, str] = {
     "thread it deleted (the history scenario does it): every later request is refused",
 }
 """More planted faults ``faulty:<name>``, one cross-request rule each (see
-:data:`.scenario_faults.MORE_FAULTS`)."""
+:data:`.faulty.MORE_FAULTS`)."""
 
 
-def _faulty_scenario_backend(scenario: str, **options: Any) -> BuiltinTarget:
-    from .faulty_scenarios import faulty_app
+def _faulty_backend(name: str, description: str, **options: Any) -> BuiltinTarget:
+    from .faulty import failing_reference_app, faulty_app
     from .reference import CHATKIT_PATH
 
-    return BuiltinTarget(
-        f"faulty:{scenario}",
-        faulty_app(scenario, **options),
-        CHATKIT_PATH,
-        "none",
-        FAULTY_SCENARIOS.get(scenario) or MORE_FAULTY_SCENARIOS[scenario],
-    )
+    make = failing_reference_app if name in FAILING_SENDS else faulty_app
+    return BuiltinTarget(f"faulty:{name}", make(name, **options), CHATKIT_PATH, "none", description)
 
 
 def register(registry: Registry) -> None:
@@ -206,63 +180,24 @@ def register(registry: Registry) -> None:
     """
     for name, description in _DESCRIPTIONS.items():
         registry.add_target(name, partial(make_backend, name), description=description)
-    for failure, description in FAILING_SENDS.items():
+    faulty = {**FAILING_SENDS, **faulty_scenarios(), **MORE_FAULTY_SCENARIOS}
+    for name, description in faulty.items():
         registry.add_target(
-            f"faulty:{failure}",
-            partial(_failing_backend, failure),
-            description=description,
-        )
-    for scenario, description in {**FAULTY_SCENARIOS, **MORE_FAULTY_SCENARIOS}.items():
-        registry.add_target(
-            f"faulty:{scenario}",
-            partial(_faulty_scenario_backend, scenario),
-            description=description,
+            f"faulty:{name}", partial(_faulty_backend, name, description), description=description
         )
     registry.add_transform("legacy-fetch", f"{__name__}.transforms:legacy_fetch")
     registry.add_transform("legacy-auth", f"{__name__}.transforms:legacy_auth")
 
 
 __all__ = [
-    "AuthOnlyFetch",
+    *_EXPORTS,
     "BuiltinTarget",
-    "CHATKIT_PATH",
-    "ChatRequest",
-    "DEFAULT_REAL_MODEL",
-    "DropAssistantStore",
     "FAILING_SENDS",
     "FAULTY_SCENARIOS",
-    "MORE_FAULTY_SCENARIOS",
     "LEGACY_ATTEMPTS",
-    "LEGACY_TEST_SECRET",
-    "LEGACY_USER_ID",
-    "LegacyDatabase",
-    "LegacyFetch",
-    "MemoryStore",
-    "ModelUnavailableError",
-    "RecordingStore",
-    "ReferenceServer",
-    "RenamingStore",
-    "ReversedOrderStore",
-    "SCRIPTS",
-    "SQLiteStore",
-    "Script",
-    "StoreCall",
-    "StoreWrapper",
-    "ToolCall",
+    "MORE_FAULTY_SCENARIOS",
     "builtin_targets",
-    "get_weather",
-    "legacy_app",
-    "legacy_auth",
-    "legacy_events",
-    "legacy_fetch",
-    "legacy_path",
-    "legacy_payload",
-    "legacy_reply",
+    "faulty_scenarios",
     "make_backend",
-    "make_token",
-    "parse_conversation_id",
-    "reference_app",
     "register",
-    "split_deltas",
-    "weather_report",
 ]

@@ -15,13 +15,14 @@ always disabled: nothing leaves the machine unless a real model was asked for.
 :func:`reference_app` wraps the server in the single-endpoint FastAPI app the SDK docs describe,
 plus the attachment upload routes (``attachments``).
 
-The kit's scenarios are on by default (``scenarios=False`` turns them off): the scripted model
-picks one by a keyword in the user's text (``scenario_steps``) and its tools (``scenario_tools``)
-use the SDK's helpers, so every event is still the SDK's. The reference chooses the keywords and
-texts, the ``NoticeEvent``/``ProgressUpdateEvent`` that ``respond`` yields and the
-``CustomStreamError`` it raises, the weather card's ``action``/``sync_action``, and the bounded
-:attr:`ReferenceServer.feedback` that ``add_feedback`` fills. ``handle_stream_cancelled`` is the
-SDK's default, which saves a cancelled reply's partial text.
+The kit's scenarios are on by default (``scenarios=False`` turns them off): each scenario
+declares what the reference answers to its prompts (:class:`~chatkit_lab.scenarios.Reply`), which
+the scripted model plays when the user's text is one of those prompts (:class:`Replies`, an exact
+lookup: nothing is guessed from words); its tools (``tools``) use the SDK's helpers, so every
+event is still the SDK's. The reference chooses the ``ProgressUpdateEvent`` that ``respond``
+yields before a declared notice or error, the weather card's ``action``/``sync_action``, and
+the bounded :attr:`ReferenceServer.feedback` that ``add_feedback`` fills.
+``handle_stream_cancelled`` is the SDK's default, which saves a cancelled reply's partial text.
 """
 
 from __future__ import annotations
@@ -30,24 +31,30 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents import Agent, Model, RunConfig, Runner, StopAtTools
 from agents import set_tracing_disabled as _set_tracing_disabled
-from agents.testing import ScriptedModel
+from agents.testing import ModelStep, ScriptedModel
 from chatkit.actions import Action
 from chatkit.agents import stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
+    ClientToolCallItem,
     FeedbackKind,
+    NoticeEvent,
+    ProgressUpdateEvent,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
+    UserMessageTagContent,
+    UserMessageTextContent,
     WidgetItem,
 )
 from fastapi import FastAPI, Request, Response
@@ -56,6 +63,7 @@ from pydantic import ValidationError
 
 from chatkit_lab.backends._streaming import ChatKitStreamingResponse, quiet_sdk_leftovers
 from chatkit_lab.errors import ChatKitLabError
+from chatkit_lab.scenarios import Reply, scenarios
 
 from ._util import remove_with, split_deltas, temporary_db_path
 from .attachments import (
@@ -66,15 +74,9 @@ from .attachments import (
     describe_attachment,
     request_context,
 )
-from .scenario_steps import (
-    opening_events,
-    scenario_error,
-    scenario_for,
-    turn_facts,
-    turn_steps,
-    user_text,
-)
-from .scenario_tools import (
+from .scripts import SCRIPTS, Script, ToolCall, resolve_script, text_step, tool_call_step
+from .stores import MemoryStore, RecordingStore, SQLiteStore
+from .tools import (
     CLIENT_TOOL_NAME,
     SCENARIO_TOOLS,
     WEATHER_REFRESH,
@@ -85,8 +87,6 @@ from .scenario_tools import (
     sync_refresh,
     weather_report,
 )
-from .scripts import SCRIPTS, Script, ToolCall, resolve_script
-from .stores import MemoryStore, RecordingStore, SQLiteStore
 
 __all__ = [
     "CHATKIT_PATH",
@@ -98,6 +98,7 @@ __all__ = [
     "Script",
     "ToolCall",
     "get_weather",
+    "match_scenario",
     "reference_app",
     "split_deltas",
     "weather_report",
@@ -152,6 +153,92 @@ def resolve_model(model: str | Model | None, real_model: bool = False) -> str | 
     return name
 
 
+# -- the scenarios' replies ------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(".!?")
+
+
+@dataclass(frozen=True)
+class Replies:
+    """What the scenarios declare the reference answers (:class:`~chatkit_lab.scenarios.Reply`):
+    by prompt, looked up exactly (case, spacing and a final full stop aside), and by client
+    tool, for the turn after the tool's output. Nothing is guessed from words: any other text
+    gets the plain scripted reply."""
+
+    by_prompt: dict[str, Reply]
+    by_tool: dict[str, Reply]
+    with_files: Reply | None = None
+
+    @classmethod
+    def declared(cls) -> Replies:
+        """The replies every registered scenario declares."""
+        by_prompt: dict[str, Reply] = {}
+        by_tool: dict[str, Reply] = {}
+        with_files: Reply | None = None
+        for scenario in scenarios().values():
+            for role, reply in scenario.replies.items():
+                by_prompt[_normal(scenario.prompts[role])] = reply
+                if reply.tool == CLIENT_TOOL_NAME:
+                    by_tool.setdefault(reply.tool, reply)
+                if reply.with_files and with_files is None:
+                    with_files = reply
+        return cls(by_prompt, by_tool, with_files)
+
+    def match(self, text: str, *, has_attachments: bool = False) -> Reply | None:
+        """The reply declared for the prompt ``text``; a message with files that matches none
+        gets the reply declared for any message with files."""
+        found = self.by_prompt.get(_normal(text))
+        return found if found is not None or not has_attachments else self.with_files
+
+    def after_tool(self, items: Sequence[ThreadItem]) -> Reply | None:
+        """The reply to a client tool's output: the thread's last visible item is the call,
+        completed."""
+        visible = [i for i in items if i.type not in ("sdk_hidden_context", "hidden_context_item")]
+        last = visible[-1] if visible else None
+        if isinstance(last, ClientToolCallItem) and last.status == "completed":
+            return self.by_tool.get(last.name)
+        return None
+
+
+def match_scenario(text: str, *, has_attachments: bool = False) -> str | None:
+    """The name of the scripted turn the reference plays for ``text`` (``None``: the plain
+    reply)."""
+    reply = Replies.declared().match(text, has_attachments=has_attachments)
+    return reply.name if reply is not None else None
+
+
+def user_text(item: UserMessageItem | None) -> str:
+    """The text of a user message, tags as ``@name`` (what the SDK's converter sends)."""
+    if item is None:
+        return ""
+    parts: list[str] = []
+    for part in item.content:
+        if isinstance(part, UserMessageTextContent):
+            parts.append(part.text)
+        elif isinstance(part, UserMessageTagContent):
+            parts.append(f"@{part.text}")
+    return "".join(parts)
+
+
+def _quote(output: Any) -> str:
+    if isinstance(output, dict) and isinstance(output.get("text"), str):
+        value = output["text"]
+    elif isinstance(output, str):
+        value = output
+    else:
+        value = json.dumps(output, ensure_ascii=False, default=str)
+    return value if len(value) <= 500 else value[:500] + "…"
+
+
+def _files(described: list[str]) -> str:
+    if not described:
+        return "I see no attached file in your message."
+    count = len(described)
+    return f"You attached {count} file{'s' if count != 1 else ''}: {'; '.join(described)}."
+
+
 # -- the server ----------------------------------------------------------------------------
 
 
@@ -181,7 +268,8 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
         self.model = resolve_model(model, real_model)
         self.delay_s = max(float(delay_s), 0.0)
         self.instructions = instructions
-        self.scenarios = scenarios
+        self.replies = Replies.declared() if scenarios else None
+        """What the scenarios declare the reference answers (``None``: scenarios off)."""
         self.converter = AttachmentConverter(attachments)
         self.scripted_models: list[ScriptedModel] = []
         """The latest scripted models used (one per response), for inspecting model calls."""
@@ -210,31 +298,24 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         items = await self._history(thread.id, context)
         self.responses.bump(thread.id)
-        text = user_text(input_user_message)
-        scenario = scenario_for(items, input_user_message, text) if self.scenarios else None
-        for opening in opening_events(scenario):
-            yield opening
-        error = scenario_error(scenario)
-        if error is not None:
-            raise error
+        message = input_user_message
+        text = user_text(message)
+        reply = after_tool = None
+        if self.replies is not None and message is not None:
+            reply = self.replies.match(text, has_attachments=bool(message.attachments))
+        elif self.replies is not None:
+            reply = after_tool = self.replies.after_tool(items)
+        if reply is not None and reply.error is not None:
+            yield ProgressUpdateEvent(icon="bolt", text="Working on it…")
+            raise CustomStreamError(reply.error, allow_retry=reply.allow_retry)
+        if reply is not None and reply.notice is not None:
+            yield NoticeEvent(level="info", title=reply.notice[0], message=reply.notice[1])
+            yield ProgressUpdateEvent(icon="info", text="Writing the reply…")
         agent_input = await self.converter.to_agent_input(items)
 
         model: str | Model
         if self.model is None:
-            steps = turn_steps(
-                self.script,
-                scenario,
-                items,
-                input_user_message,
-                turn_facts(
-                    items,
-                    input_user_message,
-                    answer=self.responses.get(thread.id),
-                    describe=lambda a: describe_attachment(a, self.converter.stored(a.id)),
-                ),
-                message_id=lambda: self.store.generate_item_id("message", thread, context),
-                tool_item_id=lambda: self.store.generate_item_id("tool_call", thread, context),
-            )
+            steps = self._steps(thread, items, message, reply, after_tool, context)
             scripted = ScriptedModel(steps)
             self.scripted_models.append(scripted)
             del self.scripted_models[: -self.max_scripted_models]
@@ -265,6 +346,58 @@ class ReferenceServer(ChatKitServer[dict[str, Any]]):
         finally:
             if not result.is_complete:
                 result.cancel()
+
+    def _steps(
+        self,
+        thread: ThreadMetadata,
+        items: list[ThreadItem],
+        message: UserMessageItem | None,
+        reply: Reply | None,
+        after_tool: Reply | None,
+        context: dict[str, Any],
+    ) -> list[ModelStep]:
+        """The scripted model's steps for one turn: the declared ``reply`` (or the answer to a
+        client tool's output, ``after_tool``), else the script's plain reply."""
+
+        def message_id() -> str:
+            return self.store.generate_item_id("message", thread, context)
+
+        def render(template: str) -> str:
+            if "{attachments}" in template:
+                described = [
+                    describe_attachment(a, self.converter.stored(a.id))
+                    for a in (message.attachments if message else [])
+                ]
+                template = template.replace("{attachments}", _files(described))
+            if "{tool_output}" in template:
+                output = next(
+                    (
+                        i.output
+                        for i in reversed(items)
+                        if isinstance(i, ClientToolCallItem) and i.status == "completed"
+                    ),
+                    None,
+                )
+                template = template.replace("{tool_output}", _quote(output))
+            return template.replace("{answer}", str(self.responses.get(thread.id)))
+
+        if after_tool is not None:
+            return [text_step(render(after_tool.text), message_id())]
+        if reply is not None and (reply.text or reply.tool):
+            steps: list[ModelStep] = []
+            if reply.tool is not None:
+                tool_id = self.store.generate_item_id("tool_call", thread, context)
+                steps.append(tool_call_step(reply.tool, reply.arguments, item_id=tool_id))
+            if reply.text and reply.tool != CLIENT_TOOL_NAME:
+                steps.append(text_step(render(reply.text), message_id(), pause_s=reply.pause_s))
+            return steps
+        said = [i for i in items if i.type in ("user_message", "assistant_message")]
+        return self.script.steps(
+            turn=sum(1 for i in said if i.type == "user_message"),
+            user_text=user_text(message),
+            history=max(len(said) - 1, 0),
+            message_id=message_id,
+        )
 
     async def action(
         self,

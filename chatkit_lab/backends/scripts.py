@@ -5,9 +5,9 @@ reply streams as several text deltas in the Responses API's event shapes (the sa
 model sends), optionally after a function tool call, so streams are realistic and repeatable.
 
 :func:`text_step` and :func:`tool_call_step` build single model steps (``agents.testing.ModelStep``)
-for other scripted turns, such as the scenario replies in ``scenario_steps``. A text step may
-pause between its deltas (``pause_s``); that pause is the reference's choice, made only where a
-slow stream is asked for, and runs inside the model's stream, as a slow real model would.
+for other scripted turns, such as the scenarios' replies the reference plays. A text step may
+pause between its deltas (``pause_s``); a scenario's reply asks for it where it needs a slow
+stream, and it runs inside the model's stream, as a slow real model would.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ feature is not supported (quoted in the reason); any other refusal stops the pla
 :class:`CannotGoOn`, and the error findings of the exchange grade the scenario. A request that
 gets no answer at all (the connection refused or reset) raises :class:`StoppedAnswering`: the
 backend stopped answering after the request before it, and nothing later is run.
+
+The declaration also holds, as plain data the kit's own backends read (the core never imports
+them), what the reference backend answers to each prompt (:class:`Reply`) and the scenario's
+faulty variant (:class:`Fault`): one declaration registers everything a scenario is.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.checks import EARLIER_ITEMS, item_text
+from chatkit_lab.checks import EARLIER_ITEMS, Evidence, item_text
 from chatkit_lab.client import (
     JsonReply,
     Lifecycle,
@@ -38,7 +42,9 @@ from chatkit_lab.sources import StopReading
 
 __all__ = [
     "CannotGoOn",
+    "Fault",
     "NotOffered",
+    "Reply",
     "StoppedAnswering",
     "not_offered_evidence",
     "stopped_answering",
@@ -133,6 +139,64 @@ def stopped_answering(capture: Capture) -> bool:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """What the kit's reference backend answers to one of a scenario's prompts: plain data.
+
+    The reference backend looks the prompt up exactly (case, spacing and a final full stop
+    aside) among the prompts the scenarios declare, and plays the reply declared for it; a real
+    backend answers the same words its own way, and a ``--prompt`` override is sent as given.
+    ``text`` may hold ``{answer}`` (how many responses the thread has had, this one included),
+    ``{attachments}`` (a sentence naming the files the message carries) and ``{tool_output}``
+    (what the client tool returned).
+    """
+
+    name: str
+    """The scripted turn's name (``cancel``, ``error-retry``)."""
+    text: str = ""
+    """What the model says (empty: the backend's plain scripted reply). After a client
+    ``tool``, the answer to the tool's output."""
+    tool: str | None = None
+    """A function tool of the reference the model calls first (``show_weather_card``,
+    ``plan_trip``), or its client tool (``get_selected_text``), which ends the reply until the
+    client sends the tool's output."""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    pause_s: float = 0.0
+    """Seconds between two text deltas: a slow reply, so that a stop lands half-way."""
+    notice: tuple[str, str] | None = None
+    """(title, message) of a ``notice`` event sent before the reply."""
+    error: str | None = None
+    """The message of an ``error`` event that ends the turn, in place of a reply."""
+    allow_retry: bool = False
+    """The ``error`` event's ``allow_retry``."""
+    with_files: bool = False
+    """Also the answer to any message that carries files and matches no prompt."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The scenario's faulty variant, the target ``faulty:<scenario>``: the reference backend with
+    one bug that breaks this scenario alone, declared as data the backends build it from."""
+
+    description: str
+    """One line for the target list: the bug and what it breaks."""
+    skips: tuple[str, ...] = ()
+    """Store methods that do nothing (``delete_thread_item``)."""
+    writes: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None
+    """What the store really writes for ``add_thread_item`` or ``save_item``: given the method
+    and the item (as JSON), the items written (none: the write is dropped)."""
+    events: Callable[[dict[str, Any]], Any] | None = None
+    """Each streamed event (a JSON object) in, the event, or a list of events, sent instead."""
+    saved_as_streamed: bool = False
+    """The store writes what the rewritten stream says (an item an ``add_thread_item`` writes
+    goes through ``events`` as ``thread.item.done``, one ``save_item`` writes as
+    ``thread.item.replaced``), as in a backend written that way: stream and store tell one
+    story."""
+    route: str = "reference"
+    """``documented``: streams served the way the SDK's docs show, ``StreamingResponse(result)``,
+    on a store whose calls await the event loop (an async driver)."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One conformance scenario, declared in its own module."""
 
@@ -155,6 +219,11 @@ class Scenario:
     intended: tuple[str, ...] = ()
     """Codes the scenario provokes on purpose (the ``error`` events it asks for): not faults
     here, so they are left out of its grade (the facts still show what arrived)."""
+    replies: Mapping[str, Reply] = field(default_factory=dict)
+    """What the reference backend answers to each prompt, by role (a role without one gets the
+    backend's plain scripted reply)."""
+    faulty: Fault | None = None
+    """Its faulty variant ``faulty:<name>`` (``None``: none)."""
 
 
 @dataclass
@@ -171,6 +240,10 @@ class ScenarioContext:
 
     def step(self, name: str) -> Step | None:
         return self.lifecycle.step(name)
+
+    def evidence(self, capture: str | None = None, **detail: Any) -> Evidence:
+        """Evidence in ``capture``, else in the reload the play recorded (``reload_capture``)."""
+        return Evidence(capture=capture or self.facts.get("reload_capture"), detail=detail)
 
 
 class Session:

@@ -30,7 +30,14 @@ from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
 from chatkit_lab.client import ClientRequest, JsonReply, json_reply
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
+from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+)
 
 FILE = b"chatkit-lab attachment: three lines of plain text.\nline two\nline three\n"
 
@@ -230,6 +237,20 @@ async def play(session: Session) -> None:
         )
 
 
+def attachments_dropped(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """``faulty:attachments``: user messages are saved without their attachments.
+
+    The bug: a messages table with columns for the text (id, thread, role, text, time) and
+    none for attachments, so a user message is written as its text alone. The upload works,
+    the reply to the message sees the file (the server has the message in memory), and the
+    attachment itself stays in the attachment store. What the user sees: after a reload their
+    message shows no file.
+    """
+    if item.get("type") == "user_message" and item.get("attachments"):
+        return [{**item, "attachments": []}]
+    return [item]
+
+
 SCENARIO = Scenario(
     name="attachments",
     title="Attach files",
@@ -247,6 +268,12 @@ SCENARIO = Scenario(
     play=play,
     checks=__name__,
     prompts={"ask": "I will attach a file next.", "describe": "Describe the attached file."},
+    replies={"describe": Reply("attachments", "{attachments}", with_files=True)},
+    faulty=Fault(
+        "the reference backend on a store that saves user messages without their attachments: "
+        "on reload the message shows no file",
+        writes=attachments_dropped,
+    ),
 )
 
 

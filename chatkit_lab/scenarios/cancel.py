@@ -16,7 +16,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items, item_text
+from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+    item_text,
+)
 from chatkit_lab.sources import StopReading
 
 DELTA = b"assistant_message.content_part.text_delta"
@@ -24,6 +32,18 @@ STOP_AFTER = 3
 """Text deltas the client reads before it stops."""
 SETTLE_S = 0.5
 """How long the client waits after stopping before it reloads (a server saves on disconnect)."""
+STORY = (
+    "Once upon a time a lighthouse stood alone on a rocky cape at the edge of the northern "
+    "sea. Every evening its keeper climbed the long spiral stair, wound the old brass clockwork "
+    "and lit the great lamp, whose beam swept the dark water until dawn. Sailors far away knew "
+    "the rhythm of its light by heart: two long flashes, then a short one, then a pause. One "
+    "winter night a storm tore the clouds apart and the lamp flickered, yet the keeper held the "
+    "flame steady with his own hands until the ships had passed the reef. By morning the sea was "
+    "calm, and the lighthouse shone on."
+)
+"""The reference backend's long story: over forty deltas of two words."""
+STORY_PAUSE_S = 0.025
+"""Seconds between two deltas of the long story (the reference slows no other reply)."""
 
 
 def seen_before_stop(events: list[Any]) -> dict[str, Any]:
@@ -113,6 +133,21 @@ SCENARIO = Scenario(
         "next": "Thanks, that is enough. Just say OK.",
     },
     judged_loads=("reload after stop",),
+    replies={"long": Reply("cancel", STORY, pause_s=STORY_PAUSE_S)},
+    # The bug: the documented route iterates the SDK's stream inside Starlette's response task
+    # group. When the client goes away (the stop button aborts the request) Starlette cancels
+    # the group through an anyio cancel scope, and anyio cancellation is level-triggered: the
+    # SDK's handle_stream_cancelled runs, but every await in it is cancelled again, so the
+    # partial reply it saves is lost (on a store whose calls await the event loop, as an async
+    # driver's do, on every stop). What the user sees: they stop a reply, reload, and the text
+    # they had read is gone. The reference serves streams with a response that runs the stream
+    # in a task of its own and cancels it once: on the same store it keeps the partial reply.
+    faulty=Fault(
+        "the reference backend served by the route the SDK docs show, "
+        "StreamingResponse(result): a stop cancels the SDK's own saves, so the partial reply is "
+        "lost (on a store with an async driver)",
+        route="documented",
+    ),
 )
 
 
@@ -122,10 +157,6 @@ SCENARIO = Scenario(
 def _stopped(ctx: ScenarioContext) -> dict[str, Any] | None:
     seen = ctx.facts.get("seen")
     return seen if isinstance(seen, dict) and "reload" in ctx.facts else None
-
-
-def _evidence(ctx: ScenarioContext, **detail: Any) -> Evidence:
-    return Evidence(capture=ctx.facts.get("reload_capture"), detail=detail)
 
 
 @check(
@@ -167,7 +198,7 @@ def partial_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         )
         yield Found(
             f"the user stopped the reply after seeing {text!r}; after a reload it is gone: {what}",
-            _evidence(ctx, item_id=item_id, seen=text, reloaded=[i.get("id") for i in reloaded]),
+            ctx.evidence(item_id=item_id, seen=text, reloaded=[i.get("id") for i in reloaded]),
         )
 
 
@@ -192,7 +223,7 @@ def message_lost(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"user message {item_id!r} ({item_text(item)!r}) was streamed as done before the "
                 "stop but is not on the reload",
-                _evidence(ctx, item_id=item_id),
+                ctx.evidence(item_id=item_id),
             )
 
 
@@ -219,7 +250,7 @@ def left_pending(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{kind} {item.get('id')!r} on the reload after the stop is {state}: the UI shows "
                 "it as unfinished",
-                _evidence(ctx, item_id=item.get("id"), type=kind, state=state),
+                ctx.evidence(item_id=item.get("id"), type=kind, state=state),
             )
 
 
@@ -278,5 +309,5 @@ def partial_twice(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"the partial reply the user saw ({text!r}) is on the reload {len(holding)} "
                 "times: the user sees it twice",
-                _evidence(ctx, seen=text, ids=[i.get("id") for i in holding]),
+                ctx.evidence(seen=text, ids=[i.get("id") for i in holding]),
             )

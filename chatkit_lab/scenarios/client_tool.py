@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.checks import Found, Skip, check
 from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
     Scenario,
     ScenarioContext,
     Session,
@@ -73,6 +75,21 @@ async def play(session: Session) -> None:
     )
 
 
+def unsaved_tool_output(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """``faulty:client-tool``: ``save_item`` ignores ``client_tool_call`` items.
+
+    The bug: a store whose ``save_item`` writes only the item types it has tables for
+    (messages, widgets) and drops the rest, while ``add_thread_item`` keeps everything. The
+    pending call is stored when it streams; ``threads.add_client_tool_output`` marks it
+    completed and saves it, which is dropped. The SDK then finds the stored call still pending
+    and deletes it as dangling (``ChatKitServer._cleanup_pending_client_tool_call``), and runs
+    the continuation on a thread without the call or its output: the reply still streams, but
+    the model never sees what the tool returned. What the user sees: an answer that ignores the
+    tool, and after a reload the tool call is gone.
+    """
+    return [] if method == "save_item" and item.get("type") == "client_tool_call" else [item]
+
+
 def _link(call: dict[str, Any], capture: str) -> dict[str, Any]:
     return {
         "id": call.get("id"),
@@ -98,14 +115,22 @@ SCENARIO = Scenario(
     checks=__name__,
     prompts={"ask": "What text is selected in my editor?"},
     judged_loads=(RELOAD,),
+    replies={
+        "ask": Reply(
+            "client-tool",
+            'The text selected in your editor is "{tool_output}".',
+            tool="get_selected_text",
+        )
+    },
+    faulty=Fault(
+        "the reference backend on a store whose save_item ignores client tool calls: the "
+        "completed call is never saved, so on reload it is gone",
+        writes=unsaved_tool_output,
+    ),
 )
 
 
 # -- the checks ----------------------------------------------------------------------------
-
-
-def _evidence(ctx: ScenarioContext, capture: str | None = None, **detail: Any) -> Evidence:
-    return Evidence(capture=capture or ctx.facts.get("reload_capture"), detail=detail)
 
 
 @check(
@@ -133,14 +158,14 @@ def unresolved(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Found(
             f"client_tool_call {call.get('id')!r} ({call.get('name')!r}) is not on the reload: "
             "after a reload the tool call and its answer are gone",
-            _evidence(ctx, item_id=call.get("id"), pending=[i.get("id") for i in pending]),
+            ctx.evidence(item_id=call.get("id"), pending=[i.get("id") for i in pending]),
         )
     elif twin.get("status") != "completed" or twin.get("output") != RESULT:
         yield Found(
             f"client_tool_call {call.get('id')!r} is on the reload with status "
             f"{twin.get('status')!r} and output {twin.get('output')!r}, not completed with "
             f"{RESULT!r}: the UI shows the call as still waiting for the tool",
-            _evidence(ctx, item_id=call.get("id"), status=twin.get("status")),
+            ctx.evidence(item_id=call.get("id"), status=twin.get("status")),
         )
 
 
@@ -164,12 +189,12 @@ def no_continuation(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         yield Found(
             "the tool output was sent, and the reply finished no item: the UI waits after the "
             "tool ran",
-            _evidence(ctx, ctx.facts.get("continuation_capture")),
+            ctx.evidence(ctx.facts.get("continuation_capture")),
         )
     elif not any(item_text(i).strip() or i.get("type") != "assistant_message" for i in replies):
         yield Found(
             "the continuation after the tool output is an empty assistant message",
-            _evidence(ctx, ctx.facts.get("continuation_capture")),
+            ctx.evidence(ctx.facts.get("continuation_capture")),
         )
 
 
@@ -202,5 +227,5 @@ def tool_loop(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             f"each answer to client tool {first.get('name')!r} brought back the same pending "
             f"call ({len(chain) - 1} times in a row): the page runs the tool again and again and "
             "the user never gets a reply",
-            _evidence(ctx, chain[-1].get("capture"), calls=[link.get("id") for link in chain]),
+            ctx.evidence(chain[-1].get("capture"), calls=[link.get("id") for link in chain]),
         )

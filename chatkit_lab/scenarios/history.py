@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.checks import Found, Skip, check
 from chatkit_lab.client import answers_not_found
 from chatkit_lab.scenarios._base import (
+    Fault,
     Scenario,
     ScenarioContext,
     Session,
@@ -157,14 +158,19 @@ SCENARIO = Scenario(
     play=play,
     checks=__name__,
     prompts={"message": "This is history thread {n}. Reply briefly."},
+    # The bug: ``async def delete_thread(...): pass`` (or a delete that marks a row nobody
+    # reads); ChatKitServer answers threads.delete with {} whatever the store did. What the user
+    # sees: the thread disappears from the history list, comes back on the next refresh, and
+    # still opens.
+    faulty=Fault(
+        "the reference backend on a store whose delete_thread does nothing: a deleted thread is "
+        "still listed and still loads",
+        skips=("delete_thread",),
+    ),
 )
 
 
 # -- the checks ----------------------------------------------------------------------------
-
-
-def _evidence(ctx: ScenarioContext, capture: str | None = None, **detail: Any) -> Evidence:
-    return Evidence(capture=capture, detail=detail)
 
 
 @check(
@@ -190,7 +196,7 @@ def paging(ctx: ScenarioContext) -> Iterator[Found | Skip]:
         if page["size"] > PAGE:
             yield Found(
                 f"a threads.list page asked for limit {PAGE} returned {page['size']} threads",
-                _evidence(ctx, page["capture"], limit=PAGE, got=page["size"]),
+                ctx.evidence(page["capture"], limit=PAGE, got=page["size"]),
             )
             break
     for thread in created:
@@ -200,14 +206,14 @@ def paging(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"thread {thread!r} created by the kit is {where} of threads.list "
                 f"({len(pages)} page(s) of {PAGE})",
-                _evidence(ctx, first, thread=thread, listed=ids[:20]),
+                ctx.evidence(first, thread=thread, listed=ids[:20]),
             )
     positions = [ids.index(t) for t in created if t in ids]
     if len(positions) == len(created) and positions != sorted(positions, reverse=True):
         yield Found(
             "threads.list (order desc) does not list the kit's threads newest first: "
             f"positions {positions} for threads created in that order",
-            _evidence(ctx, first, positions=positions),
+            ctx.evidence(first, positions=positions),
         )
 
 
@@ -230,13 +236,13 @@ def rename_not_shown(ctx: ScenarioContext) -> Iterator[Found | Skip]:
     if thread is None:
         yield Found(
             f"thread {renamed!r} was renamed and is no longer in threads.list",
-            _evidence(ctx, None, thread=renamed),
+            ctx.evidence(None, thread=renamed),
         )
     elif thread.get("title") != TITLE:
         yield Found(
             f"thread {renamed!r} was renamed to {TITLE!r}; threads.list shows "
             f"{thread.get('title')!r}",
-            _evidence(ctx, None, thread=renamed, title=thread.get("title")),
+            ctx.evidence(None, thread=renamed, title=thread.get("title")),
         )
 
 
@@ -266,7 +272,7 @@ def deleted_remains(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             f"threads.delete of {deleted!r} answered "
             f"{'ok' if ctx.facts.get('delete_ok') else 'with an error'}, but the thread "
             + " and ".join(places),
-            _evidence(ctx, ctx.facts.get("deleted_check_capture"), thread=deleted),
+            ctx.evidence(ctx.facts.get("deleted_check_capture"), thread=deleted),
         )
 
 
@@ -292,6 +298,6 @@ def history_never_ends(ctx: ScenarioContext) -> Iterator[Found | Skip]:
                 f"a threads.list page says has_more: true but gives {stuck}: the history's "
                 "infinite scroll asks for the next page forever (a spinner at the bottom of the "
                 "list)",
-                _evidence(ctx, page["capture"], has_more=True, size=page["size"]),
+                ctx.evidence(page["capture"], has_more=True, size=page["size"]),
             )
             return

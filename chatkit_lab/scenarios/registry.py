@@ -1,14 +1,17 @@
 """Every scenario, listed once, in the order the conformance table shows them.
 
-A scenario is one module here holding its :class:`~chatkit_lab.scenarios.Scenario` declaration
-(``SCENARIO``), its play and its checks. Adding one is one file plus one line in
-:data:`SCENARIO_MODULES`; the command line, the conformance table, the catalogue and the docs
-read them from this list, and nothing else registers a scenario.
+A scenario is one module holding its :class:`~chatkit_lab.scenarios.Scenario` declaration
+(``SCENARIO``), its play, its checks, what the reference backend answers to its prompts and its
+faulty variant. A built-in one is listed in :data:`SCENARIO_MODULES`; one from outside the
+package is added with :func:`register_scenario` or an entry point in :data:`SCENARIO_GROUP`.
+The command line, the conformance table, the catalogue, the reference backend and the faulty
+targets read them from :func:`scenarios`, and nothing else registers a scenario.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
@@ -29,12 +32,15 @@ from chatkit_lab.scenarios._base import Scenario
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "SCENARIO_GROUP",
     "SCENARIO_MODULES",
+    "register_scenario",
     "resolve_prompts",
     "resolve_scenarios",
     "scenario_checks",
     "scenario_checks_table",
     "scenarios",
+    "unregister_scenario",
 ]
 
 SCENARIO_MODULES: tuple[ModuleType, ...] = (
@@ -54,16 +60,65 @@ DEFAULT_SCENARIO = "messages"
 """What ``diagnose`` runs without ``--scenario``."""
 
 
+SCENARIO_GROUP = "chatkit_lab.scenarios"
+"""The entry point group through which an installed package adds its scenarios: each entry
+point names a :class:`Scenario` or a module holding one as ``SCENARIO``."""
+
+_registered: list[Scenario] = []
+
+
+def register_scenario(scenario: Scenario) -> Scenario:
+    """Add ``scenario`` after the built-in ones (and those of entry points), from anywhere: its
+    declaration, play, checks, the reference backend's replies and its faulty variant all come
+    with it. Returns it, so a module can write ``SCENARIO = register_scenario(Scenario(...))``."""
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"not a Scenario: {scenario!r}")
+    _registered.append(scenario)
+    _forget()
+    try:
+        scenarios()
+        _checks()
+    except RuntimeError:
+        _registered.remove(scenario)
+        _forget()
+        raise
+    return scenario
+
+
+def unregister_scenario(name: str) -> None:
+    """Remove a scenario :func:`register_scenario` added (nothing if there is none)."""
+    _registered[:] = [s for s in _registered if s.name != name]
+    _forget()
+
+
+def _forget() -> None:
+    scenarios.cache_clear()
+    _checks.cache_clear()
+
+
+def _declared(found: Any, where: str) -> Scenario:
+    declared = getattr(found, "SCENARIO", found)
+    if not isinstance(declared, Scenario):
+        raise RuntimeError(f"{where} declares no SCENARIO")
+    return declared
+
+
 @cache
 def scenarios() -> dict[str, Scenario]:
-    """Every scenario by name, in table order."""
+    """Every scenario by name, in table order: the built-in ones, those of the
+    :data:`SCENARIO_GROUP` entry points, then those :func:`register_scenario` added."""
     found: dict[str, Scenario] = {}
-    for module in SCENARIO_MODULES:
-        declared = getattr(module, "SCENARIO", None)
-        if not isinstance(declared, Scenario):
-            raise RuntimeError(f"{module.__name__} declares no SCENARIO")
+    plugins = [_declared(e.load(), e.value) for e in entry_points(group=SCENARIO_GROUP)]
+    for declared in [
+        *(_declared(module, module.__name__) for module in SCENARIO_MODULES),
+        *(plugin for plugin in plugins if plugin not in _registered),
+        *_registered,
+    ]:
         if declared.name in found:
             raise RuntimeError(f"scenario {declared.name!r} is declared twice")
+        unknown = set(declared.replies) - set(declared.prompts)
+        if unknown:
+            raise RuntimeError(f"scenario {declared.name!r} replies to no prompt {unknown}")
         found[declared.name] = declared
     return found
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit_lab.checks import Evidence, Found, Skip, check
+from chatkit_lab.checks import Found, Skip, check
 from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
     Scenario,
     ScenarioContext,
     Session,
@@ -68,6 +70,22 @@ SCENARIO = Scenario(
     checks=__name__,
     prompts={"ask": "Give me a fun fact about octopuses."},
     judged_loads=(RELOAD,),
+    replies={
+        "ask": Reply(
+            "retry",
+            "Here is a fun fact: an octopus has three hearts and blue blood. (answer {answer})",
+        )
+    },
+    # The bug: a custom store written for the calls the first demo made (save and load), never
+    # given a delete, or given ``async def delete_thread_item(...): pass`` to satisfy the
+    # abstract base class. ChatKitServer calls it for threads.retry_after_item, for each item
+    # after the retried message, and answers as if it worked. What the user sees: Retry streams
+    # a new answer, and after a reload the old answer is back, next to the new one.
+    faulty=Fault(
+        "the reference backend on a store whose delete_thread_item does nothing: a retried "
+        "answer comes back on reload",
+        skips=("delete_thread_item",),
+    ),
 )
 
 
@@ -80,10 +98,6 @@ def _ready(ctx: ScenarioContext) -> bool:
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
     return [str(item.get("id")) for item in items]
-
-
-def _evidence(ctx: ScenarioContext, **detail: Any) -> Evidence:
-    return Evidence(capture=ctx.facts.get("reload_capture"), detail=detail)
 
 
 @check(
@@ -107,7 +121,7 @@ def kept_old_reply(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{item.get('type')} {item.get('id')!r} ({item_text(item)[:60]!r}) was retried "
                 "away but is still on the reload: the user sees the old answer next to the new",
-                _evidence(ctx, item_id=item.get("id")),
+                ctx.evidence(item_id=item.get("id")),
             )
 
 
@@ -129,7 +143,7 @@ def reply_missing(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"the retry streamed {item.get('type')} {item.get('id')!r} but the reload does "
                 "not have it: after a reload the new answer is gone",
-                _evidence(ctx, item_id=item.get("id"), reloaded=sorted(reloaded)),
+                ctx.evidence(item_id=item.get("id"), reloaded=sorted(reloaded)),
             )
 
 
@@ -152,5 +166,5 @@ def changed_kept(ctx: ScenarioContext) -> Iterator[Found | Skip]:
             yield Found(
                 f"{item.get('type')} {item.get('id')!r} came before the retried message but is "
                 "not on the reload (deleted, or saved again under another id)",
-                _evidence(ctx, item_id=item.get("id")),
+                ctx.evidence(item_id=item.get("id")),
             )

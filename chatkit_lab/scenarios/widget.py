@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
+from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+)
 
 CHANGES = ("thread.item.done", "thread.item.replaced", "thread.item.updated", "thread.item.removed")
 MAX_DEPTH = 40
@@ -154,6 +161,39 @@ async def play(session: Session) -> None:
     session.facts["sync_status"] = synced.capture.status
 
 
+def hand_written_widget(payload: dict[str, Any]) -> dict[str, Any]:
+    """``faulty:widget``: the widget's components are named in lower case (``card``,
+    ``text``, ``button``).
+
+    The bug: the widget JSON is written by hand (or by a model) instead of built from
+    ``chatkit.widgets``, with HTML-like type names; the SDK's widget types are case-sensitive
+    (``Card``, ``Text``, ``Button``), so the root is no widget at all. What the user sees: no
+    card, and no refresh button (no ChatKit widget type is named ``card``). Only the stream is
+    rewritten: the store (and the sync action's reply) still hold the SDK's widget, so the
+    fault shows where it is made.
+    """
+    item = payload.get("item")
+    if isinstance(item, dict) and item.get("type") == "widget" and "widget" in item:
+        return {**payload, "item": {**item, "widget": _lower_types(item["widget"])}}
+    update = payload.get("update")
+    if isinstance(update, dict) and update.get("type") == "widget.root.updated":
+        return {**payload, "update": {**update, "widget": _lower_types(update.get("widget"))}}
+    return payload
+
+
+def _lower_types(node: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        return node
+    if isinstance(node, list):
+        return [_lower_types(child, depth + 1) for child in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _lower_types(value, depth + 1) for key, value in node.items()}
+    if isinstance(out.get("type"), str):
+        out["type"] = out["type"].lower()
+    return out
+
+
 SCENARIO = Scenario(
     name="widget",
     title="Show a widget and act on it",
@@ -171,6 +211,19 @@ SCENARIO = Scenario(
     play=play,
     checks=__name__,
     prompts={"ask": "Show the weather in Paris as a card."},
+    replies={
+        "ask": Reply(
+            "widget",
+            "Here is the weather in Paris as a card.",
+            tool="show_weather_card",
+            arguments={"city": "Paris"},
+        )
+    },
+    faulty=Fault(
+        "the reference backend streaming its widget as hand-written JSON with lower-case "
+        "component types (card, text, button), which is no ChatKit widget",
+        events=hand_written_widget,
+    ),
 )
 
 

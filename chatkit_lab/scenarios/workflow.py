@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatkit_lab.checks import Evidence, Found, Skip, check
-from chatkit_lab.scenarios._base import Scenario, ScenarioContext, Session, done_items
+from chatkit_lab.scenarios._base import (
+    Fault,
+    Reply,
+    Scenario,
+    ScenarioContext,
+    Session,
+    done_items,
+)
 
 
 def _tasks(item: dict[str, Any]) -> list[Any]:
@@ -80,6 +87,27 @@ async def play(session: Session) -> None:
     session.facts["reload_capture"] = session.capture_of("reload: items.list")
 
 
+def off_by_one_task_index(payload: dict[str, Any]) -> dict[str, Any]:
+    """``faulty:workflow``: ``workflow.task.updated`` names the task one past the right one.
+
+    The bug: the backend numbers the workflow's steps as it shows them to the user (step 1,
+    step 2, ...) and sends that number as ``task_index``, which counts from 0. What the user
+    sees: an update lands on the task after the one it is for, or, when that task is the newest
+    (a step finishing before the next starts, as here), past the end of the list, so the step
+    never shows as done while the workflow runs. The finished workflow item, sent whole at the
+    end, is right, and so is the reload: only the live progress is wrong.
+    """
+    update = payload.get("update")
+    if (
+        payload.get("type") == "thread.item.updated"
+        and isinstance(update, dict)
+        and update.get("type") == "workflow.task.updated"
+        and isinstance(update.get("task_index"), int)
+    ):
+        return {**payload, "update": {**update, "task_index": update["task_index"] + 1}}
+    return payload
+
+
 SCENARIO = Scenario(
     name="workflow",
     title="Show a workflow of tasks",
@@ -90,6 +118,19 @@ SCENARIO = Scenario(
     play=play,
     checks=__name__,
     prompts={"ask": "Plan a trip to Paris step by step."},
+    replies={
+        "ask": Reply(
+            "workflow",
+            "Your trip to Paris is planned, step by step: dates, hotel and days.",
+            tool="plan_trip",
+            arguments={"city": "Paris"},
+        )
+    },
+    faulty=Fault(
+        "the reference backend sending workflow.task.updated with task_index counted from 1: "
+        "the last update points past the workflow's tasks",
+        events=off_by_one_task_index,
+    ),
 )
 
 

@@ -7,16 +7,12 @@ import json
 from typing import Any
 
 from chatkit_lab.backends import FAULTY_SCENARIOS, reference_app
-from chatkit_lab.backends.faulty_scenarios import (
-    FAULTS,
-    AsyncDriverStore,
-    never_retryable,
-    rewrite_stream_events,
-)
+from chatkit_lab.backends.faulty import AsyncDriverStore, faults, rewrite_stream_events
 from chatkit_lab.backends.stores import MemoryStore
 from chatkit_lab.diagnosis import Conformance, diagnose_scenarios, run_scenarios
 from chatkit_lab.redact import current_redactor
 from chatkit_lab.scenarios import resolve_scenarios, scenarios
+from chatkit_lab.scenarios.errors import never_retryable
 from chatkit_lab.targets import describe_targets, open_app_target
 
 
@@ -84,7 +80,7 @@ async def test_errors_always_sent_without_retry_hide_the_retry_button() -> None:
 
 def test_every_scenario_but_messages_has_a_registered_faulty_variant() -> None:
     wanted = set(scenarios()) - {"messages"}
-    assert set(FAULTS) == set(FAULTY_SCENARIOS) == wanted
+    assert set(faults()) == set(FAULTY_SCENARIOS) == wanted
     registered = describe_targets()
     assert {f"faulty:{name}" for name in wanted} <= set(registered)
     assert all(registered[f"faulty:{name}"] for name in wanted)
@@ -199,7 +195,7 @@ async def test_a_stopped_reply_saved_twice_shows_twice_after_a_reload() -> None:
 
 def test_every_more_fault_is_a_registered_target_that_names_a_scenario() -> None:
     from chatkit_lab.backends import MORE_FAULTY_SCENARIOS
-    from chatkit_lab.backends.scenario_faults import MORE_FAULTS
+    from chatkit_lab.backends.faulty import MORE_FAULTS
 
     assert set(MORE_FAULTS) == set(MORE_FAULTY_SCENARIOS)
     registered = describe_targets()
@@ -230,7 +226,7 @@ async def test_a_backend_that_dies_on_a_load_of_a_deleted_thread_stopped_answeri
 async def test_a_backend_that_died_refuses_every_later_request() -> None:
     # The history scenario meets the crash itself (retry, played first, passes); a second run on
     # the same app is refused at its first request.
-    from chatkit_lab.backends.crashing import crash_on_deleted_app
+    from chatkit_lab.backends.faulty import crash_on_deleted_app
 
     app = crash_on_deleted_app()
     async with open_app_target(app, "/chatkit", name="crashing") as target:

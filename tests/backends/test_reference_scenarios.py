@@ -18,13 +18,14 @@ from pydantic import TypeAdapter
 
 from chatkit_lab.backends import reference
 from chatkit_lab.backends.attachments import MAX_UPLOAD_BYTES, MemoryAttachmentStore
-from chatkit_lab.backends.reference import CHATKIT_PATH, reference_app
-from chatkit_lab.backends.scenario_steps import STORY_PAUSE_S, long_story, match_scenario
+from chatkit_lab.backends.reference import CHATKIT_PATH, match_scenario, reference_app
+from chatkit_lab.scenarios.cancel import STORY, STORY_PAUSE_S
 
 EVENT = TypeAdapter[Any](ThreadStreamEvent)
 ATTACHMENT = TypeAdapter[Any](Attachment)
 WIDGET = TypeAdapter[Any](WidgetRoot)
 DELTA = "assistant_message.content_part.text_delta"
+LONG_STORY = "Tell me a long story about a lighthouse."
 
 
 def request(request_type: str, **params: Any) -> dict[str, Any]:
@@ -77,7 +78,7 @@ async def timed_events(server: Any, payload: dict[str, Any]) -> list[tuple[float
 # -- messages, keywords ---------------------------------------------------------------------
 
 
-def test_keywords_match_case_insensitively_first_match_wins() -> None:
+def test_declared_prompts_match_exactly_whatever_their_case_and_spacing() -> None:
     assert match_scenario("TELL ME A LONG   STORY about a lighthouse") == "cancel"
     assert match_scenario("Show me an error I cannot retry.") == "error-final"
     assert match_scenario("Show me an error I can retry.") == "error-retry"
@@ -111,14 +112,14 @@ async def test_scenarios_switched_off_give_plain_replies() -> None:
 
 async def test_the_long_story_streams_over_forty_deltas_with_a_pause_between_them() -> None:
     server = reference_app(store="memory").state.server
-    timed = await timed_events(server, create_body("Tell me a long story about a lighthouse."))
+    timed = await timed_events(server, create_body(LONG_STORY))
     deltas = [
         (at, e) for at, e in timed if e.type == "thread.item.updated" and e.update.type == DELTA
     ]
     assert len(deltas) >= 40
     gaps = sorted(b[0] - a[0] for a, b in zip(deltas, deltas[1:], strict=False))
     assert gaps[len(gaps) // 2] >= STORY_PAUSE_S * 0.8
-    assert "".join(e.update.delta for _, e in deltas) == long_story()
+    assert "".join(e.update.delta for _, e in deltas) == STORY
 
 
 async def test_only_the_long_story_is_slowed_down() -> None:
@@ -136,7 +137,7 @@ async def test_a_cancelled_story_keeps_its_partial_reply_and_the_next_message_is
     three = asyncio.Event()
 
     async def read() -> None:
-        result = await server.process(json.dumps(create_body("Tell me a long story.")), {})
+        result = await server.process(json.dumps(create_body(LONG_STORY)), {})
         async for chunk in result:
             seen.append(EVENT.validate_json(chunk.removeprefix(b"data: ")))
             if len(updates(seen, DELTA)) == 3:
@@ -154,7 +155,7 @@ async def test_a_cancelled_story_keeps_its_partial_reply_and_the_next_message_is
         assert len(partial) == 1
         partial_text = partial[0]["content"][0]["text"]
         assert partial_text.startswith("".join(u.delta for u in updates(seen, DELTA)))
-        assert len(partial_text) < len(long_story())
+        assert len(partial_text) < len(STORY)
         page = await app.state.store.load_thread_items(thread_id, None, 20, "asc", {})
         assert [item.type for item in page.data][-1] == "sdk_hidden_context"
         after = await stream(client, add_message_body(thread_id, "Hello again"))
@@ -166,7 +167,7 @@ async def test_a_client_that_hangs_up_on_loopback_stops_the_story_mid_stream() -
     app = reference_app(store="memory")
     async with drive(app, "loopback") as client:
         async with client.client.stream(
-            "POST", CHATKIT_PATH, json=create_body("Tell me a long story.")
+            "POST", CHATKIT_PATH, json=create_body(LONG_STORY)
         ) as response:
             buffer = b""
             async for chunk in response.aiter_raw():
@@ -181,7 +182,7 @@ async def test_a_client_that_hangs_up_on_loopback_stops_the_story_mid_stream() -
             page = await app.state.store.load_thread_items(thread_id, None, 20, "asc", {})
             saved = [item for item in page.data if item.type == "assistant_message"]
     assert len(saved) == 1
-    assert 0 < len(text_of(saved[0])) < len(long_story())
+    assert 0 < len(text_of(saved[0])) < len(STORY)
 
 
 # -- retry ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chatkit_lab.backends import legacy_app, reference_app
-from chatkit_lab.backends.failing_sends import failing_reference_app
+from chatkit_lab.backends.faulty import failing_reference_app
 from chatkit_lab.backends.transforms import legacy_fetch
 from chatkit_lab.client import ClientRequest, LifecycleRunner
 from chatkit_lab.client._fetch import ControlCall

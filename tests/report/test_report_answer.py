@@ -12,7 +12,7 @@ import pytest
 from markdown_blocks import headings, parse, section, section_text
 
 from chatkit_lab.backends import reference_app
-from chatkit_lab.backends.failing_sends import failing_reference_app
+from chatkit_lab.backends.faulty import failing_reference_app
 from chatkit_lab.capture import Capture, RequestRecord
 from chatkit_lab.client import LifecycleRunner, timeline
 from chatkit_lab.diagnosis import Diagnosis, diagnose, diagnose_captures, evaluate_lifecycle
