@@ -28,13 +28,10 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
+from chatkit_lab.investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
 from chatkit_lab.report import (
-    BUILTIN_RUNS,
-    FIX_LADDER,
-    REPORT_SETUP,
     layers_by_target,
     readable,
-    run_all,
     screens_picture,
     verdict_lines,
     wrapped,

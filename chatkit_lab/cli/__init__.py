@@ -156,8 +156,7 @@ def diagnose(
     junit: Annotated[
         Path | None,
         typer.Option(
-            help="With --scenario: also write JUnit XML here (one test case per scenario), "
-            "for CI."
+            help="With --scenario: also write JUnit XML here (one test case per scenario), for CI."
         ),
     ] = None,
     upload_type: Annotated[
@@ -275,7 +274,7 @@ def investigate(
     say("chatkit-lab: investigating the built-in backends ...", err=True)
     import asyncio
 
-    from chatkit_lab.report import run_investigation, run_notebooks
+    from chatkit_lab.investigation import run_investigation, run_notebooks
 
     try:
         if notebooks:

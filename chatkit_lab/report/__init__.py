@@ -15,17 +15,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    "BUILTIN_RUNS": "chatkit_lab.report._investigation",
     "CLIENT_MODEL_NOTE": "chatkit_lab.report._markdown",
     "Explanation": "chatkit_lab.report._explain",
-    "FIX_LADDER": "chatkit_lab.report._investigation",
-    "INTRO": "chatkit_lab.report._investigation",
     "LABELS": "chatkit_lab.report._explain",
-    "NOTEBOOKS": "chatkit_lab.report._investigation",
     "Point": "chatkit_lab.report._explain",
-    "REPORT_SETUP": "chatkit_lab.report._investigation",
     "ReportError": "chatkit_lab.report._write",
-    "Run": "chatkit_lab.report._investigation",
+    "destination": "chatkit_lab.report._write",
     "Suite": "chatkit_lab.report._conformance",
     "answer_markdown": "chatkit_lab.report._markdown",
     "conformance_lines": "chatkit_lab.report._conformance",
@@ -45,10 +40,6 @@ _EXPORTS: dict[str, str] = {
     "redactor_for": "chatkit_lab.report._tables",
     "reload_tables": "chatkit_lab.report._tables",
     "report_markdown": "chatkit_lab.report._markdown",
-    "run_all": "chatkit_lab.report._investigation",
-    "run_investigation": "chatkit_lab.report._investigation",
-    "run_notebooks": "chatkit_lab.report._investigation",
-    "run_suite": "chatkit_lab.report._conformance",
     "suite_markdown": "chatkit_lab.report._conformance",
     "terminal_answer": "chatkit_lab.report._terminal",
     "transcripts": "chatkit_lab.report._tables",
@@ -73,17 +64,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "BUILTIN_RUNS",
     "CLIENT_MODEL_NOTE",
     "Explanation",
-    "FIX_LADDER",
-    "INTRO",
     "LABELS",
-    "NOTEBOOKS",
     "Point",
-    "REPORT_SETUP",
     "ReportError",
-    "Run",
+    "destination",
     "Suite",
     "answer_markdown",
     "conformance_lines",
@@ -103,10 +89,6 @@ __all__ = [
     "redactor_for",
     "reload_tables",
     "report_markdown",
-    "run_all",
-    "run_investigation",
-    "run_notebooks",
-    "run_suite",
     "suite_markdown",
     "terminal_answer",
     "transcripts",
@@ -150,7 +132,6 @@ if TYPE_CHECKING:
         Suite,
         conformance_lines,
         conformance_markdown,
-        run_suite,
         suite_markdown,
         write_conformance_report,
     )
@@ -168,17 +149,6 @@ if TYPE_CHECKING:
         md_text,
         plot_text,
         visible,
-    )
-    from chatkit_lab.report._investigation import (
-        BUILTIN_RUNS,
-        FIX_LADDER,
-        INTRO,
-        NOTEBOOKS,
-        REPORT_SETUP,
-        Run,
-        run_all,
-        run_investigation,
-        run_notebooks,
     )
     from chatkit_lab.report._junit import junit_xml, write_junit
     from chatkit_lab.report._markdown import (
@@ -218,5 +188,6 @@ if TYPE_CHECKING:
     )
     from chatkit_lab.report._write import (
         ReportError,
+        destination,
         write_text,
     )

@@ -21,7 +21,6 @@ __all__ = [
     "Suite",
     "conformance_lines",
     "conformance_markdown",
-    "run_suite",
     "suite_markdown",
     "write_conformance_report",
 ]
@@ -135,23 +134,6 @@ class Suite:
 
     reference: Conformance
     variants: list[Conformance] = field(default_factory=list)
-
-
-async def run_suite(*, loopback: bool = False) -> Suite:
-    """Grade ``reference`` on every scenario and each registered ``faulty:<scenario>`` on its
-    own (the test suite runs each variant on every scenario, and checks it fails only its own)."""
-    from chatkit_lab.diagnosis import diagnose_scenarios
-    from chatkit_lab.scenarios import scenarios
-    from chatkit_lab.targets import target_names
-
-    reference = await diagnose_scenarios("reference", "all", loopback=loopback)
-    known = set(target_names())
-    variants = [
-        await diagnose_scenarios(f"faulty:{name}", name, loopback=loopback)
-        for name in scenarios()
-        if f"faulty:{name}" in known
-    ]
-    return Suite(reference, variants)
 
 
 def suite_markdown(suite: Suite) -> list[str]:

@@ -126,9 +126,7 @@ def explain(diagnosis: Diagnosis, redactor: Redactor | None = None) -> Explanati
     return Explanation(
         target=visible(scrub.redact_text(diagnosis.target)),
         verdict=say(_verdict(diagnosis)) or Point(""),
-        sees=say(
-            sees(screens, turn, diagnosis.session.departure if diagnosis.session else None)
-        ),
+        sees=say(sees(screens, turn, diagnosis.session.departure if diagnosis.session else None)),
         why=say(_why(verdict)),
         blank=say(no_reply),
         vanish=say(vanish(diagnosis, screens)),

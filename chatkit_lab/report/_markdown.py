@@ -155,9 +155,7 @@ def _guide(base: Path) -> str:
     return Path(os.path.relpath(guide, folder)).as_posix()
 
 
-def screens_image(
-    diagnosis: Diagnosis, folder: Path, base: Path, redactor: Redactor
-) -> list[str]:
+def screens_image(diagnosis: Diagnosis, folder: Path, base: Path, redactor: Redactor) -> list[str]:
     """The screens of ``diagnosis`` as an SVG image in ``folder`` (modelled); its markdown,
     with alt text that says what the picture shows."""
     from chatkit_lab.report._pictures import screens_picture
@@ -286,7 +284,7 @@ def report_markdown(
     ``lead`` is the diagnosis the first section explains (default: the first that fails);
     ``ladder`` the fix ladder's diagnoses, in order (a step that repeats a target of
     ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. ``suite``
-    (:func:`~chatkit_lab.report.run_suite`) adds the conformance section after the ladder;
+    (:func:`chatkit_lab.investigation.run_suite`) adds the conformance section after the ladder;
     ``asked`` names the lead's setup in the first line (``the setup the team reported``).
     Redacted with every diagnosis's run redactor joined with the current one; the file is
     written whole or not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).

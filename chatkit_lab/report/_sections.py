@@ -163,6 +163,7 @@ def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
 
 # -- the session -----------------------------------------------------------------------------
 
+
 def turns(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     """The requests that were not sends but made the target run a chat turn (a count)."""
     life = diagnosis.lifecycle

@@ -37,7 +37,6 @@ def screens_of(diagnosis: Diagnosis) -> Timeline:
     return timeline(life) if life is not None else Timeline()
 
 
-
 def first_turn(screens: Timeline) -> list[tuple[int, Screen]]:
     """The numbered screens of the first send, up to (not including) the next send."""
     numbered = list(enumerate(screens.screens, start=1))
