@@ -56,6 +56,7 @@ from chatkit_lab.redact._context import (
     redact_text,
     redact_url,
     redacting,
+    redactor_for,
     register_secrets,
     secrets_from_env,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "redact_token",
     "redact_url",
     "redacting",
+    "redactor_for",
     "register_secrets",
     "request_secrets",
     "secrets_from_env",

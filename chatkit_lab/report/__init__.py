@@ -37,13 +37,13 @@ _EXPORTS: dict[str, str] = {
     "plot_layers": "chatkit_lab.report._plots",
     "plot_text": "chatkit_lab.report._inert",
     "plot_timeline": "chatkit_lab.report._plots",
-    "redactor_for": "chatkit_lab.report._tables",
+    "redactor_for": "chatkit_lab.redact",
     "reload_tables": "chatkit_lab.report._tables",
     "report_markdown": "chatkit_lab.report._markdown",
     "suite_markdown": "chatkit_lab.report._conformance",
     "terminal_answer": "chatkit_lab.report._terminal",
     "transcripts": "chatkit_lab.report._tables",
-    "verdict_lines": "chatkit_lab.report._tables",
+    "verdict_lines": "chatkit_lab.report._markdown",
     "visible": "chatkit_lab.report._inert",
     "write_conformance_report": "chatkit_lab.report._conformance",
     "write_text": "chatkit_lab.report._write",
@@ -52,15 +52,15 @@ _EXPORTS: dict[str, str] = {
     "catalogue_markdown": "chatkit_lab.report._catalogue",
     "write_junit": "chatkit_lab.report._junit",
     "ScreensPicture": "chatkit_lab.report._screens",
-    "screens_picture": "chatkit_lab.report._pictures",
-    "screens_svg": "chatkit_lab.report._svg",
+    "screens_picture": "chatkit_lab.report._screens",
+    "screens_svg": "chatkit_lab.report._screens",
     "screens_alt": "chatkit_lab.report._screens",
     "screens_html": "chatkit_lab.report._screens",
     "screens_strip": "chatkit_lab.report._screens",
-    "readable": "chatkit_lab.report._pictures",
-    "evidence_words": "chatkit_lab.report._evidence",
-    "wrapped": "chatkit_lab.report._pictures",
-    "layers_by_target": "chatkit_lab.report._pictures",
+    "readable": "chatkit_lab.report._tables",
+    "evidence_words": "chatkit_lab.report._explain",
+    "wrapped": "chatkit_lab.report._tables",
+    "layers_by_target": "chatkit_lab.report._tables",
 }
 
 __all__ = [
@@ -127,6 +127,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from chatkit_lab.redact import redactor_for
     from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown
     from chatkit_lab.report._conformance import (
         Suite,
@@ -135,11 +136,11 @@ if TYPE_CHECKING:
         suite_markdown,
         write_conformance_report,
     )
-    from chatkit_lab.report._evidence import evidence_words
     from chatkit_lab.report._explain import (
         LABELS,
         Explanation,
         Point,
+        evidence_words,
         explain,
     )
     from chatkit_lab.report._inert import (
@@ -157,12 +158,7 @@ if TYPE_CHECKING:
         diagnosis_markdown,
         layers_matrix,
         report_markdown,
-    )
-    from chatkit_lab.report._pictures import (
-        layers_by_target,
-        readable,
-        screens_picture,
-        wrapped,
+        verdict_lines,
     )
     from chatkit_lab.report._plots import (
         plot_layers,
@@ -172,16 +168,18 @@ if TYPE_CHECKING:
         ScreensPicture,
         screens_alt,
         screens_html,
+        screens_picture,
         screens_strip,
+        screens_svg,
     )
-    from chatkit_lab.report._svg import screens_svg
     from chatkit_lab.report._tables import (
+        layers_by_target,
         lifecycle_notes,
         lifecycle_table,
-        redactor_for,
+        readable,
         reload_tables,
         transcripts,
-        verdict_lines,
+        wrapped,
     )
     from chatkit_lab.report._terminal import (
         terminal_answer,
