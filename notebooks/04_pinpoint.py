@@ -33,6 +33,8 @@ from chatkit_lab.report import (
     layers_by_target,
     readable,
     screens_picture,
+    summary_by_code,
+    table,
     verdict_lines,
     wrapped,
 )
@@ -75,14 +77,14 @@ setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.tar
 verdict = setup.verdict
 display(Markdown("\n".join(verdict_lines(setup))))
 display(screens_picture(setup))
-display(readable(setup.layers_table()))
+display(readable(table(setup)))
 
 # %% [markdown]
 # All findings of that run, one row per check (a fault repeated on every event is counted, not
 # listed fourteen times), with the first example and the whole fix:
 
 # %%
-display(readable(setup.summary_by_code(), wrap=("example", "fix")))
+display(readable(summary_by_code(setup), wrap=("example", "fix")))
 
 # %% [markdown]
 # ## The fix ladder

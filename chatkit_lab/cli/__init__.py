@@ -325,9 +325,9 @@ def checks(
     ] = False,
 ) -> None:
     """List every check: a block each with its code, layer, severity, expectation and fix."""
-    from chatkit_lab.report import catalogue_lines, catalogue_markdown
+    from chatkit_lab.report import catalogue_lines, catalogue_markdown, checks_table
 
-    table = all_checks_table()
+    table = checks_table()
     if markdown:
         typer.echo(catalogue_markdown(table, CHECKS_HEADER), nl=False)
     else:
@@ -362,19 +362,6 @@ CHECKS_HEADER = (
     "belong to one conformance scenario (`diagnose --scenario`, see scenarios.md). Generated "
     "by `chatkit-lab checks --markdown`; a test keeps it in sync.\n\n"
 )
-
-
-def all_checks_table() -> Any:
-    """Every check, from the declarations the registries list: the layer modules' (run on every
-    exchange, scenario ``all``) then each scenario's own."""
-    import pandas as pd
-
-    from chatkit_lab.checks import checks_table
-    from chatkit_lab.scenarios import scenario_checks_table
-
-    layers = checks_table()
-    layers.insert(0, "scenario", "all")
-    return pd.concat([layers, scenario_checks_table()], ignore_index=True)
 
 
 @app.command()

@@ -15,6 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
+    "compare": "chatkit_lab.report._tables",
+    "summary_by_code": "chatkit_lab.report._tables",
+    "findings_table": "chatkit_lab.report._tables",
+    "table": "chatkit_lab.report._tables",
+    "checks_table": "chatkit_lab.report._catalogue",
     "CLIENT_MODEL_NOTE": "chatkit_lab.report._markdown",
     "Explanation": "chatkit_lab.report._explain",
     "LABELS": "chatkit_lab.report._explain",
@@ -64,6 +69,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "compare",
+    "summary_by_code",
+    "findings_table",
+    "table",
+    "checks_table",
     "CLIENT_MODEL_NOTE",
     "Explanation",
     "LABELS",
@@ -128,7 +138,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from chatkit_lab.redact import redactor_for
-    from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown
+    from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown, checks_table
     from chatkit_lab.report._conformance import (
         Suite,
         conformance_lines,
@@ -173,11 +183,15 @@ if TYPE_CHECKING:
         screens_svg,
     )
     from chatkit_lab.report._tables import (
+        compare,
+        findings_table,
         layers_by_target,
         lifecycle_notes,
         lifecycle_table,
         readable,
         reload_tables,
+        summary_by_code,
+        table,
         transcripts,
         wrapped,
     )

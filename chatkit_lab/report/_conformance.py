@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chatkit_lab.diagnosis import Conformance, compare
+from chatkit_lab.diagnosis import Conformance
 from chatkit_lab.report._inert import inert, md_table, visible
+from chatkit_lab.report._tables import compare, table
 from chatkit_lab.report._write import destination, write_text
 
 __all__ = [
@@ -95,7 +96,7 @@ def conformance_markdown(conformances: Sequence[Conformance]) -> list[str]:
     for conformance in conformances:
         scrub = conformance.redactor
         lines += [f"### {inert(conformance.target)}", "", inert(conformance.headline()), ""]
-        lines += [*md_table(conformance.table()), ""]
+        lines += [*md_table(table(conformance)), ""]
         for result in conformance.results:
             if result.state == "pass":
                 continue

@@ -33,7 +33,7 @@ from chatkit_lab.report._conformance import Suite, suite_markdown
 from chatkit_lab.report._explain import FACT, MODELLED, Point, explain, screens_of, words_of
 from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
-from chatkit_lab.report._tables import shown_table
+from chatkit_lab.report._tables import shown_table, table
 from chatkit_lab.report._write import destination, write_text
 
 CLIENT_MODEL_NOTE = (
@@ -614,10 +614,10 @@ def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if life is None:
         return []
     lines = ["### What the client did", ""]
-    table = scrub.redact_dataframe(life.table())
+    steps = scrub.redact_dataframe(table(life))
     rows = []
     wire: dict[str, list[str]] = {}
-    for row in table.to_dict("records"):
+    for row in steps.to_dict("records"):
         status = row.get("status")
         reply = " ".join(
             str(part) for part in (_whole(status), row.get("content_type")) if _present(part)

@@ -1,5 +1,13 @@
 """What notebooks show, redacted: the tables and lines of a diagnosis, and one table style.
 
+The data models (a lifecycle, a diagnosis, a conformance) stay plain data; their tables are
+made here, the one place pandas is used. :func:`table` gives the table of any of them
+(:func:`functools.singledispatch`): a :class:`~chatkit_lab.client.Lifecycle` one row per
+request, a :class:`~chatkit_lab.diagnosis.Diagnosis` one row per layer, a
+:class:`~chatkit_lab.diagnosis.Conformance` one row per scenario, a list of conformances side by
+side (:func:`compare`); :func:`findings_table` and :func:`summary_by_code` show a diagnosis's
+findings, :func:`checks_table` the check catalogue.
+
 Each function here redacts with the diagnosis's own redactor (the secrets its run was given)
 joined with the current one, so a notebook displays them as they are: it never redacts by hand.
 :func:`readable` is the one table style every notebook uses (no row numbers, blank for missing
@@ -12,12 +20,137 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from functools import singledispatch
 from typing import Any
 
 import pandas as pd
 
-from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor, redactor_for, shorten
+from chatkit_lab.checks import LAYERS
+from chatkit_lab.checks import findings_table as _findings_rows
+from chatkit_lab.client import Lifecycle, body_shape, path_of
+from chatkit_lab.diagnosis import Conformance, Diagnosis
+from chatkit_lab.redact import Redactor, current_redactor, redactor_for, shorten
+
+
+@singledispatch
+def table(value: Any) -> pd.DataFrame:
+    """The table of ``value``, redacted by the secrets of its run joined with the current ones:
+    a lifecycle (one row per request: what the client sent, what went on the wire, what came
+    back), a diagnosis (one row per layer: state, errors, warnings, the first finding's code),
+    a conformance (one row per scenario: state, the failing layer and check, and why) or a list
+    of conformances (:func:`compare`)."""
+    raise TypeError(f"no table for {type(value).__name__}")
+
+
+@table.register
+def _(life: Lifecycle) -> pd.DataFrame:
+    rows = []
+    for number, step in enumerate(life.steps, start=1):
+        capture = step.capture
+        request = capture.request
+        rows.append(
+            {
+                "step": number,
+                "name": step.name,
+                "client_sends": step.client_type,
+                "on_the_wire": (
+                    "answered locally"
+                    if step.answered_locally
+                    else f"{request.method} {path_of(request.url)} "
+                    f"{capture.request_type or body_shape(request.body)}"
+                ),
+                "status": capture.status,
+                "content_type": capture.content_type or None,
+                "expects": step.expects,
+                "events": len(capture.events) if capture.is_event_stream else None,
+                "bytes": capture.size,
+                "ended": capture.ending.state,
+            }
+        )
+    return current_redactor().redact_dataframe(pd.DataFrame(rows))
+
+
+@table.register
+def _(diagnosis: Diagnosis) -> pd.DataFrame:
+    rows = []
+    for layer in LAYERS:
+        mine = [f for f in diagnosis.findings if f.layer == layer]
+        rows.append(
+            {
+                "layer": layer,
+                "state": diagnosis.layers.get(layer, "skip"),
+                "errors": sum(f.severity == "error" for f in mine),
+                "warnings": sum(f.severity == "warning" for f in mine),
+                "first": mine[0].code if mine else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@table.register
+def _(conformance: Conformance) -> pd.DataFrame:
+    rows = []
+    for result in conformance.results:
+        verdict = result.diagnosis.verdict if result.state == "fail" else None
+        rows.append(
+            {
+                "scenario": result.name,
+                "state": result.state,
+                "layer": verdict.layer if verdict is not None else "",
+                "check": verdict.code if verdict is not None else "",
+                "why": result.reason,
+            }
+        )
+    shown = pd.DataFrame(rows, columns=["scenario", "state", "layer", "check", "why"])
+    shown["why"] = shown["why"].map(conformance.redactor.redact_text)
+    return shown
+
+
+@table.register
+def _(conformances: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    return compare(conformances)
+
+
+def compare(conformances: Sequence[Conformance]) -> pd.DataFrame:
+    """Targets side by side: one row per scenario, one column per target (its state, and the
+    failing check when it fails): the reference beside a team's backend, at a glance."""
+    names: list[str] = []
+    for conformance in conformances:
+        for result in conformance.results:
+            if result.name not in names:
+                names.append(result.name)
+    rows = []
+    for name in names:
+        row: dict[str, str] = {"scenario": name}
+        for conformance in conformances:
+            result = conformance.result(name)
+            if result is None:
+                row[conformance.target] = ""
+                continue
+            verdict = result.diagnosis.verdict
+            cell = result.state
+            if result.state == "fail" and verdict is not None:
+                cell += f" ({verdict.code})"
+            row[conformance.target] = cell
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["scenario", *[c.target for c in conformances]])
+
+
+def findings_table(diagnosis: Diagnosis) -> pd.DataFrame:
+    """Every finding, one row each, in layer order (secrets redacted, then shortened)."""
+    return _findings_rows(diagnosis.redactor.redact_obj(diagnosis.findings))
+
+
+def summary_by_code(diagnosis: Diagnosis) -> pd.DataFrame:
+    """Findings grouped by code (count, first summary): readable when events repeat a fault."""
+    shown = findings_table(diagnosis)
+    if shown.empty:
+        return pd.DataFrame(columns=["layer", "code", "severity", "count", "example", "fix"])
+    return (
+        shown.groupby(["layer", "code", "severity"], sort=False)
+        .agg(count=("summary", "size"), example=("summary", "first"), fix=("fix", "first"))
+        .reset_index()
+    )
 
 
 def shown_table(table: pd.DataFrame, redactor: Redactor, limit: int | None = None) -> pd.DataFrame:
@@ -36,7 +169,7 @@ def lifecycle_table(diagnosis: Diagnosis, redactor: Redactor | None = None) -> p
     """One row per request of the client session (empty when the diagnosis ran no session)."""
     if diagnosis.lifecycle is None:
         return pd.DataFrame()
-    return shown_table(diagnosis.lifecycle.table(), redactor or redactor_for(diagnosis))
+    return shown_table(table(diagnosis.lifecycle), redactor or redactor_for(diagnosis))
 
 
 def lifecycle_notes(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[str]:

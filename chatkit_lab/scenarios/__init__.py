@@ -26,7 +26,6 @@ from chatkit_lab.scenarios.registry import (
     resolve_prompts,
     resolve_scenarios,
     scenario_checks,
-    scenario_checks_table,
     scenarios,
 )
 
@@ -48,6 +47,5 @@ __all__ = [
     "resolve_prompts",
     "resolve_scenarios",
     "scenario_checks",
-    "scenario_checks_table",
     "scenarios",
 ]
