@@ -60,11 +60,10 @@ from chatkit_lab.redact._context import (
     register_secrets,
     secrets_from_env,
 )
-from chatkit_lab.redact._literals import Password
 from chatkit_lab.redact._names import is_secret_field, is_secret_header, is_secret_param
 from chatkit_lab.redact._redactor import MAX_SECRETS, MIN_EXTRA_LENGTH, Redactor
-from chatkit_lab.redact._shapes import Style, redact_token
-from chatkit_lab.redact._shorten import ELLIPSIS, shorten
+from chatkit_lab.redact._shapes import ELLIPSIS, Style, redact_token, shorten
+from chatkit_lab.redact._spans import Password
 from chatkit_lab.redact._supplied import (
     credential_forms,
     har_entry_secrets,

@@ -16,12 +16,11 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from chatkit_lab.redact._redactor import Redactor
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _EMPTY = Redactor()
 _current: ContextVar[Redactor | None] = ContextVar("chatkit_lab_redactor", default=None)
