@@ -143,6 +143,13 @@ def evidence_words(
 ) -> str:
     """Where a finding was seen and what proves it, as phrases joined by ``;`` (each detail
     cut to ``limit`` characters; ``None``: whole)."""
+    return "; ".join(evidence_parts(evidence, redact, limit=limit))
+
+
+def evidence_parts(
+    evidence: Any, redact: Callable[[str], str] | None = None, *, limit: int | None = None
+) -> list[str]:
+    """The phrases of :func:`evidence_words`: capture, event, frame, bytes, then the details."""
     scrub = redact or (lambda text: text)
     parts: list[str] = []
     if getattr(evidence, "capture", None):
@@ -155,7 +162,13 @@ def evidence_words(
         parts.append(f"bytes {evidence.byte_range[0]}..{evidence.byte_range[1]}")
     for key, value in list((getattr(evidence, "detail", None) or {}).items())[:8]:
         parts.append(f"{_key(key)}: {scrub(words_of(value, limit))}")
-    return "; ".join(parts)
+    return parts
+
+
+def passes(diagnosis: Diagnosis) -> str:
+    """``every layer passes``, naming the layers that warn."""
+    warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
+    return "every layer passes" + (f" (warnings in {', '.join(warned)})" if warned else "")
 
 
 STREAM_LAYERS = ("framing", "decoding", "schema", "ordering", "rendering")
@@ -502,9 +515,7 @@ def _same_evidence(point: Point, verdict: Finding) -> bool:
 def _verdict(diagnosis: Diagnosis) -> Point:
     verdict = diagnosis.verdict
     if verdict is None:
-        warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
-        extra = f" (warnings in {', '.join(warned)})" if warned else ""
-        return Point(f"every layer passes{extra}.", ("layers",))
+        return Point(f"{passes(diagnosis)}.", ("layers",))
     return Point(
         f"the first broken layer is {verdict.layer} ({verdict.code}).",
         pointers_of(verdict),

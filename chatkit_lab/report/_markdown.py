@@ -30,7 +30,15 @@ from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen
 from chatkit_lab.diagnosis import Diagnosis
 from chatkit_lab.redact import Redactor, redactor_for
 from chatkit_lab.report._conformance import Suite, suite_markdown
-from chatkit_lab.report._explain import FACT, MODELLED, Point, explain, screens_of, words_of
+from chatkit_lab.report._explain import (
+    FACT,
+    MODELLED,
+    Point,
+    evidence_parts,
+    explain,
+    passes,
+    screens_of,
+)
 from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
 from chatkit_lab.report._tables import shown_table, table
@@ -65,8 +73,7 @@ def _slug(name: str, redactor: Redactor) -> str:
 def _short_verdict(diagnosis: Diagnosis) -> str:
     verdict = diagnosis.verdict
     if verdict is None:
-        warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
-        return "every layer passes" + (f" (warnings in {', '.join(warned)})" if warned else "")
+        return passes(diagnosis)
     return f"first broken layer is {verdict.layer} ({verdict.code})"
 
 
@@ -335,18 +342,7 @@ WHERE = 3
 def evidence_line(finding: Finding, scrub: Redactor) -> str:
     """Where a finding was seen, inert: capture, event, bytes, details, the excerpt in code."""
     evidence = scrub.redact_obj(finding.evidence)
-    parts: list[str] = []
-    if evidence.capture:
-        parts.append(f"capture {_say(scrub, evidence.capture)}")
-    if evidence.event_index is not None:
-        parts.append(f"event {evidence.event_index}")
-    if evidence.frame_index is not None and evidence.event_index is None:
-        parts.append(f"frame {evidence.frame_index}")
-    if evidence.byte_range is not None:
-        parts.append(f"bytes {evidence.byte_range[0]}..{evidence.byte_range[1]}")
-    for key, value in list(evidence.detail.items())[:8]:
-        # a phrase, never a Python repr: lists "a, b and N more", mappings "k: v; k: v"
-        parts.append(f"{_say(scrub, str(key).replace('_', ' '))}: {_say(scrub, words_of(value))}")
+    parts = [inert(part) for part in evidence_parts(evidence, scrub.redact_text, limit=160)]
     if evidence.excerpt:
         parts.append(inert(evidence.excerpt, redact=scrub.redact_text, limit=160, code=True))
     return "; ".join(parts) or "(no capture)"
@@ -364,9 +360,7 @@ def verdict_block(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     """The verdict as markdown: the first broken layer, its evidence and its whole fix."""
     verdict = diagnosis.verdict
     if verdict is None:
-        warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
-        extra = f" (warnings in {', '.join(warned)})" if warned else ""
-        return [f"**Verdict:** every layer passes{extra}.", ""]
+        return [f"**Verdict:** {passes(diagnosis)}.", ""]
     return [
         f"**Verdict:** the first broken layer is **{verdict.layer}** (`{verdict.code}`): "
         f"{_say(scrub, verdict.summary)}",
