@@ -193,11 +193,11 @@ def diagnose(
     if fetch is not None and not fetch.is_file():
         fail(f"bad --fetch {fetch}: no such file")
     out = check_out(out, inputs=(target, fetch))
-    from chatkit_lab.redact import current_redactor, redacting, request_secrets
+    from chatkit_lab.redact import redacting, run_redactor
 
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
-    run = current_redactor().with_secrets(request_secrets(target, headers))
+    run = run_redactor(target, headers)
     from chatkit_lab.cli._scenarios import check_scenario_options
 
     played = {"upload_url": upload_url, "upload_type": upload_type, "sync_action": sync_action}
@@ -409,14 +409,10 @@ def proxy(
         if host not in ("127.0.0.1", "localhost", "::1"):
             say(f"note: listening on {host}, not loopback only", err=True)
 
-    from chatkit_lab.redact import current_redactor, url_secrets
+    from chatkit_lab.redact import run_redactor
 
     recorder = RecordingProxy(
-        base,
-        out_dir=out,
-        verify=not insecure,
-        on_capture=report,
-        redactor=current_redactor().with_secrets(url_secrets(base)),
+        base, out_dir=out, verify=not insecure, on_capture=report, redactor=run_redactor(base)
     )
     try:
         serve_proxy(recorder, host, port, on_listening=listening)

@@ -58,6 +58,7 @@ from chatkit_lab.redact._context import (
     redacting,
     redactor_for,
     register_secrets,
+    run_redactor,
     secrets_from_env,
 )
 from chatkit_lab.redact._names import is_secret_field, is_secret_header, is_secret_param
@@ -100,6 +101,7 @@ __all__ = [
     "redactor_for",
     "register_secrets",
     "request_secrets",
+    "run_redactor",
     "secrets_from_env",
     "shorten",
     "url_secrets",

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from chatkit_lab.redact._redactor import Redactor
+from chatkit_lab.redact._supplied import request_secrets
 
 _EMPTY = Redactor()
 _current: ContextVar[Redactor | None] = ContextVar("chatkit_lab_redactor", default=None)
@@ -39,6 +40,13 @@ def redacting(redactor: Redactor) -> Iterator[Redactor]:
         yield redactor
     finally:
         _current.reset(token)
+
+
+def run_redactor(url: str | None, headers: Any = None, *, base: Redactor | None = None) -> Redactor:
+    """The redactor of a run: ``base`` (default: the current one) holding every credential of
+    the request the run makes (:func:`request_secrets` of its URL and headers), built before the
+    first request is sent."""
+    return (base or current_redactor()).with_secrets(request_secrets(url, headers))
 
 
 def redactor_for(*owners: Any) -> Redactor:
