@@ -38,7 +38,6 @@ app = typer.Typer(
     help="Find the first layer where a ChatKit conversation breaks, with evidence.",
 )
 
-WIDTH = 80
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 """The walkthroughs `investigate --notebooks` executes (the checkout's notebooks folder)."""
 

@@ -41,7 +41,7 @@ from chatkit_lab.report._explain import (
 )
 from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
-from chatkit_lab.report._tables import shown_table, table
+from chatkit_lab.report._tables import table
 from chatkit_lab.report._write import destination, write_text
 
 CLIENT_MODEL_NOTE = (
@@ -61,7 +61,7 @@ def layers_matrix(diagnoses: Sequence[Diagnosis]) -> pd.DataFrame:
         row.update({layer: diagnosis.layers.get(layer, "skip") for layer in LAYERS})
         row["verdict"] = f"{verdict.layer}: {verdict.code}" if verdict else "all pass"
         rows.append(row)
-    return shown_table(pd.DataFrame(rows), redactor_for(diagnoses))
+    return redactor_for(diagnoses).redact_dataframe(pd.DataFrame(rows))
 
 
 def _slug(name: str, redactor: Redactor) -> str:
@@ -258,7 +258,7 @@ def diagnosis_markdown(
     if diagnosis.transform and diagnosis.transform != "none":
         transform = inert(diagnosis.transform, redact=scrub.redact_text)
         lines += [f"Client transform (custom fetch): {transform}", ""]
-    lines += verdict_block(diagnosis, scrub)
+    lines += verdict_lines(diagnosis, scrub)
     for part in section_parts(diagnosis, scrub):
         lines += part
     if plots_dir is not None:
@@ -353,11 +353,7 @@ def verdict_lines(diagnosis: Diagnosis, redactor: Redactor | None = None) -> lis
 
     Every value is redacted (before any excerpt is cut) and inert markdown.
     """
-    return verdict_block(diagnosis, redactor or redactor_for(diagnosis))
-
-
-def verdict_block(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
-    """The verdict as markdown: the first broken layer, its evidence and its whole fix."""
+    scrub = redactor or redactor_for(diagnosis)
     verdict = diagnosis.verdict
     if verdict is None:
         return [f"**Verdict:** {passes(diagnosis)}.", ""]

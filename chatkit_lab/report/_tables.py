@@ -29,7 +29,7 @@ from chatkit_lab.checks import LAYERS
 from chatkit_lab.checks import findings_table as _findings_rows
 from chatkit_lab.client import Lifecycle, body_shape, path_of
 from chatkit_lab.diagnosis import Conformance, Diagnosis
-from chatkit_lab.redact import Redactor, current_redactor, redactor_for, shorten
+from chatkit_lab.redact import Redactor, current_redactor, redactor_for
 
 
 @singledispatch
@@ -153,23 +153,11 @@ def summary_by_code(diagnosis: Diagnosis) -> pd.DataFrame:
     )
 
 
-def shown_table(table: pd.DataFrame, redactor: Redactor, limit: int | None = None) -> pd.DataFrame:
-    """``table`` redacted, then each text cell cut to ``limit`` characters (when given)."""
-    out = redactor.redact_dataframe(table)
-    if limit is None or out.empty:
-        return out
-    for column in out.columns:
-        out[column] = [
-            shorten(value, limit) if isinstance(value, str) else value for value in out[column]
-        ]
-    return out
-
-
 def lifecycle_table(diagnosis: Diagnosis, redactor: Redactor | None = None) -> pd.DataFrame:
     """One row per request of the client session (empty when the diagnosis ran no session)."""
     if diagnosis.lifecycle is None:
         return pd.DataFrame()
-    return shown_table(table(diagnosis.lifecycle), redactor or redactor_for(diagnosis))
+    return (redactor or redactor_for(diagnosis)).redact_dataframe(table(diagnosis.lifecycle))
 
 
 def lifecycle_notes(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[str]:
@@ -194,7 +182,7 @@ def reload_tables(
     """``(name, table)`` per reload: what streamed against what the reload returned."""
     scrub = redactor or redactor_for(diagnosis)
     return [
-        (scrub.redact_text(reload.name), shown_table(reload.table(), scrub))
+        (scrub.redact_text(reload.name), scrub.redact_dataframe(reload.table()))
         for reload in diagnosis.reloads
     ]
 
