@@ -97,5 +97,3 @@ class Conformance:
             "counts": self.counts(),
         }
         return self.redactor.redact_obj(payload) if redact else payload
-
-
