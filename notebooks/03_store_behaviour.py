@@ -35,7 +35,7 @@ from chatkit_lab import diagnose, diagnose_target, open_app_target
 from chatkit_lab.backends import reference_app
 from chatkit_lab.backends.faults import DropAssistantStore, RenamingStore, ReversedOrderStore
 from chatkit_lab.checks import Reload
-from chatkit_lab.report import readable, screens_picture
+from chatkit_lab.report import findings_table, readable, screens_picture, table
 
 
 def short(text: object, width: int = 60) -> object:
@@ -55,7 +55,7 @@ app = reference_app()
 async with open_app_target(app, "/chatkit", name="reference") as target:
     reference = await diagnose_target(target, keep_threads=True)
 
-steps = reference.lifecycle.table()[["step", "name", "on_the_wire", "status", "content_type"]]
+steps = table(reference.lifecycle)[["step", "name", "on_the_wire", "status", "content_type"]]
 display(readable(steps))
 
 # %% [markdown]
@@ -150,7 +150,7 @@ for name, d in faulty.items():
 
 # %%
 legacy = await diagnose("legacy:attempt3", transform="legacy-fetch")
-wire = legacy.lifecycle.table()[["step", "client_sends", "on_the_wire", "status", "content_type"]]
+wire = table(legacy.lifecycle)[["step", "client_sends", "on_the_wire", "status", "content_type"]]
 display(readable(wire))
 
 # %% [markdown]
@@ -204,7 +204,7 @@ rewritten = [
     and not step.answered_locally
     and step.capture.request_type is None
 ]
-persistence = legacy.findings_table().query("layer == 'persistence'")
+persistence = findings_table(legacy).query("layer == 'persistence'")
 display(
     Markdown(
         f"The reference store keeps every streamed item (persistence: "

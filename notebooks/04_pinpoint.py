@@ -28,14 +28,13 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
+from chatkit_lab.investigation import BUILTIN_RUNS, FIX_LADDER, REPORT_SETUP, run_all
 from chatkit_lab.report import (
-    BUILTIN_RUNS,
-    FIX_LADDER,
-    REPORT_SETUP,
     layers_by_target,
     readable,
-    run_all,
     screens_picture,
+    summary_by_code,
+    table,
     verdict_lines,
     wrapped,
 )
@@ -78,14 +77,14 @@ setup = next(d for d, run in zip(builtins, BUILTIN_RUNS, strict=True) if run.tar
 verdict = setup.verdict
 display(Markdown("\n".join(verdict_lines(setup))))
 display(screens_picture(setup))
-display(readable(setup.layers_table()))
+display(readable(table(setup)))
 
 # %% [markdown]
 # All findings of that run, one row per check (a fault repeated on every event is counted, not
 # listed fourteen times), with the first example and the whole fix:
 
 # %%
-display(readable(setup.summary_by_code(), wrap=("example", "fix")))
+display(readable(summary_by_code(setup), wrap=("example", "fix")))
 
 # %% [markdown]
 # ## The fix ladder

@@ -67,6 +67,8 @@ from chatkit_lab.report import (
     readable,
     reload_tables,
     screens_picture,
+    summary_by_code,
+    table,
 )
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
@@ -125,7 +127,7 @@ finally:
 
 display(Markdown(f"**{diagnosis.headline()}**"))
 display(screens_picture(diagnosis))
-display(readable(diagnosis.layers_table()))
+display(readable(table(diagnosis)))
 
 # %% [markdown]
 # ## What the client did
@@ -145,10 +147,10 @@ if notes:
 # Grouped by check; empty when every layer passes.
 
 # %%
-display(readable(diagnosis.summary_by_code()))
-for name, table in reload_tables(diagnosis):
+display(readable(summary_by_code(diagnosis)))
+for name, diff in reload_tables(diagnosis):
     display(Markdown(f"**stream vs {md_text(name)}**"))
-    display(readable(table))
+    display(readable(diff))
 
 # %% [markdown]
 # ## Save the evidence

@@ -32,15 +32,15 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from chatkit_lab import report_markdown
-from chatkit_lab.report import (
+from chatkit_lab.investigation import (
     BUILTIN_RUNS,
     FIX_LADDER,
     INTRO,
     REPORT_SETUP,
-    readable,
     run_all,
     run_suite,
 )
+from chatkit_lab.report import readable
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 

@@ -41,12 +41,11 @@ from chatkit_lab import Capture, analyze_capture
 from chatkit_lab.checks import checks_of
 from chatkit_lab.diagnosis import (
     ScenarioResult,
-    compare,
     diagnose_scenarios,
     open_run,
     run_scenarios,
 )
-from chatkit_lab.report import readable, wrapped
+from chatkit_lab.report import compare, readable, table, wrapped
 from chatkit_lab.scenarios import item_text, scenarios
 
 CANCEL = scenarios()["cancel"]
@@ -90,7 +89,7 @@ async def play_cancel(target: str) -> tuple[ScenarioResult, pd.DataFrame]:
 
 
 reference, reference_store = await play_cancel("reference")
-steps = reference.diagnosis.lifecycle.table()
+steps = table(reference.diagnosis.lifecycle)
 display(readable(steps[["step", "name", "client_sends", "status", "content_type", "ended"]]))
 
 # %% [markdown]
@@ -229,7 +228,7 @@ def check_outcomes(result: ScenarioResult) -> pd.DataFrame:
 
 
 display(readable(check_outcomes(reference), wrap=("expects",)))
-display(readable(reference.diagnosis.layers_table()))
+display(readable(table(reference.diagnosis)))
 skips = pd.DataFrame(
     [{"layer": s.layer, "check": s.code, "reason": s.reason} for s in reference.diagnosis.skipped]
 )
@@ -331,7 +330,7 @@ for name, store, result in (
 # %%
 reference_all = await diagnose_scenarios("reference", "all")
 print(reference_all.headline())
-display(readable(reference_all.table(), wrap=("why",)))
+display(readable(table(reference_all), wrap=("why",)))
 
 # %% [markdown]
 # ## The reference beside two faulty variants

@@ -27,7 +27,7 @@ from chatkit_lab import (
 )
 from chatkit_lab.capture import END_STATES, Chunk, Ending, RequestRecord
 from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES, KNOWN_TYPES
-from chatkit_lab.report import events_table, frames_table
+from chatkit_lab.report import events_table, findings_table, frames_table
 from chatkit_lab.sse import FrameParser, parse_frames
 
 T = TypeVar("T")
@@ -366,7 +366,7 @@ def test_capture_analysis_and_diagnosis_take_any_exchange(capture: Capture) -> N
             "persistence",
         }
         survives(diagnosis.headline)
-        survives(diagnosis.findings_table)
+        survives(lambda: findings_table(diagnosis))
     survives(capture.summary)
     survives(frames_table, capture)
     survives(events_table, capture)

@@ -11,6 +11,7 @@ from chatkit_lab.backends import reference_app
 from chatkit_lab.capture import Capture, RequestRecord
 from chatkit_lab.client import Lifecycle, LifecycleRunner, adopt_thread_id
 from chatkit_lab.diagnosis import evaluate_lifecycle
+from chatkit_lab.report import table as steps_table
 from chatkit_lab.targets import open_app_target, open_target
 
 REFERENCE_STEPS = [
@@ -68,7 +69,7 @@ async def test_every_exchange_of_the_reference_session_becomes_a_capture() -> No
     assert expects["send: threads.create"] == "stream"
     assert expects["load: threads.get_by_id"] == "json"
     assert life.thread_id_adopted and life.thread_id and life.created_threads == [life.thread_id]
-    table = life.table()
+    table = steps_table(life)
     assert list(table["name"]) == REFERENCE_STEPS
     assert table.loc[table["name"] == "send: threads.create", "events"].item() > 0
 

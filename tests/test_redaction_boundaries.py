@@ -44,10 +44,12 @@ from chatkit_lab.redact import (
 from chatkit_lab.report import (
     chunks_table,
     events_table,
+    findings_table,
     frames_table,
     lifecycle_notes,
     lifecycle_table,
     reload_tables,
+    summary_by_code,
 )
 
 LITERAL = "plainLiteralSecretValue42"
@@ -176,8 +178,8 @@ async def test_a_run_knows_the_supplied_credentials_before_its_first_request_and
     outputs = {
         "headline": diagnosis.headline(),
         "json": json.dumps(diagnosis.to_json()),
-        "findings": diagnosis.findings_table().to_string(),
-        "by code": diagnosis.summary_by_code().to_string(),
+        "findings": findings_table(diagnosis).to_string(),
+        "by code": summary_by_code(diagnosis).to_string(),
         "lifecycle": lifecycle_table(diagnosis).to_string() + "\n".join(lifecycle_notes(diagnosis)),
         "reloads": "".join(table.to_string() for _, table in reload_tables(diagnosis)),
         "report": report_markdown([diagnosis], tmp_path / "r.md", plots=False).read_text(),
@@ -206,7 +208,7 @@ def test_findings_are_redacted_before_their_excerpts_are_cut(secret_at: int) -> 
         LITERAL in (item.evidence.excerpt or "") or "REDACTED" in (item.evidence.excerpt or "")
         for item in diagnosis.findings
     ), "the test needs a finding whose excerpt reaches the secret"
-    table = diagnosis.findings_table().to_string()
+    table = findings_table(diagnosis).to_string()
     assert _leaked(LITERAL, table) == []
     assert _leaked(LITERAL, json.dumps(diagnosis.to_json())) == []
 

@@ -55,7 +55,6 @@ from chatkit_lab.checks.registry import (
     all_checks,
     check_specs,
     checks_for,
-    checks_table,
     finding,
     run_layer,
 )
@@ -96,7 +95,6 @@ __all__ = [
     "check_specs",
     "check_transport",
     "checks_for",
-    "checks_table",
     "diff_lifecycle",
     "diff_reload",
     "finding",

@@ -19,8 +19,6 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-import pandas as pd
-
 from chatkit_lab.checks import (
     decoding,
     framing,
@@ -49,7 +47,6 @@ __all__ = [
     "all_checks",
     "check_specs",
     "checks_for",
-    "checks_table",
     "finding",
     "run_layer",
 ]
@@ -103,15 +100,6 @@ def all_checks() -> list[Check[Any]]:
 def check_specs() -> dict[str, CheckSpec]:
     """Every check's declaration, by code."""
     return {declared.code: declared.spec for declared in all_checks()}
-
-
-def checks_table() -> pd.DataFrame:
-    """All checks as a table (code, layer, severity, description, expectation, fix)."""
-    specs = sorted(check_specs().values(), key=lambda spec: (LAYERS.index(spec.layer), spec.code))
-    columns = ["code", "layer", "severity", "description", "expectation", "fix"]
-    return pd.DataFrame(
-        [{column: getattr(spec, column) for column in columns} for spec in specs], columns=columns
-    )
 
 
 def finding(code: str, summary: str, evidence: Evidence | None = None) -> Finding:

@@ -38,7 +38,6 @@ app = typer.Typer(
     help="Find the first layer where a ChatKit conversation breaks, with evidence.",
 )
 
-WIDTH = 80
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 """The walkthroughs `investigate --notebooks` executes (the checkout's notebooks folder)."""
 
@@ -156,8 +155,7 @@ def diagnose(
     junit: Annotated[
         Path | None,
         typer.Option(
-            help="With --scenario: also write JUnit XML here (one test case per scenario), "
-            "for CI."
+            help="With --scenario: also write JUnit XML here (one test case per scenario), for CI."
         ),
     ] = None,
     upload_type: Annotated[
@@ -194,11 +192,11 @@ def diagnose(
     if fetch is not None and not fetch.is_file():
         fail(f"bad --fetch {fetch}: no such file")
     out = check_out(out, inputs=(target, fetch))
-    from chatkit_lab.redact import current_redactor, redacting, request_secrets
+    from chatkit_lab.redact import redacting, run_redactor
 
     # The run's redactor knows every credential given (-H values, cookies, Basic auth, URL
     # userinfo and tokens in the URL) before anything is sent.
-    run = current_redactor().with_secrets(request_secrets(target, headers))
+    run = run_redactor(target, headers)
     from chatkit_lab.cli._scenarios import check_scenario_options
 
     played = {"upload_url": upload_url, "upload_type": upload_type, "sync_action": sync_action}
@@ -275,7 +273,7 @@ def investigate(
     say("chatkit-lab: investigating the built-in backends ...", err=True)
     import asyncio
 
-    from chatkit_lab.report import run_investigation, run_notebooks
+    from chatkit_lab.investigation import run_investigation, run_notebooks
 
     try:
         if notebooks:
@@ -326,9 +324,9 @@ def checks(
     ] = False,
 ) -> None:
     """List every check: a block each with its code, layer, severity, expectation and fix."""
-    from chatkit_lab.report import catalogue_lines, catalogue_markdown
+    from chatkit_lab.report import catalogue_lines, catalogue_markdown, checks_table
 
-    table = all_checks_table()
+    table = checks_table()
     if markdown:
         typer.echo(catalogue_markdown(table, CHECKS_HEADER), nl=False)
     else:
@@ -363,19 +361,6 @@ CHECKS_HEADER = (
     "belong to one conformance scenario (`diagnose --scenario`, see scenarios.md). Generated "
     "by `chatkit-lab checks --markdown`; a test keeps it in sync.\n\n"
 )
-
-
-def all_checks_table() -> Any:
-    """Every check, from the declarations the registries list: the layer modules' (run on every
-    exchange, scenario ``all``) then each scenario's own."""
-    import pandas as pd
-
-    from chatkit_lab.checks import checks_table
-    from chatkit_lab.scenarios import scenario_checks_table
-
-    layers = checks_table()
-    layers.insert(0, "scenario", "all")
-    return pd.concat([layers, scenario_checks_table()], ignore_index=True)
 
 
 @app.command()
@@ -423,14 +408,10 @@ def proxy(
         if host not in ("127.0.0.1", "localhost", "::1"):
             say(f"note: listening on {host}, not loopback only", err=True)
 
-    from chatkit_lab.redact import current_redactor, url_secrets
+    from chatkit_lab.redact import run_redactor
 
     recorder = RecordingProxy(
-        base,
-        out_dir=out,
-        verify=not insecure,
-        on_capture=report,
-        redactor=current_redactor().with_secrets(url_secrets(base)),
+        base, out_dir=out, verify=not insecure, on_capture=report, redactor=run_redactor(base)
     )
     try:
         serve_proxy(recorder, host, port, on_listening=listening)

@@ -55,7 +55,9 @@ from chatkit_lab.client._steps import (
     Lifecycle,
     Step,
     adopt_thread_id,
+    body_shape,
     envelope,
+    path_of,
     user_input,
 )
 from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
@@ -98,6 +100,8 @@ __all__ = [
     "FetchOutcome",
     "JsonReply",
     "Lifecycle",
+    "body_shape",
+    "path_of",
     "LifecycleRunner",
     "LocalResponse",
     "NodeFetch",

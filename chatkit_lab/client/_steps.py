@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from chatkit_lab.capture import Capture
 from chatkit_lab.client._fetch import ControlCall
 from chatkit_lab.client._network import JsonReply, StreamOpen
@@ -147,32 +145,6 @@ class Lifecycle:
     @property
     def retries(self) -> list[Step]:
         return [step for step in self.steps if step.attempt > 0]
-
-    def table(self) -> pd.DataFrame:
-        """One row per step: what the client sent, what went on the wire, what came back."""
-        rows = []
-        for number, step in enumerate(self.steps, start=1):
-            capture = step.capture
-            rows.append(
-                {
-                    "step": number,
-                    "name": step.name,
-                    "client_sends": step.client_type,
-                    "on_the_wire": (
-                        "answered locally"
-                        if step.answered_locally
-                        else f"{capture.request.method} {path_of(capture.request.url)} "
-                        f"{capture.request_type or body_shape(capture.request.body)}"
-                    ),
-                    "status": capture.status,
-                    "content_type": capture.content_type or None,
-                    "expects": step.expects,
-                    "events": len(capture.events) if capture.is_event_stream else None,
-                    "bytes": capture.size,
-                    "ended": capture.ending.state,
-                }
-            )
-        return pd.DataFrame(rows)
 
 
 def path_of(url: str) -> str:

@@ -10,7 +10,6 @@ from chatkit_lab.diagnosis._conformance import (
     SCENARIO_STATES,
     Conformance,
     ScenarioResult,
-    compare,
 )
 from chatkit_lab.diagnosis._counterfactual import Counterfactual
 from chatkit_lab.diagnosis._evidence import save_run
@@ -31,7 +30,6 @@ __all__ = [
     "Counterfactual",
     "Diagnosis",
     "ScenarioResult",
-    "compare",
     "diagnose_scenarios",
     "evaluate_scenario",
     "open_run",

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pandas as pd
-
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.redact import Redactor, current_redactor
 from chatkit_lab.scenarios import Scenario
@@ -91,24 +89,6 @@ class Conformance:
             text += f"; first failing: {worst.name} ({worst.reason})"
         return self.redactor.redact_text(text)
 
-    def table(self) -> pd.DataFrame:
-        """One row per scenario: state, the failing layer and check, and why (redacted)."""
-        rows = []
-        for result in self.results:
-            verdict = result.diagnosis.verdict if result.state == "fail" else None
-            rows.append(
-                {
-                    "scenario": result.name,
-                    "state": result.state,
-                    "layer": verdict.layer if verdict is not None else "",
-                    "check": verdict.code if verdict is not None else "",
-                    "why": result.reason,
-                }
-            )
-        table = pd.DataFrame(rows, columns=["scenario", "state", "layer", "check", "why"])
-        table["why"] = table["why"].map(self.redactor.redact_text)
-        return table
-
     def to_json(self, *, redact: bool = True) -> dict[str, Any]:
         """The CLI's ``--json`` object for ``--scenario`` (secrets redacted unless told)."""
         payload = {
@@ -117,28 +97,3 @@ class Conformance:
             "counts": self.counts(),
         }
         return self.redactor.redact_obj(payload) if redact else payload
-
-
-def compare(conformances: list[Conformance]) -> pd.DataFrame:
-    """Targets side by side: one row per scenario, one column per target (its state, and the
-    failing check when it fails): the reference beside a team's backend, at a glance."""
-    names: list[str] = []
-    for conformance in conformances:
-        for result in conformance.results:
-            if result.name not in names:
-                names.append(result.name)
-    rows = []
-    for name in names:
-        row: dict[str, str] = {"scenario": name}
-        for conformance in conformances:
-            result = conformance.result(name)
-            if result is None:
-                row[conformance.target] = ""
-                continue
-            verdict = result.diagnosis.verdict
-            cell = result.state
-            if result.state == "fail" and verdict is not None:
-                cell += f" ({verdict.code})"
-            row[conformance.target] = cell
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["scenario", *[c.target for c in conformances]])

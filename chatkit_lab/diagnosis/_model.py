@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks import (
     LAYERS,
     Finding,
     Reload,
     Skipped,
-    findings_table,
 )
 from chatkit_lab.client import (
     Lifecycle,
@@ -131,38 +128,6 @@ class Diagnosis:
             "kind": departure.kind,
             "sees": departure.sees,
         }
-
-    def layers_table(self) -> pd.DataFrame:
-        """One row per layer: state, number of findings, the first finding's code."""
-        rows = []
-        for layer in LAYERS:
-            mine = [f for f in self.findings if f.layer == layer]
-            rows.append(
-                {
-                    "layer": layer,
-                    "state": self.layers.get(layer, "skip"),
-                    "errors": sum(f.severity == "error" for f in mine),
-                    "warnings": sum(f.severity == "warning" for f in mine),
-                    "first": mine[0].code if mine else "",
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def findings_table(self) -> pd.DataFrame:
-        """Every finding, one row each, in layer order (secrets redacted, then shortened)."""
-        return findings_table(self.redactor.redact_obj(self.findings))
-
-    def summary_by_code(self) -> pd.DataFrame:
-        """Findings grouped by code (count, first summary): readable when events repeat a fault."""
-        table = self.findings_table()
-        if table.empty:
-            return pd.DataFrame(columns=["layer", "code", "severity", "count", "example", "fix"])
-        grouped = (
-            table.groupby(["layer", "code", "severity"], sort=False)
-            .agg(count=("summary", "size"), example=("summary", "first"), fix=("fix", "first"))
-            .reset_index()
-        )
-        return grouped
 
     def headline(self) -> str:
         """One line: the verdict or that every layer passes (secrets redacted)."""

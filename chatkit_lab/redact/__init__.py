@@ -56,14 +56,15 @@ from chatkit_lab.redact._context import (
     redact_text,
     redact_url,
     redacting,
+    redactor_for,
     register_secrets,
+    run_redactor,
     secrets_from_env,
 )
-from chatkit_lab.redact._literals import Password
 from chatkit_lab.redact._names import is_secret_field, is_secret_header, is_secret_param
 from chatkit_lab.redact._redactor import MAX_SECRETS, MIN_EXTRA_LENGTH, Redactor
-from chatkit_lab.redact._shapes import Style, redact_token
-from chatkit_lab.redact._shorten import ELLIPSIS, shorten
+from chatkit_lab.redact._shapes import ELLIPSIS, Style, redact_token, shorten
+from chatkit_lab.redact._spans import Password
 from chatkit_lab.redact._supplied import (
     credential_forms,
     har_entry_secrets,
@@ -97,8 +98,10 @@ __all__ = [
     "redact_token",
     "redact_url",
     "redacting",
+    "redactor_for",
     "register_secrets",
     "request_secrets",
+    "run_redactor",
     "secrets_from_env",
     "shorten",
     "url_secrets",

@@ -16,12 +16,12 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from chatkit_lab.redact._redactor import Redactor
-
-if TYPE_CHECKING:
-    import pandas as pd
+from chatkit_lab.redact._supplied import request_secrets
 
 _EMPTY = Redactor()
 _current: ContextVar[Redactor | None] = ContextVar("chatkit_lab_redactor", default=None)
@@ -40,6 +40,26 @@ def redacting(redactor: Redactor) -> Iterator[Redactor]:
         yield redactor
     finally:
         _current.reset(token)
+
+
+def run_redactor(url: str | None, headers: Any = None, *, base: Redactor | None = None) -> Redactor:
+    """The redactor of a run: ``base`` (default: the current one) holding every credential of
+    the request the run makes (:func:`request_secrets` of its URL and headers), built before the
+    first request is sent."""
+    return (base or current_redactor()).with_secrets(request_secrets(url, headers))
+
+
+def redactor_for(*owners: Any) -> Redactor:
+    """The current redactor joined with the redactor each of ``owners`` carries (a diagnosis,
+    a conformance; a collection of them is read item by item): every secret of every run shown.
+    The one way what is shown learns the secrets of the runs it shows."""
+    scrub = current_redactor()
+    for owner in owners:
+        for item in (owner,) if hasattr(owner, "redactor") else owner:
+            own = getattr(item, "redactor", None)
+            if isinstance(own, Redactor):
+                scrub = scrub.with_secrets(own.secrets)
+    return scrub
 
 
 def register_secrets(values: Iterable[str]) -> None:

@@ -4,24 +4,162 @@ Text, URLs, bytes, bodies received in pieces, headers, JSON-like data, dataclass
 tables all go through the same spans (:mod:`chatkit_lab.redact._spans`). A :class:`Redactor` is
 immutable: :meth:`Redactor.with_secrets` gives a new one holding more secrets, so a redactor
 handed to one run never changes under another.
+
+The chunk-boundary engine: a body is redacted as a whole, so a token split across two chunks
+is still found, and cut again at the original boundaries, mapped through the replacements: a
+replacement straddling a boundary goes wholly into the piece where it starts (the next piece
+shrinks, possibly to nothing). Piece count is kept; bytes that are not UTF-8 are kept as they
+are.
+
+Secrets a stream sent in pieces: a streamed reply arrives as deltas, each in its own event
+(``"delta":"ghp_abc"`` then ``"delta":"def…"``), so no single event, excerpt or table cell
+holds the whole token. Before redacting a body, a JSON-like object or a table, the redactor
+joins the ``delta`` string values it holds, in order, looks for secrets in the joined text, and
+learns those that span two deltas or more: as literal secrets, whose pieces are then redacted
+wherever they stand alone.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from chatkit_lab.redact._chunks import SURROGATE, apply_spans, redact_pieces_once
-from chatkit_lab.redact._learn import split_secrets, texts_in
-from chatkit_lab.redact._literals import Literals
+import pandas as pd
+
 from chatkit_lab.redact._names import URL_HEADERS, is_secret_field, is_secret_header
-from chatkit_lab.redact._shapes import Style, already_redacted, redact_token
-from chatkit_lab.redact._spans import Span, find_spans, header_value_spans, marker_ranges, merge
+from chatkit_lab.redact._shapes import Style, already_redacted, marker, redact_token
+from chatkit_lab.redact._spans import (
+    Literals,
+    Span,
+    find_spans,
+    header_value_spans,
+    marker_ranges,
+    merge,
+)
 
-if TYPE_CHECKING:
-    import pandas as pd
+_DELTA = re.compile(r'"(?:[A-Za-z]+_)?delta"[ \t]*:[ \t]*"((?:[^"\\\r\n]|\\.){1,65536})"')
+"""A JSON ``delta`` field (``delta``, ``text_delta``...) holding a string."""
+_WORD = "delta"
+_MAX_TEXTS = 100_000
+"""The most strings of one object looked at (the rest is redacted, not learned from)."""
+
+
+def split_secrets(text: str, spans_of: Callable[[str], list[Span]]) -> list[str]:
+    """The secrets that span two ``delta`` values or more in ``text`` (each once, in order)."""
+    if _WORD not in text:
+        return []
+    values: list[str] = _DELTA.findall(text)
+    if len(values) < 2:
+        return []
+    ends: list[int] = []
+    total = 0
+    for value in values:
+        total += len(value)
+        ends.append(total)
+    joined = "".join(values)
+    found: dict[str, None] = {}
+    for span in spans_of(joined):
+        if span.kind == "part":
+            continue
+        first = bisect.bisect_right(ends, span.start)
+        if first < len(ends) and ends[first] < span.end:  # it runs past the end of a delta
+            found.setdefault(joined[span.start : span.end].strip())
+    return [value for value in found if value]
+
+
+def texts_in(value: Any) -> Iterator[str]:
+    """The strings inside JSON-like data, dataclasses and pandas objects that mention deltas."""
+    stack = [value]
+    seen = 0
+    while stack and seen < _MAX_TEXTS:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            if _WORD in item:
+                yield item
+        elif isinstance(item, bytes | bytearray):
+            if _WORD.encode() in item:
+                yield bytes(item).decode("utf-8", "replace")
+        elif isinstance(item, Mapping):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(reversed(list(item)))
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(reversed([getattr(item, f.name, None) for f in dataclasses.fields(item)]))
+        elif hasattr(item, "to_numpy") and (hasattr(item, "dtype") or hasattr(item, "dtypes")):
+            stack.extend(reversed(_cells(item)))
+
+
+def _cells(frame: Any) -> list[Any]:
+    try:
+        values = frame.to_numpy().ravel().tolist()
+    except (TypeError, ValueError, AttributeError):
+        return []
+    return [cell for cell in values if isinstance(cell, str | bytes)]
+
+
+SURROGATE = "surrogateescape"
+"""How bodies are decoded for redaction: bytes that are not UTF-8 survive the round trip."""
+
+
+def apply_spans(text: str, spans: Sequence[Span]) -> str:
+    """``text`` with each span (sorted, non-overlapping) replaced by its marker."""
+    out: list[str] = []
+    position = 0
+    for span in spans:
+        out.append(text[position : span.start])
+        out.append(marker(text[span.start : span.end], span.kind, span.style))
+        position = span.end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def redact_pieces_once(
+    parts: list[bytes], spans_of: Callable[[str], list[Span]]
+) -> list[bytes] | None:
+    """One pass over the joined pieces; ``None`` when there was nothing to replace."""
+    joined = b"".join(parts)
+    if not joined:
+        return None
+    text = joined.decode("utf-8", errors=SURROGATE)
+    spans = spans_of(text)
+    if not spans:
+        return None
+    out = bytearray()
+    starts: list[int] = []
+    ends: list[tuple[int, int]] = []  # (old end, new end) of each replacement
+    byte_pos = 0
+    char_pos = 0
+    for span in spans:
+        byte_start = byte_pos + len(text[char_pos : span.start].encode("utf-8", SURROGATE))
+        byte_end = byte_start + len(text[span.start : span.end].encode("utf-8", SURROGATE))
+        out += joined[byte_pos:byte_start]
+        out += marker(text[span.start : span.end], span.kind, span.style).encode("utf-8")
+        starts.append(byte_start)
+        ends.append((byte_end, len(out)))
+        byte_pos, char_pos = byte_end, span.end
+    out += joined[byte_pos:]
+
+    def moved(boundary: int) -> int:
+        where = bisect.bisect_left(starts, boundary) - 1
+        if where < 0:
+            return boundary
+        old_end, new_end = ends[where]
+        return new_end if boundary < old_end else new_end + boundary - old_end
+
+    pieces: list[bytes] = []
+    old_boundary = 0
+    new_boundary = 0
+    for part in parts:
+        old_boundary += len(part)
+        cut = moved(old_boundary) if old_boundary < len(joined) else len(out)
+        pieces.append(bytes(out[new_boundary:cut]))
+        new_boundary = cut
+    return pieces
+
 
 MIN_EXTRA_LENGTH = 6
 """Literal secrets shorter than this are ignored: they would match ordinary text."""

@@ -2,6 +2,17 @@
 
 A redacted value keeps what tells tokens apart and nothing else: its last four characters (for
 values of twelve characters or more, never for passwords) and, for a JWT, the header's ``alg``.
+
+Prefixed key formats are tokens whose first characters say what they are (``ghp_``,
+``xoxb-``): a scan only runs the families whose prefix is in the text (a substring test costs
+next to nothing), so a long body without any of them is not searched letter by letter. A prefix
+counts when nothing glues it to the text before (``/`` does not glue: ``/cb/ghp_.../x`` holds a
+token).
+
+:func:`shorten` is the kit's one text shortener, for excerpts and table cells. Shorten only
+text that is already redacted: a cut applied to raw text can split a token so that the piece
+left no longer looks like one. The cut never falls inside a redaction marker, so a shortened
+excerpt still says what was removed.
 """
 
 from __future__ import annotations
@@ -10,11 +21,82 @@ import base64
 import binascii
 import json
 import re
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
 from chatkit_lab.redact._names import PLACEHOLDERS
-from chatkit_lab.redact._prefixed import PREFIXED
+
+_B = r"[A-Za-z0-9_+-]"
+"""A character that glues a prefix to the text before or after it."""
+GLUE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-")
+
+_FAMILIES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("gh",), rf"gh(?<!{_B}gh)[pousr]_[A-Za-z0-9]{{30,}}"),
+    (("github_pat_",), rf"github_pat_(?<!{_B}github_pat_)[A-Za-z0-9_]{{30,}}"),
+    (("xox", "xapp-"), rf"x(?<!{_B}x)(?:ox[abposr]-[A-Za-z0-9-]{{10,}}|app-[A-Za-z0-9-]{{20,}})"),
+    (("AKIA", "ASIA", "AIza"), rf"A(?<!{_B}A)(?:(?:KIA|SIA)[0-9A-Z]{{16}}|Iza[0-9A-Za-z_-]{{35}})"),
+    (("glpat-",), rf"glpat-(?<!{_B}glpat-)[0-9A-Za-z_-]{{20,}}"),
+    (("npm_",), rf"npm_(?<!{_B}npm_)[A-Za-z0-9]{{36}}"),
+    (("hf_",), rf"hf_(?<!{_B}hf_)[A-Za-z0-9]{{30,}}"),
+    (("k_live_", "k_test_"), rf"[sr]k_(?<!{_B}[sr]k_)(?:live|test)_[0-9A-Za-z]{{16,}}"),
+    (("pypi-",), rf"pypi-(?<!{_B}pypi-)AgE[A-Za-z0-9_-]{{50,}}"),
+)
+_END = rf"(?!{_B})"
+
+PREFIXED = re.compile("(?:" + "|".join(pattern for _, pattern in _FAMILIES) + ")" + _END)
+"""Well-known prefixed key formats: GitHub (``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``,
+``github_pat_``), Slack (``xoxb-``, ``xoxp-``, ``xoxa-``, ``xoxs-``, ``xapp-``), AWS access key
+ids (``AKIA``, ``ASIA``), Google (``AIza``), GitLab (``glpat-``), npm (``npm_``), Hugging Face
+(``hf_``), Stripe (``sk_live_``, ``rk_test_``...) and PyPI (``pypi-``). ``sk-`` keys (OpenAI's
+``sk-proj-``, Anthropic's ``sk-ant-``) are found by their own pattern."""
+
+_TRUNCATED = re.compile(
+    r"(?:gh[pousr]_|github_pat_|xox[abposr]-|xapp-|AKIA|ASIA|AIza|glpat-|npm_|hf_"
+    r"|[sr]k_(?:live|test)_|pypi-|sk-|eyJ)[A-Za-z0-9_-]{4,}"
+)
+_ELLIPSIS = re.compile(r"…|\.\.\.")
+_RUN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_MAX_RUN = 4096
+
+
+@lru_cache(maxsize=64)
+def _scanner(families: tuple[int, ...]) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(_FAMILIES[i][1] for i in families) + ")" + _END)
+
+
+def prefixed_spans(text: str) -> list[tuple[int, int]]:
+    """Where the prefixed tokens in ``text`` are."""
+    present = tuple(
+        number
+        for number, (needles, _) in enumerate(_FAMILIES)
+        if any(needle in text for needle in needles)
+    )
+    if not present:
+        return []
+    return [(found.start(), found.end()) for found in _scanner(present).finditer(text)]
+
+
+def truncated_spans(text: str) -> list[tuple[int, int]]:
+    """The start of a shaped token cut off right before an ellipsis (``ghp_abc…``).
+
+    What is left of a token that a text was shortened through before it was redacted; it counts
+    when nothing glues it to the text before it.
+    """
+    if "…" not in text and "..." not in text:
+        return []
+    found = []
+    for ellipsis in _ELLIPSIS.finditer(text):
+        end = ellipsis.start()
+        start = end
+        while start > 0 and end - start < _MAX_RUN and text[start - 1] in _RUN:
+            start -= 1
+        if end - start < 7 or (start and text[start - 1] in GLUE):
+            continue
+        if _TRUNCATED.fullmatch(text, start, end):
+            found.append((start, end))
+    return found
+
 
 Style = Literal["text", "url"]
 """``text``: ``[REDACTED kind …tail]``; ``url``: ``REDACTED-kind-tail`` (no spaces or brackets)."""
@@ -141,3 +223,27 @@ def redact_token(token: str, *, style: Style = "text") -> str:
     if not token or already_redacted(token):
         return token
     return marker(token, "secret", style)
+
+
+ELLIPSIS = "…"
+_LONGEST_MARK = 128
+"""Markers are shorter than this (``[REDACTED `` + at most 80 characters + ``]``)."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``…`` when it was cut.
+
+    A marker (``[REDACTED jwt alg=HS256 …abcd]``, ``REDACTED-jwt-HS256-abcd``) that would be cut
+    is left out whole instead.
+    """
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    cut = limit - len(ELLIPSIS)
+    window = max(0, cut - _LONGEST_MARK)
+    for pattern in (TEXT_MARK, URL_MARK):
+        for found in pattern.finditer(text, window, cut + _LONGEST_MARK):
+            if found.start() < cut < found.end():
+                cut = found.start()
+    return text[:cut] + ELLIPSIS

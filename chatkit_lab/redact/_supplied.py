@@ -14,10 +14,9 @@ import binascii
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from chatkit_lab.redact._literals import Password
 from chatkit_lab.redact._names import is_secret_header, is_secret_param
-from chatkit_lab.redact._prefixed import PREFIXED
-from chatkit_lab.redact._shapes import JWT, is_jwt, is_sk_key, tokenish
+from chatkit_lab.redact._shapes import JWT, PREFIXED, is_jwt, is_sk_key, tokenish
+from chatkit_lab.redact._spans import Password
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 

@@ -8,7 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from chatkit_lab.checks import LAYERS, check_specs, checks_of
 from chatkit_lab.report._inert import inert, md_code
+from chatkit_lab.scenarios import scenarios
+
+COLUMNS = ["scenario", "code", "layer", "severity", "description", "expectation", "fix"]
+
+
+def checks_table(*, scenarios_too: bool = True) -> pd.DataFrame:
+    """Every check, from the declarations the registries list: the layer modules' (run on every
+    exchange, scenario ``all``, in layer order) then, with ``scenarios_too``, each scenario's
+    own (in table order)."""
+    specs = sorted(check_specs().values(), key=lambda spec: (LAYERS.index(spec.layer), spec.code))
+    rows = [{"scenario": "all", **{c: getattr(spec, c) for c in COLUMNS[1:]}} for spec in specs]
+    if scenarios_too:
+        rows += [
+            {"scenario": declared.name, **{c: getattr(item.spec, c) for c in COLUMNS[1:]}}
+            for declared in scenarios().values()
+            for item in checks_of(declared.checks)
+        ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _where(scenario: str) -> str:

@@ -3,14 +3,17 @@
 The report leads with the answer ("What is wrong and what to change": the plain-words
 :func:`~chatkit_lab.report._explain.explain` of the lead diagnosis), then the fix ladder, the
 verdict of every target and the layer matrix, one note on what is fact and what is modelled,
-and a section per target without repetition (the screens, the findings grouped by code with
-their fixes in full, what the client did, retries, loads that became chat turns, cleanup, one
-stream-vs-reload table, the arrivals plot).
+and a section per target without repetition: its verdict, the screens the user sees, the
+findings grouped by code with their fixes in full, what the client did, the host script's
+retries and what they left in the store, loads that became chat turns, cleanup, one
+stream-vs-reload table, the arrivals plot and the skipped checks.
 
 Nothing a backend sends can change the report's structure: every value from a capture, a
-finding or a target goes through :mod:`chatkit_lab.report._inert`. Everything is redacted by
-the diagnoses' run redactors joined with the current one, before anything is cut, and the whole
-text once more before it is written. Files are written whole or not at all.
+finding or a target goes through :func:`~chatkit_lab.report._inert.inert` (tables through
+:func:`~chatkit_lab.report._inert.md_table`, the one table writer). Everything is redacted by the
+diagnoses' run redactors joined with the current one, before anything is cut, and the whole
+text once more before it is written. Long text goes in a list below its table, so the tables
+stay narrow enough for a 980 px page. Files are written whole or not at all.
 """
 
 from __future__ import annotations
@@ -18,18 +21,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from chatkit_lab.checks import LAYERS
+from chatkit_lab.checks import LAYERS, Finding
+from chatkit_lab.client import Lifecycle, Screen, Step, StreamOpen
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor
+from chatkit_lab.redact import Redactor, redactor_for
 from chatkit_lab.report._conformance import Suite, suite_markdown
-from chatkit_lab.report._explain import FACT, MODELLED, Point, explain
-from chatkit_lab.report._inert import inert, md_table, visible
+from chatkit_lab.report._explain import (
+    FACT,
+    MODELLED,
+    Point,
+    evidence_parts,
+    explain,
+    passes,
+    screens_of,
+)
+from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
-from chatkit_lab.report._sections import section_parts, skipped, verdict_block
-from chatkit_lab.report._tables import redactor_for, shown_table
+from chatkit_lab.report._tables import table
 from chatkit_lab.report._write import destination, write_text
 
 CLIENT_MODEL_NOTE = (
@@ -49,7 +61,7 @@ def layers_matrix(diagnoses: Sequence[Diagnosis]) -> pd.DataFrame:
         row.update({layer: diagnosis.layers.get(layer, "skip") for layer in LAYERS})
         row["verdict"] = f"{verdict.layer}: {verdict.code}" if verdict else "all pass"
         rows.append(row)
-    return shown_table(pd.DataFrame(rows), redactor_for(diagnoses))
+    return redactor_for(diagnoses).redact_dataframe(pd.DataFrame(rows))
 
 
 def _slug(name: str, redactor: Redactor) -> str:
@@ -61,8 +73,7 @@ def _slug(name: str, redactor: Redactor) -> str:
 def _short_verdict(diagnosis: Diagnosis) -> str:
     verdict = diagnosis.verdict
     if verdict is None:
-        warned = [layer for layer in LAYERS if diagnosis.layers.get(layer) == "warn"]
-        return "every layer passes" + (f" (warnings in {', '.join(warned)})" if warned else "")
+        return passes(diagnosis)
     return f"first broken layer is {verdict.layer} ({verdict.code})"
 
 
@@ -155,13 +166,10 @@ def _guide(base: Path) -> str:
     return Path(os.path.relpath(guide, folder)).as_posix()
 
 
-def screens_image(
-    diagnosis: Diagnosis, folder: Path, base: Path, redactor: Redactor
-) -> list[str]:
+def screens_image(diagnosis: Diagnosis, folder: Path, base: Path, redactor: Redactor) -> list[str]:
     """The screens of ``diagnosis`` as an SVG image in ``folder`` (modelled); its markdown,
     with alt text that says what the picture shows."""
-    from chatkit_lab.report._pictures import screens_picture
-    from chatkit_lab.report._svg import screens_svg
+    from chatkit_lab.report._screens import screens_picture, screens_svg
 
     shown = screens_picture(diagnosis)
     if not shown.panes:
@@ -250,7 +258,7 @@ def diagnosis_markdown(
     if diagnosis.transform and diagnosis.transform != "none":
         transform = inert(diagnosis.transform, redact=scrub.redact_text)
         lines += [f"Client transform (custom fetch): {transform}", ""]
-    lines += verdict_block(diagnosis, scrub)
+    lines += verdict_lines(diagnosis, scrub)
     for part in section_parts(diagnosis, scrub):
         lines += part
     if plots_dir is not None:
@@ -286,7 +294,7 @@ def report_markdown(
     ``lead`` is the diagnosis the first section explains (default: the first that fails);
     ``ladder`` the fix ladder's diagnoses, in order (a step that repeats a target of
     ``diagnoses`` is not detailed twice). ``intro`` is the caller's own markdown. ``suite``
-    (:func:`~chatkit_lab.report.run_suite`) adds the conformance section after the ladder;
+    (:func:`chatkit_lab.investigation.run_suite`) adds the conformance section after the ladder;
     ``asked`` names the lead's setup in the first line (``the setup the team reported``).
     Redacted with every diagnosis's run redactor joined with the current one; the file is
     written whole or not at all (:class:`~chatkit_lab.report.ReportError` for a bad ``path``).
@@ -322,14 +330,388 @@ def report_markdown(
     return write_text(target, visible(scrub.redact_text("\n".join(lines)), newlines=True))
 
 
-__all__ = [
-    "CLIENT_MODEL_NOTE",
-    "answer_markdown",
-    "diagnosis_markdown",
-    "ladder_markdown",
-    "layers_matrix",
-    "plot_layers",
-    "plot_timeline",
-    "report_markdown",
-    "verdicts_markdown",
-]
+EXAMPLES = 2
+"""Distinct example summaries a findings row shows (the count says how many there are)."""
+WHERE = 3
+"""Captures a findings row names (the rest are counted)."""
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+def evidence_line(finding: Finding, scrub: Redactor) -> str:
+    """Where a finding was seen, inert: capture, event, bytes, details, the excerpt in code."""
+    evidence = scrub.redact_obj(finding.evidence)
+    parts = [inert(part) for part in evidence_parts(evidence, scrub.redact_text, limit=160)]
+    if evidence.excerpt:
+        parts.append(inert(evidence.excerpt, redact=scrub.redact_text, limit=160, code=True))
+    return "; ".join(parts) or "(no capture)"
+
+
+def verdict_lines(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[str]:
+    """The verdict as markdown lines: the first broken layer, its evidence and its whole fix.
+
+    Every value is redacted (before any excerpt is cut) and inert markdown.
+    """
+    scrub = redactor or redactor_for(diagnosis)
+    verdict = diagnosis.verdict
+    if verdict is None:
+        return [f"**Verdict:** {passes(diagnosis)}.", ""]
+    return [
+        f"**Verdict:** the first broken layer is **{verdict.layer}** (`{verdict.code}`): "
+        f"{_say(scrub, verdict.summary)}",
+        "",
+        f"- Evidence: {evidence_line(verdict, scrub)}",
+        f"- Fix: {_say(scrub, verdict.fix)}",
+        "",
+    ]
+
+
+# -- what the user sees ----------------------------------------------------------------------
+
+
+def _on_screen(screen: Screen, scrub: Redactor) -> str:
+    parts = [
+        f"{_say(scrub, item.role)}: {_say(scrub, item.text or '(empty)', 60)}"
+        for item in screen.items[:6]
+    ]
+    if len(screen.items) > 6:
+        parts.append(f"and {len(screen.items) - 6} more")
+    if screen.loading:
+        parts.append("(loading dots)")
+    if screen.error:
+        parts.append(f"(error: {_say(scrub, screen.error, 80)})")
+    shown = " · ".join(parts) if parts else "**(blank)**"
+    if screen.lost:
+        gone = ", ".join(f"“{_say(scrub, text, 40)}”" for text in screen.lost[:3])
+        shown += f" (gone: {gone})"
+    return shown
+
+
+def strip(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """The UI timeline as a strip of screens, the first one that loses a message marked."""
+    screens = screens_of(diagnosis)
+    if not screens.screens:
+        return []
+    first = screens.first_loss
+    rows = []
+    for number, screen in enumerate(screens.screens, start=1):
+        moment = inert(screen.moment)
+        if screen is first:
+            moment += " **⚠ first loss**"
+        rows.append(
+            {
+                "screen": number,
+                "moment": Raw(moment),
+                "on screen (modelled)": Raw(_on_screen(screen, scrub)),
+            }
+        )
+    lines = ["### What the user sees, screen by screen", ""]
+    lines += md_table(rows, limit=160, what="screens")
+    lines += ["", "What reached ChatKit at each screen (fact):", ""]
+    for number, screen in enumerate(screens.screens[:MAX_ROWS], start=1):
+        lines.append(f"{number}. {_say(scrub, screen.step)}: {_say(scrub, screen.fact)}")
+    if first is None:
+        lines += ["", "No screen loses a message the previous one showed."]
+    return lines + [""]
+
+
+# -- findings --------------------------------------------------------------------------------
+
+
+def findings_by_code(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """One row per finding code (count, first examples, where), then every fix in full."""
+    groups: dict[str, list[Finding]] = {}
+    for item in sorted(diagnosis.findings, key=lambda f: LAYERS.index(f.layer)):
+        groups.setdefault(item.code, []).append(item)
+    lines = ["### Findings by code", ""]
+    if not groups:
+        return lines + ["_(none)_", ""]
+    rows = []
+    told: list[str] = []
+    for code, items in groups.items():
+        examples = list(dict.fromkeys(scrub.redact_text(item.summary) for item in items))
+        where = list(
+            dict.fromkeys(item.evidence.capture or "" for item in items if item.evidence.capture)
+        )
+        place = ", ".join(_say(scrub, name, 40) for name in where[:WHERE])
+        if len(where) > WHERE:
+            place += f" and {len(where) - WHERE} more"
+        rows.append(
+            {
+                "layer": items[0].layer,
+                "code": code,
+                "severity": items[0].severity,
+                "count": len(items),
+            }
+        )
+        said = " / ".join(_say(scrub, text) for text in examples[:EXAMPLES])
+        if len(examples) > EXAMPLES:
+            said += f" (and {len(examples) - EXAMPLES} other kinds)"
+        told.append(f"- `{code}`: {said}" + (f" _(seen in {place})_" if place else ""))
+    lines += md_table(rows, max_rows=MAX_ROWS, what="codes")
+    lines += ["", "What each code found (first examples):", "", *told[:MAX_ROWS]]
+    fixes: dict[str, list[str]] = {}
+    for code, items in groups.items():
+        if items[0].fix and items[0].severity != "info":
+            fixes.setdefault(items[0].fix, []).append(code)
+    if fixes:
+        lines += ["", "Fixes, in full:", ""]
+        for fix, codes in fixes.items():
+            lines.append(f"- {', '.join(f'`{c}`' for c in codes)}: {_say(scrub, fix)}")
+    return lines + [""]
+
+
+# -- the session -----------------------------------------------------------------------------
+
+
+def turns(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """The requests that were not sends but made the target run a chat turn (a count)."""
+    life = diagnosis.lifecycle
+    if life is None or not life.turns_for_non_sends:
+        return []
+    ran = life.turns_for_non_sends
+    names = ", ".join(_say(scrub, step.name, 60) for step in ran[:8])
+    more = f" and {len(ran) - 8} more" if len(ran) > 8 else ""
+    asked = sum(1 for step in life.steps if not step.capture.meta.get("cleanup"))
+    return [
+        "### Loads that became chat turns",
+        "",
+        f"{len(ran)} request(s) that were not sends (of the {asked} ChatKit made) made the target "
+        f"run a chat turn, answered with an event stream: {names}{more}.",
+        "",
+    ]
+
+
+def _deleted_thread(step: Step) -> str | None:
+    payload = step.client_request.json
+    params = payload.get("params") if isinstance(payload, dict) else None
+    thread = params.get("thread_id") if isinstance(params, dict) else None
+    return str(thread) if thread is not None else None
+
+
+def cleanup(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """The threads this session created, and whether each was deleted (confirmed by a load)."""
+    life = diagnosis.lifecycle
+    if life is None:
+        return []
+    created = list(dict.fromkeys(life.created_threads))
+    lines = ["### Cleanup", ""]
+    if not created:
+        return lines + ["This session created no thread in the target.", ""]
+    deletes = {
+        _deleted_thread(step): step for step in life.steps if step.capture.meta.get("cleanup")
+    }
+    if not deletes:
+        names = ", ".join(_id(scrub, thread) for thread in created[:10])
+        if len(created) > 10:
+            names += f" and {len(created) - 10} more"
+        return lines + [
+            f"Threads this session created: {names}. The kit sent no threads.delete: it deletes "
+            "only in a remote target, and not with --keep-threads (a built-in backend is "
+            "discarded with the run).",
+            "",
+        ]
+    rows = []
+    for thread in created[:MAX_ROWS]:
+        step = deletes.get(thread)
+        gone = thread in life.deleted_threads
+        rows.append(
+            {
+                "thread": scrub.redact_text(thread),
+                "threads.delete": wire(step) if step is not None else "not sent",
+                "deleted": Raw(
+                    "yes, a load confirmed it is gone" if gone else "**no**: delete it by hand"
+                ),
+            }
+        )
+    kept = [thread for thread in created if thread not in life.deleted_threads]
+    lines += md_table(rows, what="threads")
+    if kept:
+        lines += ["", f"{len(kept)} thread(s) are still in the target."]
+    return lines + [""]
+
+
+def reload_table(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """One stream-vs-reload table: the last load point (it covers every streamed item)."""
+    if not diagnosis.reloads:
+        return []
+    last = diagnosis.reloads[-1]
+    earlier = [reload.name for reload in diagnosis.reloads[:-1]]
+    lines = ["### Stream vs reload", ""]
+    lines.append(
+        f"What streamed, beside what the last thread load ({_say(scrub, last.name)}) returned."
+    )
+    if earlier:
+        names = ", ".join(_say(scrub, name) for name in earlier[:5])
+        lines[-1] += f" The earlier load points ({names}) are checked too; see the findings."
+    lines.append("")
+    lines += md_table(scrub.redact_dataframe(last.table()), limit=60, what="items")
+    return lines + [""]
+
+
+def skipped(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """Checks that could not run, grouped by reason (a count and the first capture)."""
+    if not diagnosis.skipped:
+        return []
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for item in diagnosis.skipped:
+        groups.setdefault((item.code or item.layer, item.reason), []).append(item)
+    lines = ["Checks skipped:", ""]
+    for (what, reason), items in list(groups.items())[:20]:
+        first = next((i.capture for i in items if i.capture), None)
+        where = (
+            f" ({len(items)}×, first in {_say(scrub, first, 60)})"
+            if first
+            else (f" ({len(items)}×)" if len(items) > 1 else "")
+        )
+        lines.append(f"- {_say(scrub, what)}: {_say(scrub, reason, 300)}{where}")
+    if len(groups) > 20:
+        lines.append(f"- and {len(groups) - 20} other reasons")
+    return lines + [""]
+
+
+def section_parts(diagnosis: Diagnosis, scrub: Redactor) -> Sequence[list[str]]:
+    """Every part of a target's section after its verdict, in reading order."""
+    return (
+        strip(diagnosis, scrub),
+        findings_by_code(diagnosis, scrub),
+        session(diagnosis, scrub),
+        retries(diagnosis, scrub),
+        turns(diagnosis, scrub),
+        cleanup(diagnosis, scrub),
+        reload_table(diagnosis, scrub),
+    )
+
+
+def _say(scrub: Redactor, text: object, limit: int | None = None) -> str:
+    """Backend-touched text as inert markdown: redacted, made visible, cut, escaped."""
+    return inert(text, redact=scrub.redact_text, limit=limit)
+
+
+def _id(scrub: Redactor, text: object) -> str:
+    """An id from the backend in running text: redacted, cut, in an inert code span."""
+    return inert(text, redact=scrub.redact_text, limit=40, code=True)
+
+
+def _is_cleanup_note(note: str) -> bool:
+    return "delete" in note.lower()
+
+
+def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """What the client did: one row per request, and the session's notes (cleanup aside)."""
+    life = diagnosis.lifecycle
+    if life is None:
+        return []
+    lines = ["### What the client did", ""]
+    steps = scrub.redact_dataframe(table(life))
+    rows = []
+    wire: dict[str, list[str]] = {}
+    for row in steps.to_dict("records"):
+        status = row.get("status")
+        reply = " ".join(
+            str(part) for part in (_whole(status), row.get("content_type")) if _present(part)
+        )
+        rows.append(
+            {
+                "step": row.get("step"),
+                "name": row.get("name"),
+                "reply": reply or "none",
+                "expects": row.get("expects"),
+                "events": row.get("events"),
+                "ended": row.get("ended"),
+            }
+        )
+        if row.get("on_the_wire") and row.get("on_the_wire") != row.get("client_sends"):
+            wire.setdefault(str(row["on_the_wire"]), []).append(str(row.get("step")))
+    lines += md_table(rows, limit=80, what="steps")
+    if wire:
+        lines += [
+            "",
+            "On the wire (what the target received, where it differs from ChatKit's request type):",
+            "",
+        ]
+        for sent, steps in list(wire.items())[:MAX_ROWS]:
+            label = "step" if len(steps) == 1 else "steps"
+            lines.append(f"- {label} {', '.join(steps)}: {_say(scrub, sent, 200)}")
+    notes = [note for note in life.notes if not _is_cleanup_note(note)]
+    if notes:
+        lines.append("")
+        lines += [f"- {_say(scrub, note, 400)}" for note in notes[:20]]
+    return lines + [""]
+
+
+def _present(value: object) -> bool:
+    return value is not None and value == value and value != ""  # NaN != NaN
+
+
+def _whole(value: object) -> object:
+    return int(value) if isinstance(value, float) and value == value else value
+
+
+def wire(step: Step) -> str:
+    capture = step.capture
+    if capture.status is None:
+        return "no response"
+    return f"HTTP {capture.status} {capture.content_type or 'no content type'}"
+
+
+def retries(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
+    """Each retry the host script made, and what the store audit found after them."""
+    life = diagnosis.lifecycle
+    if life is None or not life.retries:
+        return []
+    rows = []
+    verdicts: list[str] = []
+    for step in life.retries:
+        wait = step.retry_wait_s
+        verdict = step.network.reason if isinstance(step.network, StreamOpen) else ""
+        rows.append(
+            {
+                "attempt": step.attempt + 1,
+                "step": step.name,
+                "ChatKit waits (s)": f"{wait[0]:g}–{wait[1]:g}" if wait else "",
+                "reply": wire(step),
+            }
+        )
+        if verdict:
+            verdicts.append(f"- attempt {step.attempt + 1}: {_say(scrub, verdict, 300)}")
+    lines = [
+        "### Retries",
+        "",
+        f"ChatKit's host script re-sent a request {len(life.retries)} time(s) because its open "
+        "check failed; the kit made the same retries against the target (waits compressed).",
+        "",
+        *md_table([scrub.redact_obj(row) for row in rows], what="retries"),
+        "",
+        *(
+            ["The host script's verdict on each attempt (fact):", "", *verdicts[:MAX_ROWS], ""]
+            if verdicts
+            else []
+        ),
+        _store_audit(life, scrub),
+    ]
+    return lines + [""]
+
+
+def _store_audit(life: Lifecycle, scrub: Redactor) -> str:
+    audit = life.store_audit
+    if not audit:
+        return (
+            "The kit could not list what the retries left in the target's store "
+            "(see the notes above)."
+        )
+    new = [str(thread) for thread in audit.get("new_threads", [])]
+    counts: dict[str, Any] = audit.get("user_messages", {}) or {}
+    saved = sum(int(n) for n in counts.values() if isinstance(n, int))
+    attempts = audit.get("attempts", 0)
+    names = ", ".join(_id(scrub, thread) for thread in new[:5])
+    more = f" and {len(new) - 5} more" if len(new) > 5 else ""
+    text = (
+        f"Store audit after {attempts} attempt(s): {len(new)} new thread(s) in the target"
+        + (f" ({names}{more})" if new else "")
+        + f", holding the user message {saved} time(s) in all."
+    )
+    if len(new) > 1 or saved > 1:
+        text += " Every retry saved the message again: the store holds duplicates."
+    return text

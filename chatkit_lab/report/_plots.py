@@ -14,9 +14,8 @@ from typing import Any
 
 from chatkit_lab.checks import LAYERS
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.redact import Redactor
+from chatkit_lab.redact import Redactor, redactor_for
 from chatkit_lab.report._inert import plot_text
-from chatkit_lab.report._tables import redactor_for
 from chatkit_lab.report._write import write_with
 
 STATES = ("pass", "warn", "fail", "skip")

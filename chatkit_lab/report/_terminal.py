@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from chatkit_lab.diagnosis import Diagnosis
-from chatkit_lab.report._evidence import evidence_words
-from chatkit_lab.report._explain import explain
+from chatkit_lab.redact import redactor_for
+from chatkit_lab.report._explain import evidence_words, explain
 from chatkit_lab.report._screens import picture, screens_strip
-from chatkit_lab.report._tables import redactor_for
 
 HEIGHT = 22
 """Lines the default answer may take: a 24-line terminal less the command line and the prompt."""
@@ -149,7 +148,7 @@ def block_has(told: Any, name: str) -> bool:
 
 
 def _screens(diagnosis: Any, scrub: Any, width: int, label_w: int, *, every: bool) -> list[str]:
-    from chatkit_lab.report._story import screens_of
+    from chatkit_lab.report._explain import screens_of
 
     shown = picture(screens_of(diagnosis), redact=scrub.redact_text, limit=None if every else 4)
     if not shown.panes:

@@ -34,7 +34,6 @@ from chatkit_lab.scenarios.registry import (
     resolve_prompts,
     resolve_scenarios,
     scenario_checks,
-    scenario_checks_table,
     scenarios,
     unregister_scenario,
 )
@@ -63,6 +62,5 @@ __all__ = [
     "resolve_prompts",
     "resolve_scenarios",
     "scenario_checks",
-    "scenario_checks_table",
     "scenarios",
 ]

@@ -38,7 +38,6 @@ __all__ = [
     "resolve_prompts",
     "resolve_scenarios",
     "scenario_checks",
-    "scenario_checks_table",
     "scenarios",
     "unregister_scenario",
 ]
@@ -140,20 +139,6 @@ def _checks() -> tuple[Check[Any], ...]:
 def scenario_checks() -> list[Check[Any]]:
     """The checks the scenarios declare, in table order (each also in its layer)."""
     return list(_checks())
-
-
-def scenario_checks_table() -> Any:
-    """The scenarios' checks as a table: scenario, code, layer, severity, description,
-    expectation, fix (in table order)."""
-    import pandas as pd
-
-    columns = ["scenario", "code", "layer", "severity", "description", "expectation", "fix"]
-    rows = [
-        {"scenario": declared.name, **{c: getattr(item.spec, c) for c in columns[1:]}}
-        for declared in scenarios().values()
-        for item in checks_of(declared.checks)
-    ]
-    return pd.DataFrame(rows, columns=columns)
 
 
 def resolve_scenarios(spec: str | list[str] | tuple[str, ...]) -> list[Scenario]:

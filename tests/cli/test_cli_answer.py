@@ -138,7 +138,7 @@ def test_an_unknown_transform_is_refused_before_any_backend_is_built() -> None:
 
 def test_investigate_finds_the_seven_notebooks_it_executes() -> None:
     from chatkit_lab.cli import NOTEBOOKS_DIR
-    from chatkit_lab.report import NOTEBOOKS
+    from chatkit_lab.investigation import NOTEBOOKS
 
     assert all((NOTEBOOKS_DIR / f"{name}.ipynb").is_file() for name in NOTEBOOKS)
     assert len(NOTEBOOKS) == 7

@@ -61,6 +61,7 @@ from chatkit_lab.redact import (
     redacting,
     url_secrets,
 )
+from chatkit_lab.report import findings_table, table
 
 
 @pytest.fixture(autouse=True)
@@ -87,8 +88,8 @@ def _outputs(capture: Capture, root: Path, redactor: Redactor | None = None) -> 
     shown = {
         "json": json.dumps(diagnosis.to_json()),
         "headline": diagnosis.headline(),
-        "findings": diagnosis.findings_table().to_string(),
-        "layers": diagnosis.layers_table().to_string(),
+        "findings": findings_table(diagnosis).to_string(),
+        "layers": table(diagnosis).to_string(),
     }
     return shown | written(root)
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from chatkit_lab.diagnosis import Diagnosis, diagnose
+from chatkit_lab.investigation import FIX_LADDER, run_all
 from chatkit_lab.redact import current_redactor
-from chatkit_lab.report import FIX_LADDER, report_markdown, run_all, terminal_answer
+from chatkit_lab.report import report_markdown, terminal_answer
 from chatkit_lab.targets import describe_targets
 
 MARKER = re.compile(r"\[REDACTED(?P<kind> [a-z-]+)?[^\]]*\]|REDACTED-(?P<url>[a-z-]+)")

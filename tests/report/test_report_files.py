@@ -12,7 +12,8 @@ import pytest
 from chatkit_lab.capture import Capture, RequestRecord
 from chatkit_lab.diagnosis import Diagnosis, diagnose_captures
 from chatkit_lab.errors import ChatKitLabError
-from chatkit_lab.report import ReportError, report_markdown, run_investigation, write_text
+from chatkit_lab.investigation import run_investigation
+from chatkit_lab.report import ReportError, report_markdown, write_text
 
 
 def _diagnosis() -> Diagnosis:

@@ -178,7 +178,7 @@ async def test_every_report_table_keeps_its_shape_with_hostile_text_in_every_cel
     reload, retries...) is rendered again with the hostile text in every cell the report did
     not write itself: each keeps its header and rows, and nothing in it runs, links or fetches.
     """
-    from chatkit_lab.report import _conformance, _inert, _markdown, _sections
+    from chatkit_lab.report import _conformance, _inert, _markdown
 
     tables: list[tuple[list[dict], list[str], dict]] = []
     real = _inert.md_table
@@ -190,7 +190,7 @@ async def test_every_report_table_keeps_its_shape_with_hostile_text_in_every_cel
         tables.append((records, names, options))
         return real(rows, columns, **options)
 
-    for module in (_markdown, _sections, _conformance):
+    for module in (_markdown, _conformance):
         monkeypatch.setattr(module, "md_table", spy)
     hostile = HOSTILE["all of them, and an item id with pipes and backticks"]
     await _report(hostile, tmp_path / "hostile.md")

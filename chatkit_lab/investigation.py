@@ -1,8 +1,11 @@
-"""The main job: the investigation end to end on the built-in backends.
+"""The case study: the investigation end to end on the built-in backends.
 
 Diagnoses the reference backend and the three legacy attempts from the report (each behind the
 report's custom fetch), then the fix ladder: the smallest set of changes that makes the client
-render and keep the messages, applied one at a time. Writes the markdown report.
+render and keep the messages, applied one at a time, and the conformance suite (the reference
+and each faulty variant). Writes the markdown report, or runs the notebooks that tell the same
+story. A stage of its own above the report: it orchestrates runs and hands them to
+:func:`chatkit_lab.report.report_markdown`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
     from chatkit_lab.diagnosis import Diagnosis
+    from chatkit_lab.report import Suite
 
 REPORT_SETUP = "legacy:attempt3"
 """The report's current setup: attempt 3 (Responses-style events) behind its custom fetch."""
@@ -65,6 +69,24 @@ async def run_all(
     return results
 
 
+async def run_suite(*, loopback: bool = False) -> Suite:
+    """Grade ``reference`` on every scenario and each registered ``faulty:<scenario>`` on its
+    own (the test suite runs each variant on every scenario, and checks it fails only its own)."""
+    from chatkit_lab.diagnosis import diagnose_scenarios
+    from chatkit_lab.report import Suite
+    from chatkit_lab.scenarios import scenarios
+    from chatkit_lab.targets import target_names
+
+    reference = await diagnose_scenarios("reference", "all", loopback=loopback)
+    known = set(target_names())
+    variants = [
+        await diagnose_scenarios(f"faulty:{name}", name, loopback=loopback)
+        for name in scenarios()
+        if f"faulty:{name}" in known
+    ]
+    return Suite(reference, variants)
+
+
 INTRO = (
     "The report's team saw a blank ChatKit UI and messages vanishing after every stream, with "
     "three different event formats. chatkit-lab plays the ChatKit client against re-creations "
@@ -81,9 +103,7 @@ async def run_investigation(out: str | Path, *, loopback: bool = False) -> Path:
     The report's first section explains the report's setup (attempt 3 behind its fetch). A bad
     ``out`` (a directory, say) is refused before anything runs.
     """
-    from chatkit_lab.report._conformance import run_suite
-    from chatkit_lab.report._markdown import report_markdown
-    from chatkit_lab.report._write import destination
+    from chatkit_lab.report import destination, report_markdown
 
     destination(out)
     builtins = await run_all(BUILTIN_RUNS, loopback=loopback)
