@@ -32,7 +32,6 @@ Layer = Literal[
     "request", "transport", "framing", "decoding", "schema", "ordering", "rendering", "persistence"
 ]
 Severity = Literal["error", "warning", "info"]
-LayerState = Literal["pass", "warn", "fail", "skip"]
 
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 LAYER_STATES: tuple[str, ...] = ("pass", "warn", "fail", "skip")
@@ -270,23 +269,36 @@ class Outcome:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def run_checks(checks: Iterable[Check[Context]], context: Context) -> Outcome:
-    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order."""
+def run_checks(
+    checks: Iterable[Check[Context]], context: Context, *, keep: int | None = None
+) -> Outcome:
+    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order.
+
+    The one check runner. With ``keep``, of each code only the first ``keep`` findings are kept
+    and the number of the others is added to the first one's :attr:`Finding.more`; the others
+    are counted as the check yields them and never become findings, so memory does not grow
+    with them.
+    """
+    if keep is not None and keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}")
     placed: list[tuple[tuple[int, ...], Finding]] = []
     outcome = Outcome()
     for declared in checks:
+        kept: list[Finding] = []
+        dropped = 0
         for at, item in declared.run(context):
             if isinstance(item, Skipped):
                 outcome.skipped.append(item)
-            else:
+            elif keep is None or len(kept) < keep:
+                kept.append(item)
                 placed.append((at, item))
-    placed.sort(key=_position)
+            else:
+                dropped += 1
+        if dropped:
+            kept[0].more += dropped
+    placed.sort(key=lambda pair: pair[0])
     outcome.findings = [item for _, item in placed]
     return outcome
-
-
-def _position(placed: tuple[tuple[int, ...], Finding]) -> tuple[int, ...]:
-    return placed[0]
 
 
 def layer_states(findings: list[Finding], evaluated: set[str] | None = None) -> dict[str, str]:
@@ -306,11 +318,3 @@ def layer_states(findings: list[Finding], evaluated: set[str] | None = None) -> 
         else:
             states[layer] = "pass"
     return states
-
-
-def first_failure(findings: list[Finding]) -> Finding | None:
-    """The verdict: the first error finding in layer order (``None`` when no layer fails)."""
-    errors = [f for f in findings if f.severity == "error"]
-    if not errors:
-        return None
-    return min(errors, key=lambda f: LAYERS.index(f.layer))

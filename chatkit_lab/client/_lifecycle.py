@@ -42,7 +42,6 @@ from chatkit_lab.client._steps import (
     Lifecycle,
     Step,
     adopt_thread_id,
-    body_shape,
     envelope,
     path_of,
     user_input,
@@ -61,7 +60,6 @@ __all__ = [
     "user_input",
 ]
 
-_body_shape = body_shape
 _path = path_of
 
 
