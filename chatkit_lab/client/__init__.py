@@ -23,8 +23,7 @@ from chatkit_lab.client._fetch import (
     local_capture,
     undefined_names,
 )
-from chatkit_lab.client._kit_requests import answers_not_found
-from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
+from chatkit_lab.client._lifecycle import LifecycleRunner, Sender, answers_not_found
 from chatkit_lab.client._model import (
     MODEL_NOTE,
     NOTHING_RENDERED,

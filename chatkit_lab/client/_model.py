@@ -1,4 +1,4 @@
-"""A model of what the ChatKit client shows after each event.
+"""A model of what the ChatKit client shows after each event, and its display.
 
 ChatKit.js is closed source, so this reducer is modelled from the openai-chatkit server SDK's
 semantics, not from ChatKit.js source: the SDK's event types (``chatkit.types``) say which events
@@ -18,6 +18,7 @@ what each one does to a thread:
 
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from chatkit_lab.client._items import (
     _set_part_refs,
 )
 from chatkit_lab.client.protocol import validate_payload
+from chatkit_lab.redact import current_redactor
 from chatkit_lab.sse import Event
 
 __all__ = [
@@ -116,9 +118,17 @@ class ClientState:
 
     def transcript(self) -> str:
         """The thread as plain text, one block per item (or why nothing would be shown)."""
-        from chatkit_lab.client._display import state_transcript
-
-        return state_transcript(self)
+        lines: list[str] = []
+        for item in self.visible_items:
+            who = item.role or item.type
+            marker = " (streaming…)" if item.streaming else ""
+            label = who if item.type in ("user_message", "assistant_message") else item.type
+            lines.append(f"[{label}]{marker} {item.text}".rstrip())
+        for notice in self.notices:
+            lines.append(f"[notice] {notice}")
+        if self.renders_nothing:
+            lines.append(f"({self.message})")
+        return current_redactor().redact_text("\n".join(lines))
 
     def __repr__(self) -> str:
         return (
@@ -131,9 +141,53 @@ class ClientState:
 
     def to_html(self) -> str:
         """A small self-contained HTML rendering of the thread (bubbles, streaming markers)."""
-        from chatkit_lab.client._display import state_html
+        scrub = current_redactor()
 
-        return state_html(self)
+        def esc(text: str) -> str:  # redacted, then escaped: what is shown holds no secret
+            return html.escape(scrub.redact_text(text))
+
+        out = [
+            '<div class="chatkit-lab-thread" style="font-family:system-ui,sans-serif;'
+            'max-width:640px;border:1px solid #ddd;border-radius:8px;padding:8px;">',
+            '<div style="font-size:11px;color:#666;margin-bottom:6px;">'
+            f"thread {esc(str(self.thread_id or '(none)'))}"
+            + (f" · {esc(self.title)}" if self.title else "")
+            + f" · {self.events_seen} events, {self.events_understood} understood"
+            + "</div>",
+        ]
+        if self.renders_nothing:
+            out.append(
+                '<div style="padding:16px;text-align:center;color:#a00;font-weight:600;">'
+                f"{esc(self.message)}</div>"
+            )
+        for item in self.visible_items:
+            user = item.type == "user_message"
+            align = "flex-end" if user else "flex-start"
+            background = "#e8f0fe" if user else "#f4f4f4"
+            label = item.role or item.type
+            marker = (
+                ' <span style="color:#c60;font-size:11px;">▍ streaming</span>'
+                if item.streaming
+                else ""
+            )
+            text = esc(item.text) if item.text else '<span style="color:#999;">(empty)</span>'
+            out.append(
+                f'<div style="display:flex;justify-content:{align};margin:4px 0;">'
+                f'<div style="background:{background};border-radius:12px;padding:6px 10px;'
+                f'max-width:80%;white-space:pre-wrap;">'
+                f'<div style="font-size:10px;color:#888;">{esc(label)} · {esc(item.id)}'
+                f"{marker}</div>{text}</div></div>"
+            )
+        for notice in self.notices:
+            out.append(
+                '<div style="background:#fff4e5;border:1px solid #f0c36d;border-radius:6px;'
+                f'padding:4px 8px;margin:4px 0;">{esc(notice)}</div>'
+            )
+        out.append(
+            f'<div style="font-size:10px;color:#999;margin-top:6px;">Client {MODEL_NOTE}.'
+            "</div></div>"
+        )
+        return "".join(out)
 
     def _repr_html_(self) -> str:
         return self.to_html()

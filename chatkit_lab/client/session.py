@@ -42,6 +42,7 @@ __all__ = [
     "lifecycle_of_captures",
 ]
 
+
 def is_envelope(body: bytes) -> bool:
     """Whether a request body is ChatKit's envelope ``{type, params}`` with a known type."""
     try:
@@ -352,7 +353,12 @@ def recorded_step(capture: Capture, expects: str | None = None) -> Step:
     )
     wants = expects or _expects(capture, kind)
     step = Step(
-        capture.name, kind, wants, request, capture, None,
+        capture.name,
+        kind,
+        wants,
+        request,
+        capture,
+        None,
         bool(capture.meta.get("answered_locally")),
     )
     step.wire = [capture]
