@@ -5,7 +5,7 @@ Fact and model sit side by side here, and every output says which is which:
 - *fact*, read from ChatKit.js's host script (protocol notes): how each reply is judged
   (:mod:`._network`: the JSON fallback to ``{}``, the stream open check, the retries);
 - *as written*: the user's own fetch, run under Node (:mod:`._node_fetch`), or a Python
-  transform standing in for it (:mod:`._transform`, :mod:`._fetch`);
+  transform standing in for it (:mod:`._fetch`);
 - *modelled*: what the closed UI iframe renders (:mod:`._model`, :mod:`._timeline`).
 
 The session model (:mod:`.session`) holds both for a whole run, built once from its exchanges.
@@ -17,9 +17,15 @@ from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     CONTROL_COMMANDS,
     ClientFetch,
+    ClientRequest,
     ControlCall,
     FetchOutcome,
+    LocalResponse,
+    Transform,
     TransformFetch,
+    apply_transform,
+    identity,
+    load_transform,
     local_capture,
     undefined_names,
 )
@@ -58,14 +64,6 @@ from chatkit_lab.client._steps import (
     user_input,
 )
 from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
-from chatkit_lab.client._transform import (
-    ClientRequest,
-    LocalResponse,
-    Transform,
-    apply_transform,
-    identity,
-    load_transform,
-)
 from chatkit_lab.client.session import (
     Departure,
     Exchange,

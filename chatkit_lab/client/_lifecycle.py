@@ -25,8 +25,11 @@ from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     ClientFetch,
+    ClientRequest,
     FetchOutcome,
+    Transform,
     TransformFetch,
+    identity,
     local_capture,
     mark_outcome,
 )
@@ -44,7 +47,6 @@ from chatkit_lab.client._steps import (
     envelope,
     user_input,
 )
-from chatkit_lab.client._transform import ClientRequest, Transform, identity
 from chatkit_lab.sources import DEFAULT_LIMITS, StopReading
 
 __all__ = [

@@ -16,9 +16,8 @@ from typing import Any
 import pandas as pd
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.client._fetch import ControlCall
+from chatkit_lab.client._fetch import ClientRequest, ControlCall
 from chatkit_lab.client._network import JsonReply, StreamOpen
-from chatkit_lab.client._transform import ClientRequest
 
 SEND_TYPES = frozenset(
     {

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_lab.capture import Capture
+from chatkit_lab.client._fetch import ClientRequest
 from chatkit_lab.client._network import JsonReply, StreamOpen, json_reply, stream_open
 from chatkit_lab.client._steps import NOT_A_TURN, Lifecycle, Step, carries_turn, path_of
 from chatkit_lab.client._timeline import Screen, Shown, Timeline, timeline
-from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES, STREAMING_TYPES
 
 __all__ = [
