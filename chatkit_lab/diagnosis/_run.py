@@ -149,14 +149,23 @@ def _run_layer(
     return outcome.findings
 
 
-def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
-    """Run every layer's checks over a finished lifecycle."""
+def begin_evaluation(
+    life: Lifecycle, target: str, transform: str
+) -> tuple[Diagnosis, list[Finding], set[str]]:
+    """A diagnosis of a finished session with its session model, and what the per-exchange
+    layers found in it (with the layers they evaluated)."""
     diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
     diagnosis.captures = life.captures
     diagnosis.session = build_session(
         life, fetch_in_path=transform not in ("", "none"), target=target or life.target
     )
     found, evaluated = evaluate_steps(life.steps, diagnosis)
+    return diagnosis, found, evaluated
+
+
+def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
+    """Run every layer's checks over a finished lifecycle."""
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
     diagnosis.reloads = diff_lifecycle(life)
     for reload in diagnosis.reloads:
         found.extend(reload.findings)

@@ -24,7 +24,6 @@ from chatkit_lab.checks import (
     streamed_items,
 )
 from chatkit_lab.client import Lifecycle, NodeFetch
-from chatkit_lab.client.session import build_session
 from chatkit_lab.diagnosis._conformance import Conformance, ScenarioResult
 from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._loose import thread_of
@@ -33,8 +32,8 @@ from chatkit_lab.diagnosis._run import (
     OpenRun,
     RunConfig,
     _merge_repeated,
+    begin_evaluation,
     evaluate_lifecycle,
-    evaluate_steps,
     open_run,
 )
 from chatkit_lab.errors import ChatKitLabError
@@ -88,12 +87,7 @@ def evaluate_scenario(session: Session, target: str = "", transform: str = "") -
     life = session.life
     if scenario.name == "messages":
         return evaluate_lifecycle(life, target, transform)
-    diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
-    diagnosis.captures = life.captures
-    diagnosis.session = build_session(
-        life, fetch_in_path=transform not in ("", "none"), target=target or life.target
-    )
-    found, evaluated = evaluate_steps(life.steps, diagnosis)
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
     for reload in _load_points(life, diagnosis, scenario.judged_loads):
         found.extend(reload.findings)
         evaluated.add("persistence")
