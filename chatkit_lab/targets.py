@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, overload
@@ -241,23 +241,16 @@ async def open_app_target(
 ) -> AsyncIterator[Target]:
     """A target for any ASGI app: in process by default, on 127.0.0.1 with ``loopback``."""
     chosen, chosen_name = _transform_name(transform, "none")
-    if loopback:
-        with LoopbackServer(app) as server:
-            sender = HTTPTransport(limits=limits)
-            yield Target(
-                name,
-                server.url + path,
-                sender,
-                chosen,
-                chosen_name,
-                dict(headers or {}),
-                app,
-                builtin=True,
-            )
-    else:
-        sender = InProcessTransport(app)
-        url = sender.base_url.rstrip("/") + path
-        yield Target(name, url, sender, chosen, chosen_name, dict(headers or {}), app, builtin=True)
+    with ExitStack() as stack:
+        if loopback:
+            base = stack.enter_context(LoopbackServer(app)).url
+            sender: Any = HTTPTransport(limits=limits)
+        else:
+            sender = InProcessTransport(app)
+            base = sender.base_url.rstrip("/")
+        yield Target(
+            name, base + path, sender, chosen, chosen_name, dict(headers or {}), app, builtin=True
+        )
 
 
 @asynccontextmanager

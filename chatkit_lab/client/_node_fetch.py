@@ -376,7 +376,15 @@ __all__ = [
 
 
 class NodeFetch:
-    """One Node process running one fetch file; use :meth:`open`."""
+    """One Node process running one fetch file; use :meth:`open`.
+
+    ``token_env`` names the environment variable whose value a factory gets as ``ctx.token``
+    (the value is never printed); ``user_id`` is ``ctx.userId``; ``timeout_s`` bounds loading
+    and each request; ``max_wire_calls`` bounds the wire calls of one request and
+    ``max_body_bytes`` every body; Node gets only ``PATH``, locale variables, ``token_env`` and
+    ``env_names`` from ``env`` (default: the process's own); ``session_s`` bounds all requests
+    together.
+    """
 
     def __init__(
         self,
@@ -423,39 +431,10 @@ class NodeFetch:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(
-        cls,
-        path: str | Path,
-        *,
-        token_env: str = DEFAULT_TOKEN_ENV,
-        user_id: str = "",
-        timeout_s: float = 30.0,
-        max_wire_calls: int = 20,
-        max_body_bytes: int = 4 * 1024 * 1024,
-        env: Mapping[str, str] | None = None,
-        env_names: tuple[str, ...] = (),
-        session_s: float | None = None,
-    ) -> AsyncIterator[NodeFetch]:
-        """Start Node for the fetch file ``path``; Node is always stopped on exit.
-
-        ``token_env`` names the environment variable whose value a factory gets as
-        ``ctx.token`` (the value is never printed); ``user_id`` is ``ctx.userId``;
-        ``timeout_s`` bounds loading and each request; ``max_wire_calls`` bounds the wire calls
-        of one request and ``max_body_bytes`` every body; Node gets only ``PATH``, locale
-        variables, ``token_env`` and ``env_names`` from ``env`` (default: the process's own);
-        ``session_s`` bounds all requests together. Raises NodeFetchError.
-        """
-        runner = cls(
-            path,
-            token_env=token_env,
-            user_id=user_id,
-            timeout_s=timeout_s,
-            max_wire_calls=max_wire_calls,
-            max_body_bytes=max_body_bytes,
-            env=env,
-            env_names=env_names,
-            session_s=session_s,
-        )
+    async def open(cls, path: str | Path, **options: Any) -> AsyncIterator[NodeFetch]:
+        """Start Node for the fetch file ``path`` (``options`` as :class:`NodeFetch` takes
+        them); Node is always stopped on exit. Raises NodeFetchError."""
+        runner = cls(path, **options)
         try:
             await runner._start()
             yield runner
