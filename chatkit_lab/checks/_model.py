@@ -10,7 +10,7 @@ the declaration's layer, severity and fix and the raw evidence beside it. Layer 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -188,8 +188,8 @@ class Check(Generic[Context]):
     """One check: its declaration and the function that raises it.
 
     The function takes one context of its layer's kind (an exchange, a stream, a lifecycle)
-    and yields :class:`Found` (or :class:`Skip`); :meth:`run` turns those into findings with the
-    declaration's layer, severity and fix.
+    and yields :class:`Found` (or :class:`Skip`); :func:`run_checks` turns those into findings
+    with the declaration's layer, severity and fix.
     """
 
     def __init__(self, spec: CheckSpec, function: Callable[[Context], Iterable[Found | Skip]]):
@@ -210,18 +210,9 @@ class Check(Generic[Context]):
             spec.layer, spec.code, spec.severity, summary, evidence or Evidence(), spec.fix
         )
 
-    def run(self, context: Context) -> Iterator[tuple[tuple[int, ...], Finding | Skipped]]:
-        """What the check found in ``context``, each with its ``at`` position."""
-        for item in self.function(context):
-            if isinstance(item, Skip):
-                name = getattr(context, "name", None)
-                yield (), Skipped(self.spec.layer, item.reason, name, self.spec.code)
-            else:
-                yield item.at, self.finding(item.summary, item.evidence)
-
     def __call__(self, context: Context) -> list[Finding]:
         """The findings alone, in the order the function yields them."""
-        return [item for _, item in self.run(context) if isinstance(item, Finding)]
+        return run_checks((self,), context, ordered=False).findings
 
     def __repr__(self) -> str:
         return f"<Check {self.spec.code} ({self.spec.layer}, {self.spec.severity})>"
@@ -270,9 +261,14 @@ class Outcome:
 
 
 def run_checks(
-    checks: Iterable[Check[Context]], context: Context, *, keep: int | None = None
+    checks: Iterable[Check[Context]],
+    context: Context,
+    *,
+    keep: int | None = None,
+    ordered: bool = True,
 ) -> Outcome:
-    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order.
+    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order
+    (``ordered=False``: in the order the checks yield them).
 
     The one check runner. With ``keep``, of each code only the first ``keep`` findings are kept
     and the number of the others is added to the first one's :attr:`Finding.more`; the others
@@ -283,21 +279,26 @@ def run_checks(
         raise ValueError(f"keep must be at least 1, not {keep}")
     placed: list[tuple[tuple[int, ...], Finding]] = []
     outcome = Outcome()
+    name = getattr(context, "name", None)
     for declared in checks:
         kept: list[Finding] = []
         dropped = 0
-        for at, item in declared.run(context):
-            if isinstance(item, Skipped):
-                outcome.skipped.append(item)
+        for item in declared.function(context):
+            if isinstance(item, Skip):
+                outcome.skipped.append(
+                    Skipped(declared.spec.layer, item.reason, name, declared.code)
+                )
             elif keep is None or len(kept) < keep:
-                kept.append(item)
-                placed.append((at, item))
+                found = declared.finding(item.summary, item.evidence)
+                kept.append(found)
+                placed.append((item.at, found))
             else:
                 dropped += 1
         if dropped:
             kept[0].more += dropped
-    placed.sort(key=lambda pair: pair[0])
-    outcome.findings = [item for _, item in placed]
+    if ordered:
+        placed.sort(key=lambda pair: pair[0])
+    outcome.findings = [found for _, found in placed]
     return outcome
 
 
