@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from chatkit_lab.client import Transform
 from chatkit_lab.client import load_transform as _resolve_transform
 from chatkit_lab.errors import TargetError
-from chatkit_lab.sources import HTTPTransport, InProcessTransport, LoopbackServer
+from chatkit_lab.sources import HTTPTransport, InProcessTransport, Limits, LoopbackServer
 
 PLUGIN_GROUP = "chatkit_lab.plugins"
 """The entry point group plugins declare, e.g. ``builtin = "package.module:register"``."""
@@ -237,7 +237,7 @@ async def open_app_target(
     transform: str | Transform | None = None,
     headers: dict[str, str] | None = None,
     loopback: bool = False,
-    limits: Any = None,
+    limits: Limits | None = None,
 ) -> AsyncIterator[Target]:
     """A target for any ASGI app: in process by default, on 127.0.0.1 with ``loopback``."""
     chosen, chosen_name = _transform_name(transform, "none")
@@ -260,7 +260,7 @@ async def open_target(
     headers: dict[str, str] | None = None,
     transform: str | Transform | None = "default",
     loopback: bool = False,
-    limits: Any = None,
+    limits: Limits | None = None,
     verify: bool = True,
 ) -> AsyncIterator[Target]:
     """Resolve ``spec`` (a built-in name or an http(s) URL) into an open :class:`Target`."""

@@ -47,7 +47,7 @@ from chatkit_lab.client._steps import (
     envelope,
     user_input,
 )
-from chatkit_lab.sources import DEFAULT_LIMITS, StopReading
+from chatkit_lab.sources import DEFAULT_LIMITS, Limits, StopReading
 
 __all__ = [
     "Lifecycle",
@@ -66,7 +66,7 @@ class Sender(Protocol):
     """What the runner needs of a transport."""
 
     async def send_request(
-        self, request: ClientRequest, *, label: str = "", limits: Any = None
+        self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
     ) -> Capture: ...
 
 
@@ -102,7 +102,7 @@ class LifecycleRunner:
         fetch: ClientFetch | None = None,
         headers: dict[str, str] | None = None,
         target: str = "",
-        limits: Any = None,
+        limits: Limits | None = None,
         delete_created: bool = False,
         retry_scale: float = 0.001,
         retry_budget_s: float = 60.0,
@@ -139,7 +139,7 @@ class LifecycleRunner:
 
     # -- one request ---------------------------------------------------------------------------
 
-    def limits_with(self, stop: StopReading | None) -> Any:
+    def limits_with(self, stop: StopReading | None) -> Limits | None:
         """The runner's limits, with ``stop`` (the stop button) when given."""
         if stop is None:
             return self.limits
