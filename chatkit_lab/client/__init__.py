@@ -63,7 +63,7 @@ from chatkit_lab.client._steps import (
     envelope,
     user_input,
 )
-from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
+from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, item_text, timeline
 from chatkit_lab.client.session import (
     Departure,
     Exchange,
@@ -125,6 +125,7 @@ __all__ = [
     "retry_delay_range",
     "status_text",
     "stream_open",
+    "item_text",
     "timeline",
     "user_input",
 ]

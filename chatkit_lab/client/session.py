@@ -28,7 +28,14 @@ from typing import Any
 from chatkit_lab.capture import Capture
 from chatkit_lab.client._fetch import ClientRequest
 from chatkit_lab.client._network import JsonReply, StreamOpen, json_reply, stream_open
-from chatkit_lab.client._steps import NOT_A_TURN, Lifecycle, Step, carries_turn, path_of
+from chatkit_lab.client._steps import (
+    NOT_A_TURN,
+    Lifecycle,
+    Step,
+    body_shape,
+    carries_turn,
+    path_of,
+)
 from chatkit_lab.client._timeline import Screen, Shown, Timeline, timeline
 from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES, STREAMING_TYPES
 
@@ -265,7 +272,7 @@ def _exchange(step: Step, fetch_in_path: bool, recorded: bool) -> Exchange:
         wire = "answered locally"
     else:
         request = capture.request
-        shape = capture.request_type or _shape(request.body)
+        shape = capture.request_type or (body_shape(request.body) if request.body else "")
         wire = f"{request.method} {path_of(request.url)} {shape}".rstrip()
     if recorded:
         rewritten = (
@@ -292,12 +299,6 @@ def _exchange(step: Step, fetch_in_path: bool, recorded: bool) -> Exchange:
         carries_turn=any(carries_turn(item) for item in (step.wire or [capture])),
         answered=step.answered_locally or capture.status is not None,
     )
-
-
-def _shape(body: bytes) -> str:
-    from chatkit_lab.client._steps import body_shape
-
-    return body_shape(body) if body else ""
 
 
 def build_session(
