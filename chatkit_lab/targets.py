@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, overload
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from chatkit_lab.client import Transform
 from chatkit_lab.client import load_transform as _resolve_transform
 from chatkit_lab.errors import TargetError
-from chatkit_lab.sources import HTTPTransport, InProcessTransport, LoopbackServer
+from chatkit_lab.sources import HTTPTransport, InProcessTransport, Limits, LoopbackServer
 
 PLUGIN_GROUP = "chatkit_lab.plugins"
 """The entry point group plugins declare, e.g. ``builtin = "package.module:register"``."""
@@ -237,27 +237,20 @@ async def open_app_target(
     transform: str | Transform | None = None,
     headers: dict[str, str] | None = None,
     loopback: bool = False,
-    limits: Any = None,
+    limits: Limits | None = None,
 ) -> AsyncIterator[Target]:
     """A target for any ASGI app: in process by default, on 127.0.0.1 with ``loopback``."""
     chosen, chosen_name = _transform_name(transform, "none")
-    if loopback:
-        with LoopbackServer(app) as server:
-            sender = HTTPTransport(limits=limits)
-            yield Target(
-                name,
-                server.url + path,
-                sender,
-                chosen,
-                chosen_name,
-                dict(headers or {}),
-                app,
-                builtin=True,
-            )
-    else:
-        sender = InProcessTransport(app)
-        url = sender.base_url.rstrip("/") + path
-        yield Target(name, url, sender, chosen, chosen_name, dict(headers or {}), app, builtin=True)
+    with ExitStack() as stack:
+        if loopback:
+            base = stack.enter_context(LoopbackServer(app)).url
+            sender: Any = HTTPTransport(limits=limits)
+        else:
+            sender = InProcessTransport(app)
+            base = sender.base_url.rstrip("/")
+        yield Target(
+            name, base + path, sender, chosen, chosen_name, dict(headers or {}), app, builtin=True
+        )
 
 
 @asynccontextmanager
@@ -267,7 +260,7 @@ async def open_target(
     headers: dict[str, str] | None = None,
     transform: str | Transform | None = "default",
     loopback: bool = False,
-    limits: Any = None,
+    limits: Limits | None = None,
     verify: bool = True,
 ) -> AsyncIterator[Target]:
     """Resolve ``spec`` (a built-in name or an http(s) URL) into an open :class:`Target`."""

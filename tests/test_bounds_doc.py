@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatkit_lab.client import _node_fetch, _node_outcome, _node_process
+from chatkit_lab.client import _node_fetch
+from chatkit_lab.client import _node_fetch as _node_outcome
+from chatkit_lab.client import _node_fetch as _node_process
 from chatkit_lab.report import _inert
 from chatkit_lab.sources import DEFAULT_LIMITS, _files
 from chatkit_lab.sources import _har as _har_stream

@@ -7,6 +7,7 @@ faults are otherwise correct reference backends with one fault each (a faulty st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -20,7 +21,13 @@ from chatkit_lab.backends import (
     reference_app,
 )
 from chatkit_lab.checks._model import LAYERS
-from chatkit_lab.diagnosis import Diagnosis, diagnose, diagnose_captures, diagnose_target
+from chatkit_lab.diagnosis import (
+    Diagnosis,
+    RunConfig,
+    diagnose,
+    diagnose_captures,
+    diagnose_target,
+)
 from chatkit_lab.sources import Limits
 from chatkit_lab.targets import open_app_target
 
@@ -58,6 +65,19 @@ async def test_the_reference_backend_passes_every_layer() -> None:
     assert len(diagnosis.reloads) == 2 and all(not r.findings for r in diagnosis.reloads)
     payload = json.loads(json.dumps(diagnosis.to_json()))
     assert payload["verdict"] is None and payload["layers"] == ALL_PASS
+
+
+async def test_one_run_configuration_and_typed_step_lookup() -> None:
+    config = RunConfig("reference", message="Hi there")
+    diagnosis = await diagnose(config)
+    send = diagnosis.step("threads.create")
+    assert send is diagnosis.lifecycle.step("send: threads.create")
+    assert diagnosis.step("threads.get_by_id", "reload").name == "reload: threads.get_by_id"
+    assert diagnosis.analysis("threads.create") is diagnosis.analyses[send.capture.name]
+    with pytest.raises(KeyError):
+        diagnosis.step("threads.create", "reload")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.message = "changed"  # type: ignore[misc]
 
 
 async def test_the_reference_backend_passes_every_layer_on_loopback() -> None:

@@ -36,7 +36,6 @@ from chatkit_lab.checks._model import (
     Skipped,
     check,
     checks_of,
-    first_failure,
     layer_states,
     run_checks,
 )
@@ -100,7 +99,6 @@ __all__ = [
     "finding",
     "item_text",
     "findings_table",
-    "first_failure",
     "layer_states",
     "reply_kind",
     "run_checks",

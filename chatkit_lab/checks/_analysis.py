@@ -20,10 +20,9 @@ import pandas as pd
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import StreamContext
-from chatkit_lab.checks._dialects import DialectVerdict
 from chatkit_lab.checks._model import LAYERS, Finding, Skipped
 from chatkit_lab.checks._tables import findings_table
-from chatkit_lab.checks.dialect import dialect_counts
+from chatkit_lab.checks.dialect import DialectVerdict, dialect_counts
 from chatkit_lab.checks.registry import run_layer
 from chatkit_lab.client import MODEL_NOTE, ClientModel, ClientState
 from chatkit_lab.client.protocol import SchemaResult

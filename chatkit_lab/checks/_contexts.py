@@ -17,11 +17,10 @@ from functools import cached_property
 from typing import Any
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.checks._dialects import DialectVerdict
 from chatkit_lab.checks._model import Evidence, excerpt
 from chatkit_lab.checks._ordering_machine import OrderingMachine
 from chatkit_lab.checks._reload import Reload
-from chatkit_lab.checks.dialect import classify_events
+from chatkit_lab.checks.dialect import DialectVerdict, classify_events
 from chatkit_lab.client import ClientModel, ClientState, Lifecycle
 from chatkit_lab.client.protocol import SchemaResult, parse_event
 from chatkit_lab.sse import Event

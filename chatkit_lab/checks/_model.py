@@ -10,7 +10,7 @@ the declaration's layer, severity and fix and the raw evidence beside it. Layer 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -32,7 +32,6 @@ Layer = Literal[
     "request", "transport", "framing", "decoding", "schema", "ordering", "rendering", "persistence"
 ]
 Severity = Literal["error", "warning", "info"]
-LayerState = Literal["pass", "warn", "fail", "skip"]
 
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 LAYER_STATES: tuple[str, ...] = ("pass", "warn", "fail", "skip")
@@ -189,8 +188,8 @@ class Check(Generic[Context]):
     """One check: its declaration and the function that raises it.
 
     The function takes one context of its layer's kind (an exchange, a stream, a lifecycle)
-    and yields :class:`Found` (or :class:`Skip`); :meth:`run` turns those into findings with the
-    declaration's layer, severity and fix.
+    and yields :class:`Found` (or :class:`Skip`); :func:`run_checks` turns those into findings
+    with the declaration's layer, severity and fix.
     """
 
     def __init__(self, spec: CheckSpec, function: Callable[[Context], Iterable[Found | Skip]]):
@@ -211,18 +210,9 @@ class Check(Generic[Context]):
             spec.layer, spec.code, spec.severity, summary, evidence or Evidence(), spec.fix
         )
 
-    def run(self, context: Context) -> Iterator[tuple[tuple[int, ...], Finding | Skipped]]:
-        """What the check found in ``context``, each with its ``at`` position."""
-        for item in self.function(context):
-            if isinstance(item, Skip):
-                name = getattr(context, "name", None)
-                yield (), Skipped(self.spec.layer, item.reason, name, self.spec.code)
-            else:
-                yield item.at, self.finding(item.summary, item.evidence)
-
     def __call__(self, context: Context) -> list[Finding]:
         """The findings alone, in the order the function yields them."""
-        return [item for _, item in self.run(context) if isinstance(item, Finding)]
+        return run_checks((self,), context, ordered=False).findings
 
     def __repr__(self) -> str:
         return f"<Check {self.spec.code} ({self.spec.layer}, {self.spec.severity})>"
@@ -270,23 +260,46 @@ class Outcome:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def run_checks(checks: Iterable[Check[Context]], context: Context) -> Outcome:
-    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order."""
+def run_checks(
+    checks: Iterable[Check[Context]],
+    context: Context,
+    *,
+    keep: int | None = None,
+    ordered: bool = True,
+) -> Outcome:
+    """Run ``checks`` over one context; findings ordered by ``at``, then declaration order
+    (``ordered=False``: in the order the checks yield them).
+
+    The one check runner. With ``keep``, of each code only the first ``keep`` findings are kept
+    and the number of the others is added to the first one's :attr:`Finding.more`; the others
+    are counted as the check yields them and never become findings, so memory does not grow
+    with them.
+    """
+    if keep is not None and keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}")
     placed: list[tuple[tuple[int, ...], Finding]] = []
     outcome = Outcome()
+    name = getattr(context, "name", None)
     for declared in checks:
-        for at, item in declared.run(context):
-            if isinstance(item, Skipped):
-                outcome.skipped.append(item)
+        kept: list[Finding] = []
+        dropped = 0
+        for item in declared.function(context):
+            if isinstance(item, Skip):
+                outcome.skipped.append(
+                    Skipped(declared.spec.layer, item.reason, name, declared.code)
+                )
+            elif keep is None or len(kept) < keep:
+                found = declared.finding(item.summary, item.evidence)
+                kept.append(found)
+                placed.append((item.at, found))
             else:
-                placed.append((at, item))
-    placed.sort(key=_position)
-    outcome.findings = [item for _, item in placed]
+                dropped += 1
+        if dropped:
+            kept[0].more += dropped
+    if ordered:
+        placed.sort(key=lambda pair: pair[0])
+    outcome.findings = [found for _, found in placed]
     return outcome
-
-
-def _position(placed: tuple[tuple[int, ...], Finding]) -> tuple[int, ...]:
-    return placed[0]
 
 
 def layer_states(findings: list[Finding], evaluated: set[str] | None = None) -> dict[str, str]:
@@ -306,11 +319,3 @@ def layer_states(findings: list[Finding], evaluated: set[str] | None = None) -> 
         else:
             states[layer] = "pass"
     return states
-
-
-def first_failure(findings: list[Finding]) -> Finding | None:
-    """The verdict: the first error finding in layer order (``None`` when no layer fails)."""
-    errors = [f for f in findings if f.severity == "error"]
-    if not errors:
-        return None
-    return min(errors, key=lambda f: LAYERS.index(f.layer))

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.client import Step
+from chatkit_lab.client import Step, item_text
 
 if TYPE_CHECKING:
     from chatkit_lab.checks._model import Finding
@@ -45,18 +45,6 @@ class ItemView:
     type: str
     text: str
     position: int
-
-
-def item_text(item: dict[str, Any]) -> str:
-    """The visible text of a thread item payload (message content parts joined)."""
-    content = item.get("content")
-    if not isinstance(content, list):
-        return ""
-    parts = []
-    for part in content:
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            parts.append(part["text"])
-    return "".join(parts)
 
 
 def streamed_items(captures: list[Capture]) -> list[ItemView]:

@@ -36,9 +36,8 @@ from chatkit_lab.checks._model import (
     Evidence,
     Finding,
     Outcome,
-    Skip,
-    Skipped,
     checks_of,
+    run_checks,
 )
 
 __all__ = [
@@ -111,38 +110,6 @@ def finding(code: str, summary: str, evidence: Evidence | None = None) -> Findin
 
 
 def run_layer(layer: str, context: Any, *, keep: int = KEPT_PER_CODE) -> Outcome:
-    """Run one layer's checks over a context of that layer's kind.
-
-    Of each code, the first ``keep`` findings are kept (ordered by position, then declaration,
-    as :func:`~chatkit_lab.checks.run_checks` orders them) and the number of the others is
-    added to the first one's :attr:`~chatkit_lab.checks.Finding.more`. The others are counted
-    as the check yields them and never become findings, so memory does not grow with them.
-    """
-    if keep < 1:
-        raise ValueError(f"keep must be at least 1, not {keep}")
-    outcome = Outcome()
-    placed: list[tuple[tuple[int, ...], Finding]] = []
-    name = getattr(context, "name", None)
-    for declared in checks_for(layer):
-        kept: list[Finding] = []
-        dropped = 0
-        for item in declared.function(context):
-            if isinstance(item, Skip):
-                outcome.skipped.append(
-                    Skipped(declared.spec.layer, item.reason, name, declared.code)
-                )
-            elif len(kept) < keep:
-                found = declared.finding(item.summary, item.evidence)
-                kept.append(found)
-                placed.append((item.at, found))
-            else:
-                dropped += 1
-        if dropped:
-            kept[0].more += dropped
-    placed.sort(key=_position)
-    outcome.findings = [found for _, found in placed]
-    return outcome
-
-
-def _position(placed: tuple[tuple[int, ...], Finding]) -> tuple[int, ...]:
-    return placed[0]
+    """Run one layer's checks over a context of that layer's kind, keeping ``keep`` findings of
+    each code (:func:`~chatkit_lab.checks.run_checks`, the one runner)."""
+    return run_checks(checks_for(layer), context, keep=keep)

@@ -14,9 +14,8 @@ from typing import Any
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import StreamContext
-from chatkit_lab.checks._dialects import DialectVerdict
 from chatkit_lab.checks._model import Evidence, Finding, Found, check, excerpt, run_checks
-from chatkit_lab.checks.dialect import dialect_counts
+from chatkit_lab.checks.dialect import DialectVerdict, dialect_counts
 from chatkit_lab.client.protocol import SchemaResult
 from chatkit_lab.sse import Event
 

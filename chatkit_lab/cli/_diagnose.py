@@ -44,9 +44,10 @@ def diagnose_one(
     save: Path | None = None,
 ) -> tuple[Any, str] | None:
     """Diagnose one source: recorded files as they are, a built-in name or a URL by playing the
-    client with ``options`` (the run options ``diagnose`` takes); the diagnosis and a title."""
+    client with ``options`` (the fields of the one :class:`RunConfig` the run is given); the
+    diagnosis and a title."""
+    from chatkit_lab.diagnosis import RunConfig, diagnose_captures, diagnose_source
     from chatkit_lab.diagnosis import diagnose as run_diagnosis
-    from chatkit_lab.diagnosis import diagnose_captures, diagnose_source
 
     try:
         kind, source = diagnose_source(target, url_contains=url_contains)
@@ -67,16 +68,10 @@ def diagnose_one(
         progress(f"{what} {target}: playing the ChatKit client ...")
         import asyncio
 
-        diagnosis = asyncio.run(
-            run_diagnosis(
-                target,
-                message=message,
-                progress=progress,
-                without_fetch=True,
-                save=save,
-                **options,
-            )
+        config = RunConfig(
+            target, message=message, progress=progress, without_fetch=True, save=save, **options
         )
+        diagnosis = asyncio.run(run_diagnosis(config))
     except ChatKitLabError as exc:
         fail(str(exc))
     return diagnosis, f"ChatKit diagnosis: {target}"

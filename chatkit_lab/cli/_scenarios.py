@@ -52,7 +52,7 @@ def run_conformance(
     JSON), write the report to ``out``; the exit code (1 when a scenario fails)."""
     import asyncio
 
-    from chatkit_lab.diagnosis import diagnose_scenarios, diagnose_source
+    from chatkit_lab.diagnosis import RunConfig, diagnose_scenarios, diagnose_source
     from chatkit_lab.report import conformance_lines, write_conformance_report
     from chatkit_lab.scenarios import resolve_prompts, resolve_scenarios
 
@@ -66,15 +66,8 @@ def run_conformance(
                 f"not {target} (a recording can only be diagnosed as it is)"
             )
         progress(f"{target}: playing {len(chosen)} scenario(s) ...")
-        conformance = asyncio.run(
-            diagnose_scenarios(
-                target,
-                [s.name for s in chosen],
-                prompts=overrides,
-                progress=progress,
-                **options,
-            )
-        )
+        config = RunConfig(target, prompts=overrides, progress=progress, **options)
+        conformance = asyncio.run(diagnose_scenarios(config, [s.name for s in chosen]))
     except ChatKitLabError as exc:
         fail(str(exc))
     if save is not None:

@@ -5,7 +5,7 @@ Fact and model sit side by side here, and every output says which is which:
 - *fact*, read from ChatKit.js's host script (protocol notes): how each reply is judged
   (:mod:`._network`: the JSON fallback to ``{}``, the stream open check, the retries);
 - *as written*: the user's own fetch, run under Node (:mod:`._node_fetch`), or a Python
-  transform standing in for it (:mod:`._transform`, :mod:`._fetch`);
+  transform standing in for it (:mod:`._fetch`);
 - *modelled*: what the closed UI iframe renders (:mod:`._model`, :mod:`._timeline`).
 
 The session model (:mod:`.session`) holds both for a whole run, built once from its exchanges.
@@ -17,14 +17,19 @@ from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     CONTROL_COMMANDS,
     ClientFetch,
+    ClientRequest,
     ControlCall,
     FetchOutcome,
+    LocalResponse,
+    Transform,
     TransformFetch,
+    apply_transform,
+    identity,
+    load_transform,
     local_capture,
     undefined_names,
 )
-from chatkit_lab.client._kit_requests import answers_not_found
-from chatkit_lab.client._lifecycle import LifecycleRunner, Sender
+from chatkit_lab.client._lifecycle import LifecycleRunner, Sender, answers_not_found
 from chatkit_lab.client._model import (
     MODEL_NOTE,
     NOTHING_RENDERED,
@@ -60,15 +65,7 @@ from chatkit_lab.client._steps import (
     path_of,
     user_input,
 )
-from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, timeline
-from chatkit_lab.client._transform import (
-    ClientRequest,
-    LocalResponse,
-    Transform,
-    apply_transform,
-    identity,
-    load_transform,
-)
+from chatkit_lab.client._timeline import MODELLED, Screen, Shown, Timeline, item_text, timeline
 from chatkit_lab.client.session import (
     Departure,
     Exchange,
@@ -132,6 +129,7 @@ __all__ = [
     "retry_delay_range",
     "status_text",
     "stream_open",
+    "item_text",
     "timeline",
     "user_input",
 ]

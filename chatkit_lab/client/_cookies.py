@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.sources import ClientRequest
+from chatkit_lab.sources import ClientRequest, Limits
 
 __all__ = ["CookieSender"]
 
@@ -49,7 +49,7 @@ class CookieSender:
         return _origin(url) == _origin(self.api_url)
 
     async def send_request(
-        self, request: ClientRequest, *, label: str = "", limits: Any = None
+        self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
     ) -> Capture:
         same = self._same_origin(request.url)
         sent = request

@@ -25,12 +25,14 @@ from chatkit_lab.capture import Capture, Ending, RequestRecord
 from chatkit_lab.client._cookies import CookieSender
 from chatkit_lab.client._fetch import (
     ClientFetch,
+    ClientRequest,
     FetchOutcome,
+    Transform,
     TransformFetch,
+    identity,
     local_capture,
     mark_outcome,
 )
-from chatkit_lab.client._kit_requests import audit_store, delete_thread
 from chatkit_lab.client._network import (
     MAX_STREAM_RETRIES,
     SOURCE,
@@ -42,13 +44,10 @@ from chatkit_lab.client._steps import (
     Lifecycle,
     Step,
     adopt_thread_id,
-    body_shape,
     envelope,
-    path_of,
     user_input,
 )
-from chatkit_lab.client._transform import ClientRequest, Transform, identity
-from chatkit_lab.sources import DEFAULT_LIMITS, StopReading
+from chatkit_lab.sources import DEFAULT_LIMITS, Limits, StopReading
 
 __all__ = [
     "Lifecycle",
@@ -56,20 +55,18 @@ __all__ = [
     "Sender",
     "Step",
     "adopt_thread_id",
+    "answers_not_found",
     "envelope",
     "local_capture",
     "user_input",
 ]
-
-_body_shape = body_shape
-_path = path_of
 
 
 class Sender(Protocol):
     """What the runner needs of a transport."""
 
     async def send_request(
-        self, request: ClientRequest, *, label: str = "", limits: Any = None
+        self, request: ClientRequest, *, label: str = "", limits: Limits | None = None
     ) -> Capture: ...
 
 
@@ -105,7 +102,7 @@ class LifecycleRunner:
         fetch: ClientFetch | None = None,
         headers: dict[str, str] | None = None,
         target: str = "",
-        limits: Any = None,
+        limits: Limits | None = None,
         delete_created: bool = False,
         retry_scale: float = 0.001,
         retry_budget_s: float = 60.0,
@@ -142,7 +139,7 @@ class LifecycleRunner:
 
     # -- one request ---------------------------------------------------------------------------
 
-    def limits_with(self, stop: StopReading | None) -> Any:
+    def limits_with(self, stop: StopReading | None) -> Limits | None:
         """The runner's limits, with ``stop`` (the stop button) when given."""
         if stop is None:
             return self.limits
@@ -276,14 +273,114 @@ class LifecycleRunner:
 
     async def own_request(self, life: Lifecycle, name: str, payload: dict[str, Any]) -> Step:
         """A request the kit makes for itself: straight to the target, never through a fetch."""
+        step = await self._direct(name, payload, f"kit: {name}")
+        life.kit_steps.append(step)
+        return step
+
+    async def _direct(self, name: str, payload: dict[str, Any], label: str, **meta: Any) -> Step:
+        """Send ``payload`` straight to the target with the user's headers (no fetch)."""
         request = ClientRequest.chatkit(self.url, payload, self.headers)
-        capture = await self.sender.send_request(request, label=f"kit: {name}", limits=self.limits)
+        capture = await self.sender.send_request(request, label=label, limits=self.limits)
         capture.target = capture.target or self.target
+        capture.meta.update(meta)
         capture.meta["kit"] = True
         step = Step(name, payload["type"], "json", request, capture, request, wire=[capture])
         step.network = json_reply(capture.status, capture.body)
-        life.kit_steps.append(step)
         return step
+
+    # -- requests the kit makes for itself, never through the user's fetch ----------------------
+    #
+    # The store audit after retried sends and the cleanup of threads a session created go
+    # straight to the target with the headers the user gave, so a custom fetch that rewrites
+    # requests cannot turn them into chat turns, and "deleted" is said only once a
+    # ``threads.get_by_id`` shows the thread gone.
+
+    async def audit_store(self, life: Lifecycle, mount: Step, message: str) -> None:
+        """After retried sends: which threads and user messages did the retries leave behind?
+
+        Only when the target answered the mount's ``threads.list`` itself with a ChatKit page
+        (so a direct ``threads.list`` is safe to send and its result comparable).
+        """
+        before = _thread_ids(mount.reply_json) if not mount.answered_locally else None
+        if before is None:
+            life.notes.append(
+                "the sends were retried, but the target does not answer threads.list with a "
+                "ChatKit page, so the kit cannot list what the retries left in its store"
+            )
+            return
+        after_step = await self.own_request(
+            life,
+            "store audit: threads.list",
+            envelope("threads.list", {"limit": 100, "order": "desc"}),
+        )
+        after = _thread_ids(after_step.reply_json)
+        if after is None:
+            life.notes.append("the store audit's threads.list failed: retries not audited")
+            return
+        new_threads = [thread for thread in after if thread not in before]
+        messages: dict[str, int] = {}
+        for thread in new_threads[:20]:
+            load = await self.own_request(
+                life,
+                "store audit: threads.get_by_id",
+                envelope("threads.get_by_id", {"thread_id": thread}),
+            )
+            messages[thread] = _count_user_messages(load.reply_json, message)
+        life.store_audit = {
+            "threads_before": len(before),
+            "new_threads": new_threads,
+            "user_messages": messages,
+            "attempts": 1
+            + sum(1 for s in life.steps if s.attempt and s.client_type == "threads.create"),
+        }
+        for thread in new_threads:
+            if thread not in life.created_threads:
+                life.created_threads.append(thread)
+
+    async def delete_thread(self, life: Lifecycle, thread_id: str) -> None:
+        """Delete a thread this session created, and say so only once a load shows it gone."""
+        step = await self._direct(
+            "cleanup: threads.delete",
+            envelope("threads.delete", {"thread_id": thread_id}),
+            "cleanup: threads.delete",
+            cleanup=True,
+        )
+        capture = step.capture
+        life.steps.append(step)
+        check = await self.own_request(
+            life,
+            "cleanup check: threads.get_by_id",
+            envelope("threads.get_by_id", {"thread_id": thread_id}),
+        )
+        still_there = _is_thread(check.reply_json, thread_id) and (check.capture.status or 0) < 300
+        gone = answers_not_found(check.capture.status, check.capture.body)
+        if capture.status is not None and capture.status < 300 and gone:
+            life.deleted_threads.append(thread_id)
+            life.notes.append(
+                f"deleted thread {thread_id!r} created by this session "
+                "(a load confirmed it is gone)"
+            )
+        elif capture.status is not None and capture.status < 300 and not still_there:
+            answered = (
+                f"HTTP {check.capture.status}"
+                if check.capture.status is not None
+                else "no response"
+            )
+            life.notes.append(
+                f"threads.delete for thread {thread_id!r} answered {capture.status}, but the load "
+                f"that checked it did not answer not-found cleanly ({answered}): not confirmed "
+                "deleted (a backend should answer a load of a missing thread with 404)"
+            )
+        elif still_there:
+            life.notes.append(
+                f"threads.delete for thread {thread_id!r} answered {capture.status}, but a load "
+                "still returns it: it was not deleted; delete it by hand"
+            )
+        else:
+            life.notes.append(
+                f"could not delete thread {thread_id!r} created by this session "
+                f"(status {capture.status}): delete it by hand"
+            )
 
     # -- the session ---------------------------------------------------------------------------
 
@@ -326,7 +423,7 @@ class LifecycleRunner:
             life.created_threads.append(thread_id)
         try:
             if life.retries:
-                await audit_store(self, life, mount, message)
+                await self.audit_store(life, mount, message)
             await self._conversation(life, thread_id, adopted, second_message, page_size)
         finally:
             await self.clean_up(life)
@@ -340,7 +437,7 @@ class LifecycleRunner:
             return
         for created in list(dict.fromkeys(life.created_threads)):
             if created not in life.deleted_threads:
-                await delete_thread(self, life, created)
+                await self.delete_thread(life, created)
 
     @staticmethod
     def _thread_from_controls(life: Lifecycle) -> str | None:
@@ -424,3 +521,49 @@ def _kit_gave_up(step: Step) -> bool:
     """Whether the kit's own time limit ended the exchange: the network never failed, so the host
     script would have nothing to retry (a browser has no such limit and would still wait)."""
     return step.capture.ending.state == "timeout"
+
+
+NOT_FOUND_WORDS = ("not found", "notfound", "no such", "does not exist", "doesn't exist")
+
+
+def answers_not_found(status: int | None, body: bytes) -> bool:
+    """``True`` when a load answered not-found cleanly: a 404 or 410, or another 4xx whose body
+    says not found (a crash, a 5xx, a reset, no answer or a thread in the reply is no proof that
+    the thread is gone)."""
+    if status in (404, 410):
+        return True
+    if status is None or not 400 <= status < 500:
+        return False
+    text = body[:2000].decode("utf-8", "replace").lower()
+    return any(word in text for word in NOT_FOUND_WORDS)
+
+
+def _thread_ids(reply: Any) -> list[str] | None:
+    """The thread ids of a ChatKit ``threads.list`` page, or ``None`` when it is not one."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("data"), list):
+        return None
+    return [
+        str(thread["id"])
+        for thread in reply["data"]
+        if isinstance(thread, dict) and isinstance(thread.get("id"), str | int)
+    ]
+
+
+def _is_thread(reply: Any, thread_id: str) -> bool:
+    return isinstance(reply, dict) and str(reply.get("id")) == thread_id
+
+
+def _count_user_messages(reply: Any, text: str) -> int:
+    """How many user messages with ``text`` a ``threads.get_by_id`` reply holds."""
+    items = reply.get("items") if isinstance(reply, dict) else None
+    data = items.get("data") if isinstance(items, dict) else None
+    if not isinstance(data, list):
+        return 0
+    count = 0
+    for item in data:
+        if not isinstance(item, dict) or item.get("type") != "user_message":
+            continue
+        parts = item.get("content") if isinstance(item.get("content"), list) else []
+        said = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+        count += said == text
+    return count

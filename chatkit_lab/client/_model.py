@@ -1,4 +1,4 @@
-"""A model of what the ChatKit client shows after each event.
+"""A model of what the ChatKit client shows after each event, and its display.
 
 ChatKit.js is closed source, so this reducer is modelled from the openai-chatkit server SDK's
 semantics, not from ChatKit.js source: the SDK's event types (``chatkit.types``) say which events
@@ -18,6 +18,7 @@ what each one does to a thread:
 
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,14 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chatkit_lab.client._items import (
-    ClientItem,
-    _item_from_model,
-    _part_refs,
-    _PieceLog,
-    _set_part_refs,
-)
 from chatkit_lab.client.protocol import validate_payload
+from chatkit_lab.redact import current_redactor
 from chatkit_lab.sse import Event
 
 __all__ = [
@@ -48,6 +43,173 @@ MODEL_NOTE = "modelled from the openai-chatkit server SDK's semantics, not from 
 NOTHING_RENDERED = "the UI would draw nothing from this stream"
 """What the client model says when a stream leaves nothing on screen. It is about the stream
 alone: the message the user typed is still on screen, drawn on send (see the session model)."""
+
+
+_HIDDEN_TYPES = frozenset({"hidden_context_item", "sdk_hidden_context", "end_of_turn"})
+
+
+@dataclass
+class ClientItem:
+    """One item as the client would show it."""
+
+    id: str
+    type: str
+    role: str | None
+    """``user`` for user messages, ``assistant`` for assistant-side items, else ``None``."""
+    text: str
+    """The displayed text (assistant: output_text parts; user: input_text/input_tag parts)."""
+    streaming: bool
+    """Added but not done yet (the client shows it as in progress)."""
+    parts: list[str] = field(default_factory=list)
+    """Assistant message content parts' text, by content index."""
+    created_at: str | None = None
+    first_event: int | None = None
+    last_event: int | None = None
+    # ``text`` and ``parts`` are stored in ``_text`` and ``_parts`` by the properties installed
+    # below the class.
+
+    @property
+    def visible(self) -> bool:
+        return self.type not in _HIDDEN_TYPES
+
+    def copy(self) -> ClientItem:
+        """An independent copy (a streamed text is shared, not copied: it never changes)."""
+        new = object.__new__(ClientItem)
+        new.id = self.id
+        new.type = self.type
+        new.role = self.role
+        new._text = self._text
+        new.streaming = self.streaming
+        parts = self._parts
+        if type(parts) is list:
+            parts = list(parts) if parts else ()
+        new._parts = parts
+        new.created_at = self.created_at
+        new.first_event = self.first_event
+        new.last_event = self.last_event
+        return new
+
+
+# -- streamed text without quadratic copies --------------------------------------------------
+#
+# A text delta appends to one content part. Rebuilding the part and the item's text on every
+# delta, and copying them into the snapshot kept after every event, costs time and memory
+# proportional to the square of the stream's length. Instead a streamed part is a reference
+# ``(log, count)`` to the first ``count`` pieces of an append-only list of pieces that the
+# snapshots of one item share; ``parts`` and ``text`` are joined from it the first time they are
+# read. Their values are exactly what eager joining would give.
+
+
+class _PieceLog:
+    """The pieces of one content part's text in arrival order (only ever appended to)."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+
+_PartRef = tuple[_PieceLog, int]
+
+
+def _join_ref(ref: _PartRef) -> str:
+    log, count = ref
+    pieces = log.pieces
+    return "".join(pieces if count == len(pieces) else pieces[:count])
+
+
+def _get_parts(self: ClientItem) -> list[str]:
+    parts = self._parts
+    if type(parts) is tuple:
+        parts = [_join_ref(ref) for ref in parts]
+        self._parts = parts
+    return parts
+
+
+def _set_parts(self: ClientItem, value: list[str]) -> None:
+    self._parts = value
+
+
+def _get_text(self: ClientItem) -> str:
+    text = self._text
+    if text is None:
+        text = "".join(_get_parts(self))
+        self._text = text
+    return text
+
+
+def _set_text(self: ClientItem, value: str) -> None:
+    self._text = value
+
+
+def _part_refs(item: ClientItem) -> list[_PartRef]:
+    """The item's parts as references, ready to extend."""
+    parts = item._parts
+    if type(parts) is tuple:
+        return list(parts)
+    return [(_PieceLog([part]), 1) for part in parts]
+
+
+def _set_part_refs(item: ClientItem, refs: list[_PartRef]) -> None:
+    """Store streamed parts; the text is joined from them when first read."""
+    item._parts = tuple(refs)
+    item._text = None
+
+
+# The dataclass machinery has already generated __init__/__eq__/__repr__ (which read and write
+# these attributes by name), so the properties slot in without changing what they do.
+ClientItem.parts = property(_get_parts, _set_parts)  # type: ignore[assignment,method-assign]
+ClientItem.text = property(_get_text, _set_text)  # type: ignore[assignment,method-assign]
+
+
+def _item_from_model(item: BaseModel, index: int | None, streaming: bool) -> ClientItem:
+    data = item.model_dump(mode="json")
+    item_type = str(data.get("type"))
+    role: str | None = None
+    parts: list[str] = []
+    text = ""
+    if item_type == "user_message":
+        role = "user"
+        text = "".join(
+            str(part.get("text", "")) for part in data.get("content", []) if isinstance(part, dict)
+        )
+    elif item_type == "assistant_message":
+        role = "assistant"
+        parts = [str(part.get("text", "")) for part in data.get("content", [])]
+        text = "".join(parts)
+    else:
+        role = "assistant" if item_type not in _HIDDEN_TYPES else None
+        text = _describe_other(item_type, data)
+    return ClientItem(
+        id=str(data.get("id")),
+        type=item_type,
+        role=role,
+        text=text,
+        streaming=streaming,
+        parts=parts,
+        created_at=data.get("created_at"),
+        first_event=index,
+        last_event=index,
+    )
+
+
+def _describe_other(item_type: str, data: dict[str, Any]) -> str:
+    if item_type == "widget":
+        return str(data.get("copy_text") or "[widget]")
+    if item_type == "client_tool_call":
+        return f"[client tool call {data.get('name')} ({data.get('status')})]"
+    if item_type == "generated_image":
+        return "[generated image]"
+    if item_type == "workflow":
+        tasks = (data.get("workflow") or {}).get("tasks") or []
+        return f"[workflow, {len(tasks)} task(s)]"
+    if item_type == "task":
+        task = data.get("task") or {}
+        return f"[task] {task.get('title') or task.get('content') or ''}".rstrip()
+    if item_type == "structured_input":
+        questions = [str(i.get("question", "")) for i in data.get("inputs") or []]
+        return "[structured input] " + " / ".join(questions)
+    return ""
 
 
 @dataclass
@@ -116,9 +278,17 @@ class ClientState:
 
     def transcript(self) -> str:
         """The thread as plain text, one block per item (or why nothing would be shown)."""
-        from chatkit_lab.client._display import state_transcript
-
-        return state_transcript(self)
+        lines: list[str] = []
+        for item in self.visible_items:
+            who = item.role or item.type
+            marker = " (streaming…)" if item.streaming else ""
+            label = who if item.type in ("user_message", "assistant_message") else item.type
+            lines.append(f"[{label}]{marker} {item.text}".rstrip())
+        for notice in self.notices:
+            lines.append(f"[notice] {notice}")
+        if self.renders_nothing:
+            lines.append(f"({self.message})")
+        return current_redactor().redact_text("\n".join(lines))
 
     def __repr__(self) -> str:
         return (
@@ -131,9 +301,53 @@ class ClientState:
 
     def to_html(self) -> str:
         """A small self-contained HTML rendering of the thread (bubbles, streaming markers)."""
-        from chatkit_lab.client._display import state_html
+        scrub = current_redactor()
 
-        return state_html(self)
+        def esc(text: str) -> str:  # redacted, then escaped: what is shown holds no secret
+            return html.escape(scrub.redact_text(text))
+
+        out = [
+            '<div class="chatkit-lab-thread" style="font-family:system-ui,sans-serif;'
+            'max-width:640px;border:1px solid #ddd;border-radius:8px;padding:8px;">',
+            '<div style="font-size:11px;color:#666;margin-bottom:6px;">'
+            f"thread {esc(str(self.thread_id or '(none)'))}"
+            + (f" · {esc(self.title)}" if self.title else "")
+            + f" · {self.events_seen} events, {self.events_understood} understood"
+            + "</div>",
+        ]
+        if self.renders_nothing:
+            out.append(
+                '<div style="padding:16px;text-align:center;color:#a00;font-weight:600;">'
+                f"{esc(self.message)}</div>"
+            )
+        for item in self.visible_items:
+            user = item.type == "user_message"
+            align = "flex-end" if user else "flex-start"
+            background = "#e8f0fe" if user else "#f4f4f4"
+            label = item.role or item.type
+            marker = (
+                ' <span style="color:#c60;font-size:11px;">▍ streaming</span>'
+                if item.streaming
+                else ""
+            )
+            text = esc(item.text) if item.text else '<span style="color:#999;">(empty)</span>'
+            out.append(
+                f'<div style="display:flex;justify-content:{align};margin:4px 0;">'
+                f'<div style="background:{background};border-radius:12px;padding:6px 10px;'
+                f'max-width:80%;white-space:pre-wrap;">'
+                f'<div style="font-size:10px;color:#888;">{esc(label)} · {esc(item.id)}'
+                f"{marker}</div>{text}</div></div>"
+            )
+        for notice in self.notices:
+            out.append(
+                '<div style="background:#fff4e5;border:1px solid #f0c36d;border-radius:6px;'
+                f'padding:4px 8px;margin:4px 0;">{esc(notice)}</div>'
+            )
+        out.append(
+            f'<div style="font-size:10px;color:#999;margin-top:6px;">Client {MODEL_NOTE}.'
+            "</div></div>"
+        )
+        return "".join(out)
 
     def _repr_html_(self) -> str:
         return self.to_html()

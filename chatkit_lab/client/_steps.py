@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.client._fetch import ControlCall
+from chatkit_lab.client._fetch import ClientRequest, ControlCall
 from chatkit_lab.client._network import JsonReply, StreamOpen
-from chatkit_lab.client._transform import ClientRequest
 
 SEND_TYPES = frozenset(
     {

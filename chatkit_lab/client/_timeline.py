@@ -190,7 +190,7 @@ class _Screenplay:
             if isinstance(item, dict) and item.get("type") in ("user_message", "assistant_message"):
                 role = "user" if item["type"] == "user_message" else "assistant"
                 key = str(item.get("id"))
-                self.shown[key] = Shown(key, role, _item_text(item))
+                self.shown[key] = Shown(key, role, item_text(item))
         if isinstance(network, JsonReply) and not network.parsed:
             fact = f"{why}; the reply was not JSON, so {SOURCE} handed the UI {{}}"
         else:
@@ -198,7 +198,8 @@ class _Screenplay:
         self.snap("after the thread load", step, fact)
 
 
-def _item_text(item: dict[str, Any]) -> str:
+def item_text(item: dict[str, Any]) -> str:
+    """The visible text of a thread item payload (message content parts joined)."""
     content = item.get("content")
     if not isinstance(content, list):
         return ""

@@ -26,10 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_lab.capture import Capture
+from chatkit_lab.client._fetch import ClientRequest
 from chatkit_lab.client._network import JsonReply, StreamOpen, json_reply, stream_open
-from chatkit_lab.client._steps import NOT_A_TURN, Lifecycle, Step, carries_turn, path_of
+from chatkit_lab.client._steps import (
+    NOT_A_TURN,
+    Lifecycle,
+    Step,
+    body_shape,
+    carries_turn,
+    path_of,
+)
 from chatkit_lab.client._timeline import Screen, Shown, Timeline, timeline
-from chatkit_lab.client._transform import ClientRequest
 from chatkit_lab.client.protocol import KNOWN_TYPES, NON_STREAMING_TYPES, STREAMING_TYPES
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "carries_turn",
     "lifecycle_of_captures",
 ]
+
 
 def is_envelope(body: bytes) -> bool:
     """Whether a request body is ChatKit's envelope ``{type, params}`` with a known type."""
@@ -264,7 +272,7 @@ def _exchange(step: Step, fetch_in_path: bool, recorded: bool) -> Exchange:
         wire = "answered locally"
     else:
         request = capture.request
-        shape = capture.request_type or _shape(request.body)
+        shape = capture.request_type or (body_shape(request.body) if request.body else "")
         wire = f"{request.method} {path_of(request.url)} {shape}".rstrip()
     if recorded:
         rewritten = (
@@ -291,12 +299,6 @@ def _exchange(step: Step, fetch_in_path: bool, recorded: bool) -> Exchange:
         carries_turn=any(carries_turn(item) for item in (step.wire or [capture])),
         answered=step.answered_locally or capture.status is not None,
     )
-
-
-def _shape(body: bytes) -> str:
-    from chatkit_lab.client._steps import body_shape
-
-    return body_shape(body) if body else ""
 
 
 def build_session(
@@ -352,7 +354,12 @@ def recorded_step(capture: Capture, expects: str | None = None) -> Step:
     )
     wants = expects or _expects(capture, kind)
     step = Step(
-        capture.name, kind, wants, request, capture, None,
+        capture.name,
+        kind,
+        wants,
+        request,
+        capture,
+        None,
         bool(capture.meta.get("answered_locally")),
     )
     step.wire = [capture]

@@ -11,11 +11,12 @@ from chatkit_lab.diagnosis._conformance import (
     Conformance,
     ScenarioResult,
 )
-from chatkit_lab.diagnosis._counterfactual import Counterfactual
 from chatkit_lab.diagnosis._evidence import save_run
 from chatkit_lab.diagnosis._loose import diagnose_captures, diagnose_source
-from chatkit_lab.diagnosis._model import Diagnosis
+from chatkit_lab.diagnosis._model import Counterfactual, Diagnosis
 from chatkit_lab.diagnosis._run import (
+    OpenRun,
+    RunConfig,
     diagnose,
     diagnose_target,
     evaluate_lifecycle,
@@ -29,6 +30,8 @@ __all__ = [
     "Conformance",
     "Counterfactual",
     "Diagnosis",
+    "OpenRun",
+    "RunConfig",
     "ScenarioResult",
     "diagnose_scenarios",
     "evaluate_scenario",

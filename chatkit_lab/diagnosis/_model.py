@@ -12,9 +12,7 @@ from chatkit_lab.checks import (
     Reload,
     Skipped,
 )
-from chatkit_lab.client import (
-    Lifecycle,
-)
+from chatkit_lab.client import Lifecycle, Step
 from chatkit_lab.client.session import SessionModel
 from chatkit_lab.redact import Redactor, current_redactor
 
@@ -41,7 +39,7 @@ class Diagnosis:
     fix reads it (see docs/concepts/client-model.md)."""
     saved: dict[str, str] = field(default_factory=dict)
     """Capture name -> the file it was saved in (``--save``); reasons citing a capture name it."""
-    counterfactual: Any = None
+    counterfactual: Counterfactual | None = None
     """The same session again with the fetch replaced by a pass-through that keeps only the
     headers it adds (a :class:`~chatkit_lab.diagnosis.Counterfactual`), when a fetch ran."""
 
@@ -77,6 +75,22 @@ class Diagnosis:
         for number, capture in enumerate(self.captures):
             order.setdefault(capture.name, len(order) + number)
         return order
+
+    def step(self, request: str, phase: str | None = None) -> Step:
+        """The first step that sent the ChatKit request ``request`` (``"threads.create"``), in
+        ``phase`` when given (``"load"``, ``"reload"``, ``"send after stop"``): the typed way
+        to the step named ``"<phase>: <request>"``. A re-sent attempt is never the first."""
+        steps = self.lifecycle.steps if self.lifecycle is not None else []
+        for step in steps:
+            if step.client_type == request and not step.attempt:
+                if phase is None or step.name == f"{phase}: {request}":
+                    return step
+        where = f" in phase {phase!r}" if phase else ""
+        raise KeyError(f"no {request} step{where}; steps: {[step.name for step in steps]}")
+
+    def analysis(self, request: str, phase: str | None = None) -> Any:
+        """The event analysis of the stream :meth:`step` finds."""
+        return self.analyses[self.step(request, phase).capture.name]
 
     @property
     def failed(self) -> bool:
@@ -139,4 +153,37 @@ class Diagnosis:
         return self.redactor.redact_text(
             f"{self.target}: first broken layer is {verdict.layer} ({verdict.code}): "
             + verdict.summary
+        )
+
+
+@dataclass
+class Counterfactual:
+    """The same session with the fetch replaced by a header-only pass-through."""
+
+    fetch: str
+    """The fetch that was replaced (its name)."""
+    kept: list[str]
+    """The names of the headers the pass-through kept (values are never shown)."""
+    diagnosis: Diagnosis
+    """The run without the fetch."""
+
+    @property
+    def fetch_is_the_cause(self) -> bool:
+        return not self.diagnosis.failed
+
+    def line(self) -> str:
+        """One sentence: what the same session gives on the same target without the fetch."""
+        kept = ", ".join(self.kept) if self.kept else "no header"
+        head = (
+            f"the same session with {self.fetch} replaced by a pass-through that adds only {kept}"
+        )
+        verdict = self.diagnosis.verdict
+        if verdict is None:
+            return (
+                f"{head} passes every layer: the fetch alone is the cause; make it add "
+                "headers and nothing else."
+            )
+        return (
+            f"{head} still fails at {verdict.layer} ({verdict.code}): {verdict.summary}. The "
+            "fetch is not the only cause; the backend needs that fix too."
         )

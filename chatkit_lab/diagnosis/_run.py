@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from chatkit_lab.client import (
     DEFAULT_TOKEN_ENV,
     SOURCE,
     ClientFetch,
+    ClientRequest,
     JsonReply,
     Lifecycle,
     LifecycleRunner,
@@ -35,9 +36,10 @@ from chatkit_lab.client import (
 )
 from chatkit_lab.client.session import build_session
 from chatkit_lab.diagnosis._fixes import fit_fixes, fit_to_run_without_fetch
-from chatkit_lab.diagnosis._model import Diagnosis
+from chatkit_lab.diagnosis._model import Counterfactual, Diagnosis
 from chatkit_lab.errors import ChatKitLabError, TargetError
 from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
+from chatkit_lab.sources import Limits
 from chatkit_lab.targets import Target, open_target
 
 _FOLDED = ("request.rewritten", "request.answered_locally", "request.load_ran_a_turn")
@@ -147,14 +149,23 @@ def _run_layer(
     return outcome.findings
 
 
-def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
-    """Run every layer's checks over a finished lifecycle."""
+def begin_evaluation(
+    life: Lifecycle, target: str, transform: str
+) -> tuple[Diagnosis, list[Finding], set[str]]:
+    """A diagnosis of a finished session with its session model, and what the per-exchange
+    layers found in it (with the layers they evaluated)."""
     diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
     diagnosis.captures = life.captures
     diagnosis.session = build_session(
         life, fetch_in_path=transform not in ("", "none"), target=target or life.target
     )
     found, evaluated = evaluate_steps(life.steps, diagnosis)
+    return diagnosis, found, evaluated
+
+
+def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
+    """Run every layer's checks over a finished lifecycle."""
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
     diagnosis.reloads = diff_lifecycle(life)
     for reload in diagnosis.reloads:
         found.extend(reload.findings)
@@ -173,88 +184,186 @@ def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -
     return diagnosis
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """One run's configuration, made once (by the command line, the API or a notebook) and read
+    by everything the run does: opening the target, the client, the scenarios, saving.
+
+    :func:`diagnose`, :func:`open_run`, :func:`~chatkit_lab.diagnosis.diagnose_scenarios`,
+    :func:`diagnose_target` and :func:`~chatkit_lab.diagnosis.run_scenarios` take one (or its
+    fields as keywords, from which they make one).
+    """
+
+    target: str = ""
+    """A built-in name or a ChatKit endpoint URL (empty for a target opened elsewhere)."""
+    headers: Mapping[str, str] | None = None
+    transform: str | Transform | None = "default"
+    loopback: bool = False
+    """Run a built-in backend on 127.0.0.1 under uvicorn instead of in process."""
+    limits: Limits | None = None
+    verify: bool = True
+    keep_threads: bool = False
+    """Keep the threads created in a remote target (deleted at the end otherwise)."""
+    redactor: Redactor | None = None
+    """The run's redactor (else the current one), learning the credentials given."""
+    fetch: ClientFetch | None = None
+    fetch_file: str | Path | None = None
+    """The user's own fetch (JavaScript or TypeScript), run under Node between the client and
+    the target (see docs/guides/your-fetch.md); its token is read from ``token_env``."""
+    token_env: str = DEFAULT_TOKEN_ENV
+    user_id: str | None = None
+    progress: Callable[[str], None] | None = None
+    """Called with one line per finished step (the command line prints it on stderr)."""
+    message: str = "Hello! What can you do?"
+    second_message: str = "Thanks. One more thing?"
+    without_fetch: bool = False
+    """When a fetch or transform was in the path, play the same session again with it replaced
+    by a header-only pass-through (:attr:`Diagnosis.counterfactual`)."""
+    save: str | Path | None = None
+    """A folder to save the run's captures in, redacted, one file each (:attr:`Diagnosis.saved`)."""
+    prompts: Mapping[str, Mapping[str, str]] | None = None
+    """A scenario's messages in the backend's words (``{"cancel": {"long": "..."}}``)."""
+    upload_url: str | None = None
+    """Where ChatKit would upload files directly (a built-in backend knows its own)."""
+    sync_action: bool = False
+    """Also send ``threads.sync_custom_action`` after a widget action (ChatKit.js does not)."""
+    upload_type: str | None = None
+    """The MIME type the attachments scenario uploads."""
+    errors_upstream: str | None = None
+    """Where the errors scenario serves a failing model API."""
+
+    @classmethod
+    def of(cls, target: str | RunConfig, **options: Any) -> RunConfig:
+        """``target`` when it is a configuration already, else one made from the keywords."""
+        if isinstance(target, RunConfig):
+            return replace(target, **options) if options else target
+        return cls(target, **options)
+
+
+@dataclass
+class OpenRun:
+    """One run: its configuration, the open target, the fetch between the client and it, and
+    the run's redactor."""
+
+    target: Target
+    fetch: ClientFetch | None
+    redactor: Redactor
+    config: RunConfig = field(default_factory=RunConfig)
+
+    @classmethod
+    def on(cls, target: Target, config: RunConfig) -> OpenRun:
+        """A run on a target opened elsewhere; its redactor (the configuration's, else the
+        current one) learns the target's credential headers."""
+        scrub = (config.redactor or current_redactor()).with_secrets(
+            request_secrets(target.url, target.headers)
+        )
+        return cls(target, config.fetch, scrub, config)
+
+    @property
+    def fetch_name(self) -> str:
+        fetch = self.fetch
+        return f"fetch {fetch.name}" if fetch is not None else self.target.transform_name
+
+    def runner(self, progress: Callable[[str], None] | None = None) -> LifecycleRunner:
+        """A client for the target through the fetch (else the target's transform); threads
+        created in a remote target are deleted at the end unless ``keep_threads``."""
+        target = self.target
+        return LifecycleRunner(
+            target.sender,
+            target.url,
+            transform=target.transform,
+            headers=target.headers,
+            target=target.name,
+            limits=self.config.limits,
+            delete_created=not target.builtin and not self.config.keep_threads,
+            fetch=self.fetch,
+            progress=progress,
+        )
+
+    def refuse_unreachable(self, life: Lifecycle) -> None:
+        """A :class:`TargetError` when no request of the session got any response."""
+        network = [step for step in life.steps if not step.answered_locally]
+        if network and all(step.capture.status is None for step in network):
+            reason = network[0].capture.ending.message or "no response"
+            raise TargetError(
+                self.redactor.redact_text(f"cannot reach {self.target.url}: {reason}")
+            )
+
+    async def lifecycle(self) -> Diagnosis:
+        """Play the message lifecycle and diagnose it, under the run's redactor (which the
+        diagnosis carries)."""
+        with redacting(self.redactor):
+            runner = self.runner(self.config.progress)
+            life = await runner.run(self.config.message, self.config.second_message)
+            self.refuse_unreachable(life)
+            diagnosis = evaluate_lifecycle(life, self.target.name, self.fetch_name)
+        diagnosis.redactor = self.redactor
+        return diagnosis
+
+    async def without_fetch(self, life: Lifecycle, fetch_name: str) -> Counterfactual | None:
+        """Play the same session with a header-only pass-through instead of the fetch (``None``
+        when the run made no request that went on the wire)."""
+        if not any(step.wire_request is not None for step in life.steps):
+            return None
+        kept = added_headers(life)
+        plain = replace(
+            self.target,
+            transform=header_only(kept),
+            transform_name="pass-through",
+            headers=dict(self.target.headers),
+        )
+        other = OpenRun.on(plain, replace(self.config, fetch=None, redactor=self.redactor))
+        return Counterfactual(fetch_name, sorted(kept), await other.lifecycle())
+
+
+_NOT_CREDENTIALS = frozenset({"content-length", "host", "content-type", "accept", "connection"})
+
+
+def added_headers(life: Lifecycle) -> dict[str, str]:
+    """The headers the fetch added to ChatKit's request (by name; the first request that went
+    on the wire decides), without the ones any transport sets itself."""
+    for step in life.steps:
+        wire = step.wire_request
+        if wire is None or step.answered_locally:
+            continue
+        sent = {name.lower() for name in step.client_request.headers}
+        return {
+            name: value
+            for name, value in wire.headers.items()
+            if name.lower() not in sent and name.lower() not in _NOT_CREDENTIALS
+        }
+    return {}
+
+
+def header_only(headers: dict[str, str]) -> Any:
+    """A transform that adds ``headers`` to ChatKit's request and changes nothing else."""
+
+    def pass_through(request: ClientRequest) -> ClientRequest:
+        return ClientRequest(
+            request.method, request.url, {**request.headers, **headers}, request.body
+        )
+
+    pass_through.__name__ = "pass-through"
+    return pass_through
+
+
 async def diagnose_target(
-    target: Target,
-    *,
-    message: str = "Hello! What can you do?",
-    second_message: str = "Thanks. One more thing?",
-    limits: Any = None,
-    keep_threads: bool = False,
-    redactor: Redactor | None = None,
-    fetch: ClientFetch | None = None,
-    progress: Callable[[str], None] | None = None,
+    target: Target, config: RunConfig | None = None, **options: Any
 ) -> Diagnosis:
-    """Run the lifecycle against an open target and diagnose it.
+    """Run the lifecycle against an open target and diagnose it (the :class:`RunConfig`, or
+    its fields as keywords).
 
     Threads created in a remote target are deleted at the end unless ``keep_threads``. The run's
     redactor (``redactor``, else the current one) learns the target's credential headers before
     the first request and is current while the run lasts; the diagnosis carries it.
     """
-    run = (redactor or current_redactor()).with_secrets(request_secrets(target.url, target.headers))
-    with redacting(run):
-        runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
-        runner.progress = progress
-        life = await runner.run(message, second_message)
-        refuse_unreachable(life, target, run)
-        diagnosis = evaluate_lifecycle(life, target.name, fetch_name(target, fetch))
-    diagnosis.redactor = run
-    return diagnosis
-
-
-def make_runner(
-    target: Target, fetch: ClientFetch | None, *, limits: Any = None, keep_threads: bool = False
-) -> LifecycleRunner:
-    """A client for ``target`` through ``fetch`` (else the target's transform); threads created
-    in a remote target are deleted at the end unless ``keep_threads``."""
-    return LifecycleRunner(
-        target.sender,
-        target.url,
-        transform=target.transform,
-        headers=target.headers,
-        target=target.name,
-        limits=limits,
-        delete_created=not target.builtin and not keep_threads,
-        fetch=fetch,
-    )
-
-
-def fetch_name(target: Target, fetch: ClientFetch | None) -> str:
-    return f"fetch {fetch.name}" if fetch is not None else target.transform_name
-
-
-def refuse_unreachable(life: Lifecycle, target: Target, run: Redactor) -> None:
-    """A :class:`TargetError` when no request of the session got any response."""
-    network = [step for step in life.steps if not step.answered_locally]
-    if network and all(step.capture.status is None for step in network):
-        reason = network[0].capture.ending.message or "no response"
-        raise TargetError(run.redact_text(f"cannot reach {target.url}: {reason}"))
-
-
-@dataclass
-class OpenRun:
-    """An open target, the fetch between the client and it, and the run's redactor."""
-
-    target: Target
-    fetch: ClientFetch | None
-    redactor: Redactor
+    return await OpenRun.on(target, RunConfig.of(config or target.name, **options)).lifecycle()
 
 
 @asynccontextmanager
-async def open_run(
-    spec: str,
-    *,
-    headers: dict[str, str] | None = None,
-    transform: str | Transform | None = "default",
-    loopback: bool = False,
-    limits: Any = None,
-    verify: bool = True,
-    redactor: Redactor | None = None,
-    fetch: ClientFetch | None = None,
-    fetch_file: str | Path | None = None,
-    token_env: str = DEFAULT_TOKEN_ENV,
-    user_id: str | None = None,
-) -> AsyncIterator[OpenRun]:
-    """Open ``spec`` (a built-in name or a URL) with the client's fetch, for one run.
+async def open_run(target: str | RunConfig, **options: Any) -> AsyncIterator[OpenRun]:
+    """Open a built-in name or a URL with the client's fetch, for one run (a :class:`RunConfig`,
+    or the target and the configuration's fields as keywords).
 
     One redactor per run: ``redactor`` (else the current one) plus the credential headers given,
     registered before anything is sent; errors raised inside come out redacted by it.
@@ -262,36 +371,42 @@ async def open_run(
     client and the target (see docs/guides/your-fetch.md); its token is read from ``token_env``,
     and a built-in backend that issues tokens hands one over when that variable is not set.
     """
-    run = (redactor or current_redactor()).with_secrets(request_secrets(spec, headers))
+    config = RunConfig.of(target, **options)
+    headers = dict(config.headers) if config.headers is not None else None
+    run = (config.redactor or current_redactor()).with_secrets(
+        request_secrets(config.target, headers)
+    )
+    fetch = config.fetch
     try:
         async with (
             open_target(
-                spec,
+                config.target,
                 headers=headers,
-                transform=transform,
-                loopback=loopback,
-                limits=limits,
-                verify=verify,
-            ) as target,
+                transform=config.transform,
+                loopback=config.loopback,
+                limits=config.limits,
+                verify=config.verify,
+            ) as opened,
             AsyncExitStack() as stack,
         ):
-            if fetch_file is not None:
+            if config.fetch_file is not None:
                 # The user's own fetch, under Node, between the client and the target.
+                token_env = config.token_env
                 env = dict(os.environ)
-                if not env.get(token_env) and target.token:
-                    env[token_env] = target.token
+                if not env.get(token_env) and opened.token:
+                    env[token_env] = opened.token
                 if env.get(token_env):
                     run = run.with_secrets([env[token_env]])
                 stack.enter_context(redacting(run))
                 fetch = await stack.enter_async_context(
                     NodeFetch.open(
-                        fetch_file,
+                        config.fetch_file,
                         token_env=token_env,
-                        user_id=user_id or target.user_id or "",
+                        user_id=config.user_id or opened.user_id or "",
                         env=env,
                     )
                 )
-            yield OpenRun(target, fetch, run)
+            yield OpenRun(opened, fetch, run, config)
     except ChatKitLabError as exc:
         safe = run.redact_text(str(exc))
         if safe == str(exc):
@@ -299,29 +414,11 @@ async def open_run(
         raise type(exc)(safe) from None
 
 
-async def diagnose(
-    spec: str,
-    *,
-    headers: dict[str, str] | None = None,
-    transform: str | Transform | None = "default",
-    message: str = "Hello! What can you do?",
-    second_message: str = "Thanks. One more thing?",
-    loopback: bool = False,
-    limits: Any = None,
-    verify: bool = True,
-    keep_threads: bool = False,
-    redactor: Redactor | None = None,
-    fetch: ClientFetch | None = None,
-    progress: Callable[[str], None] | None = None,
-    fetch_file: str | Path | None = None,
-    token_env: str = DEFAULT_TOKEN_ENV,
-    user_id: str | None = None,
-    without_fetch: bool = False,
-    save: str | Path | None = None,
-) -> Diagnosis:
+async def diagnose(target: str | RunConfig, **options: Any) -> Diagnosis:
     """Diagnose a built-in backend (by name) or a ChatKit endpoint URL end to end: the message
     lifecycle (see :func:`~chatkit_lab.diagnosis.diagnose_scenarios` for the other scenarios).
 
+    Takes a :class:`RunConfig`, or the target and the configuration's fields as keywords:
     ``fetch_file`` runs the user's own fetch under Node between the client and the target
     (see :func:`open_run`); one redactor covers the run and every error it raises.
     ``without_fetch``: when a fetch or transform was in the path, play the same session again
@@ -329,42 +426,24 @@ async def diagnose(
     ``save``: a folder to save the run's captures in, redacted, one file each
     (:attr:`Diagnosis.saved`).
     """
-    async with open_run(
-        spec,
-        headers=headers,
-        transform=transform,
-        loopback=loopback,
-        limits=limits,
-        verify=verify,
-        redactor=redactor,
-        fetch=fetch,
-        fetch_file=fetch_file,
-        token_env=token_env,
-        user_id=user_id,
-    ) as opened:
-        run: dict[str, Any] = {
-            "message": message,
-            "second_message": second_message,
-            "limits": limits,
-            "keep_threads": keep_threads,
-            "redactor": opened.redactor,
-            "progress": progress,
-        }
-        diagnosis = await diagnose_target(opened.target, fetch=opened.fetch, **run)
+    async with open_run(target, **options) as opened:
+        config = opened.config
+        run = OpenRun.on(
+            opened.target, replace(config, fetch=opened.fetch, redactor=opened.redactor)
+        )
+        diagnosis = await run.lifecycle()
         session = diagnosis.session
-        if without_fetch and session is not None and session.fetch_in_path:
-            from chatkit_lab.diagnosis._counterfactual import run_without_fetch
-
-            if progress is not None:
-                progress("the same session again, the fetch replaced by a pass-through ...")
-            other = await run_without_fetch(
-                opened.target, diagnosis.lifecycle, diagnosis.transform or "the fetch", **run
+        if config.without_fetch and session is not None and session.fetch_in_path:
+            if config.progress is not None:
+                config.progress("the same session again, the fetch replaced by a pass-through ...")
+            other = await opened.without_fetch(
+                diagnosis.lifecycle, diagnosis.transform or "the fetch"
             )
             diagnosis.counterfactual = other
             if other is not None:
                 fit_to_run_without_fetch(diagnosis.findings, other.fetch_is_the_cause, other.kept)
-        if save is not None:
+        if config.save is not None:
             from chatkit_lab.diagnosis._evidence import save_run
 
-            save_run(diagnosis, save)
+            save_run(diagnosis, config.save)
         return diagnosis

@@ -9,8 +9,6 @@ what its play recorded. A scenario the backend does not offer is skipped with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from chatkit_lab.capture import Capture
@@ -25,23 +23,21 @@ from chatkit_lab.checks import (
     run_layer,
     streamed_items,
 )
-from chatkit_lab.client import DEFAULT_TOKEN_ENV, ClientFetch, Lifecycle, NodeFetch, Transform
-from chatkit_lab.client.session import build_session
+from chatkit_lab.client import Lifecycle, NodeFetch
 from chatkit_lab.diagnosis._conformance import Conformance, ScenarioResult
 from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._loose import thread_of
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import (
+    OpenRun,
+    RunConfig,
     _merge_repeated,
+    begin_evaluation,
     evaluate_lifecycle,
-    evaluate_steps,
-    fetch_name,
-    make_runner,
     open_run,
-    refuse_unreachable,
 )
 from chatkit_lab.errors import ChatKitLabError
-from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
+from chatkit_lab.redact import redacting
 from chatkit_lab.scenarios import (
     CannotGoOn,
     NotOffered,
@@ -53,7 +49,7 @@ from chatkit_lab.scenarios import (
 )
 from chatkit_lab.targets import Target
 
-__all__ = ["diagnose_scenarios", "evaluate_scenario", "run_scenarios"]
+__all__ = ["diagnose_scenarios", "evaluate_scenario", "play_scenarios", "run_scenarios"]
 
 LOAD = ": threads.get_by_id"
 
@@ -91,12 +87,7 @@ def evaluate_scenario(session: Session, target: str = "", transform: str = "") -
     life = session.life
     if scenario.name == "messages":
         return evaluate_lifecycle(life, target, transform)
-    diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
-    diagnosis.captures = life.captures
-    diagnosis.session = build_session(
-        life, fetch_in_path=transform not in ("", "none"), target=target or life.target
-    )
-    found, evaluated = evaluate_steps(life.steps, diagnosis)
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
     for reload in _load_points(life, diagnosis, scenario.judged_loads):
         found.extend(reload.findings)
         evaluated.add("persistence")
@@ -163,48 +154,45 @@ def _grade(session: Session, diagnosis: Diagnosis, skipped: NotOffered | None) -
 
 
 async def run_scenarios(
-    target: Target,
-    scenarios: list[Scenario],
-    *,
-    fetch: ClientFetch | None = None,
-    limits: Any = None,
-    keep_threads: bool = False,
-    redactor: Redactor | None = None,
-    prompts: Mapping[str, Mapping[str, str]] | None = None,
-    upload_url: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    sync_action: bool = False,
-    upload_type: str | None = None,
-    errors_upstream: str | None = None,
+    target: Target, scenarios: list[Scenario], config: RunConfig | None = None, **options: Any
 ) -> Conformance:
-    """Play each scenario against an open target and grade it.
+    """Play each scenario against an open target and grade it (the :class:`RunConfig`, or its
+    fields as keywords).
 
     ``redactor`` is the run's (default: the current one with the target's credential headers).
     When a request gets no answer at all (the backend stopped answering), that scenario fails
     naming the request before it, and every later one is ``not run`` for that reason.
     """
-    if redactor is None:
-        redactor = current_redactor().with_secrets(request_secrets(target.url, target.headers))
+    config = RunConfig.of(config or target.name, **options)
+    if config.redactor is None:
+        return await play_scenarios(OpenRun.on(target, config), scenarios)
+    return await play_scenarios(OpenRun(target, config.fetch, config.redactor, config), scenarios)
+
+
+async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance:
+    """Play each scenario in one run and grade it (see :func:`run_scenarios`)."""
+    target, fetch, redactor, config = run.target, run.fetch, run.redactor, run.config
+    progress = config.progress
     conformance = Conformance(target.name, redactor=redactor)
     before: str | None = None
     gone: str | None = None
     met: list[dict[str, Any]] = []  # the error events earlier scenarios met: real failures
     with redacting(redactor):
         for scenario in scenarios:
-            runner = make_runner(target, fetch, limits=limits, keep_threads=keep_threads)
+            runner = run.runner()
             if progress is not None:
                 runner.progress = lambda line, name=scenario.name: progress(f"{name}: {line}")
             session = Session(
                 scenario,
                 runner,
-                prompts=(prompts or {}).get(scenario.name),
-                upload_url=upload_url or target.upload_url,
+                prompts=(config.prompts or {}).get(scenario.name),
+                upload_url=config.upload_url or target.upload_url,
                 custom_fetch=isinstance(fetch, NodeFetch),
-                sync_action=sync_action,
-                upload_type=upload_type,
+                sync_action=config.sync_action,
+                upload_type=config.upload_type,
                 before=before,
                 met_errors=met,
-                errors_upstream=errors_upstream,
+                errors_upstream=config.errors_upstream,
             )
             if gone is not None:  # never a feature skip: nothing after it can be judged
                 conformance.results.append(
@@ -242,8 +230,8 @@ async def run_scenarios(
                 if scenario.name != "errors":
                     met.extend(error_events(session.life, scenario.name))
             if scenario.name == "messages":
-                refuse_unreachable(session.life, target, redactor)
-            diagnosis = evaluate_scenario(session, target.name, fetch_name(target, fetch))
+                run.refuse_unreachable(session.life)
+            diagnosis = evaluate_scenario(session, target.name, run.fetch_name)
             diagnosis.redactor = redactor
             if stopped is not None:
                 gone = redactor.redact_text(stopped.reason)
@@ -258,30 +246,12 @@ async def run_scenarios(
 
 
 async def diagnose_scenarios(
-    spec: str,
-    scenarios: str | list[str] = "all",
-    *,
-    headers: dict[str, str] | None = None,
-    transform: str | Transform | None = "default",
-    loopback: bool = False,
-    limits: Any = None,
-    verify: bool = True,
-    keep_threads: bool = False,
-    redactor: Redactor | None = None,
-    fetch: ClientFetch | None = None,
-    progress: Callable[[str], None] | None = None,
-    fetch_file: str | Path | None = None,
-    token_env: str = DEFAULT_TOKEN_ENV,
-    user_id: str | None = None,
-    prompts: Mapping[str, Mapping[str, str]] | None = None,
-    upload_url: str | None = None,
-    sync_action: bool = False,
-    upload_type: str | None = None,
-    errors_upstream: str | None = None,
+    target: str | RunConfig, scenarios: str | list[str] = "all", **options: Any
 ) -> Conformance:
     """Run conformance scenarios (``"all"``, a name, or names separated by commas) against a
     built-in backend or a ChatKit endpoint URL, and grade each: pass, fail or skipped.
 
+    Takes a :class:`RunConfig`, or the target and the configuration's fields as keywords:
     ``prompts`` overrides a scenario's messages (``{"cancel": {"long": "..."}}``) for a backend
     that needs other words; ``upload_url`` is where ChatKit would upload files directly (the
     attachments scenario's direct strategy; a built-in backend knows its own);
@@ -292,30 +262,5 @@ async def diagnose_scenarios(
     URL there), so it judges the backend's answer to a real failure.
     """
     chosen = resolve_scenarios(scenarios)
-    async with open_run(
-        spec,
-        headers=headers,
-        transform=transform,
-        loopback=loopback,
-        limits=limits,
-        verify=verify,
-        redactor=redactor,
-        fetch=fetch,
-        fetch_file=fetch_file,
-        token_env=token_env,
-        user_id=user_id,
-    ) as opened:
-        return await run_scenarios(
-            opened.target,
-            chosen,
-            fetch=opened.fetch,
-            limits=limits,
-            keep_threads=keep_threads,
-            redactor=opened.redactor,
-            prompts=prompts,
-            upload_url=upload_url,
-            progress=progress,
-            sync_action=sync_action,
-            upload_type=upload_type,
-            errors_upstream=errors_upstream,
-        )
+    async with open_run(target, **options) as opened:
+        return await play_scenarios(opened, chosen)
