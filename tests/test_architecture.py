@@ -63,3 +63,45 @@ def test_the_core_names_no_backend_even_in_a_string() -> None:
         and "chatkit_lab.backends" in path.read_text(encoding="utf-8")
     ]
     assert offences == []
+
+
+def _circles() -> list[str]:
+    """Every pair of modules of one package that reach each other through imports."""
+    import grimp
+
+    graph = grimp.build_graph("chatkit_lab")
+    found = []
+    for module in sorted(graph.modules):
+        package = module.rsplit(".", 1)[0]
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported.rsplit(".", 1)[0] != package or imported == package:
+                continue
+            chain = graph.find_shortest_chain(importer=imported, imported=module)
+            if chain is not None:
+                found.append(" -> ".join((module, *chain)))
+    return found
+
+
+def test_no_module_of_the_package_reaches_itself_through_its_imports() -> None:
+    assert _circles() == []
+
+
+def test_the_capture_and_sse_stages_import_no_pandas() -> None:
+    offences = []
+    for stage in ("capture", "sse"):
+        for path in sorted((PACKAGE / stage).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = (
+                    [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                offences += [
+                    f"{path.relative_to(ROOT)}: {name}"
+                    for name in names
+                    if name.split(".")[0] == "pandas"
+                ]
+    assert offences == []
