@@ -11,7 +11,7 @@ from chatkit_lab.report import _inert
 from chatkit_lab.sources import DEFAULT_LIMITS, _files
 from chatkit_lab.sources import _har as _har_stream
 from chatkit_lab.sources._proxy import PROXY_LIMITS
-from chatkit_lab.sse import _message
+from chatkit_lab.sse import _dispatch as _message
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "concepts" / "bounds.md"
