@@ -48,20 +48,15 @@ def redact_dataframe(frame: pd.DataFrame, redactor: Redactor | None = None) -> p
     in a headers table (``name``/``header`` and ``value`` columns) the values of credential
     headers are redacted as headers; columns that hold no text are kept as they are.
     """
-    if frame.shape[1] == 0:
-        return frame.copy()
-    columns = [frame.iloc[:, i] for i in range(frame.shape[1])]
-    redacted = (redactor or current_redactor()).redact_columns(
-        list(frame.columns), [column.tolist() for column in columns], list(frame.index)
-    )
-    out = pd.concat(
-        [
-            _like(column, values) if _holds_text(column) else column.copy()
-            for column, values in zip(columns, redacted, strict=True)
-        ],
-        axis=1,
-    )
-    out.columns = frame.columns
+    out = frame.copy()
+    text = [i for i in range(frame.shape[1]) if _holds_text(frame.iloc[:, i])]
+    if not text:
+        return out
+    names = [frame.columns[i] for i in text]
+    cells = [frame.iloc[:, i].tolist() for i in text]
+    redacted = (redactor or current_redactor()).redact_columns(names, cells, list(frame.index))
+    for i, values in zip(text, redacted, strict=True):
+        out.isetitem(i, _like(frame.iloc[:, i], values))
     return out
 
 
@@ -157,7 +152,7 @@ def _(conformance: Conformance) -> pd.DataFrame:
 
 @table.register
 def _(rows: list) -> pd.DataFrame:  # type: ignore[type-arg]
-    if all(isinstance(row, Conformance) for row in rows):
+    if rows and all(isinstance(row, Conformance) for row in rows):
         return compare(rows)
     return redact_dataframe(pd.DataFrame(rows))
 
