@@ -176,7 +176,7 @@ class RecordingStore(StoreWrapper):
     def rows(self) -> list[dict[str, Any]]:
         """One row per call: when, how long, method, thread, item ids, parameters, result (for
         ``chatkit_lab.report.table(store.rows())``)."""
-        rows = [
+        return [
             {
                 "call": call.index,
                 "t_ms": round((call.started_ns - self._origin_ns) / 1e6, 3),
@@ -190,7 +190,6 @@ class RecordingStore(StoreWrapper):
             }
             for call in self.calls
         ]
-        return rows
 
     async def _forward(self, call: Call, run: Callable[[], Awaitable[T]]) -> T:
         entry = StoreCall(

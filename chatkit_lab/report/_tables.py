@@ -12,11 +12,11 @@ a :class:`~chatkit_lab.checks.Reload` the streamed items beside the reloaded one
 :func:`summary_by_code` show findings, :func:`chunks_table`, :func:`frames_table` and
 :func:`events_table` a capture's chunks, SSE frames and events.
 
-Every string in a table is redacted (:func:`redact_dataframe`) before it is cut, so a shortened
-cell never holds part of a secret.
-
 Each function here redacts with the diagnosis's own redactor (the secrets its run was given)
-joined with the current one, so a notebook displays them as they are: it never redacts by hand.
+joined with the current one (:func:`redact_dataframe`), so a notebook displays them as they
+are: it never redacts by hand. Cells are cut only after, so a shortened one never holds part of
+a secret.
+
 :func:`readable` is the one table style every notebook uses (no row numbers, blank for missing
 values, whole numbers without ``.0``, text escaped and wrapped between words instead of cut or
 widening the table past the page); :func:`wrapped` wraps printed text the same way.
