@@ -34,10 +34,7 @@ from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from chatkit_lab import analyze_events, decode_events, diagnose, parse_bytes
-from chatkit_lab.report import readable
-
-STREAM = "send: threads.create"
-
+from chatkit_lab.report import findings_table, readable, table
 
 # %% [markdown]
 # ## One conversation per backend
@@ -49,7 +46,7 @@ STREAM = "send: threads.create"
 # %%
 names = ["reference", "legacy:attempt1", "legacy:attempt2", "legacy:attempt3"]
 diagnoses = {name: await diagnose(name) for name in names}
-analyses = {name: d.analyses[STREAM] for name, d in diagnoses.items()}
+analyses = {name: d.analysis("threads.create") for name, d in diagnoses.items()}
 summaries = pd.DataFrame(
     [{"backend": name, "first stream": analysis.summary()} for name, analysis in analyses.items()]
 )
@@ -88,8 +85,8 @@ SCHEMA = {
 
 def schema_table(name: str, columns: dict[str, str]) -> Styler:
     """One stream's events with the chosen columns, renamed for reading."""
-    table = analyses[name].table()[list(columns)].rename(columns=columns)
-    return readable(table, wrap=("should_be",) if "should_be" in columns else ())
+    shown = table(analyses[name])[list(columns)].rename(columns=columns)
+    return readable(shown, wrap=("should_be",) if "should_be" in columns else ())
 
 
 display(Markdown("**legacy:attempt3**: what the report's backend sends"))
@@ -127,8 +124,8 @@ OTHERS = {
 }
 for name in ("legacy:attempt1", "legacy:attempt2"):
     display(Markdown(f"**{name}**"))
-    table = analyses[name].table()[list(OTHERS)].rename(columns=OTHERS)
-    display(readable(table, wrap=("errors", "should_be")))
+    shown = table(analyses[name])[list(OTHERS)].rename(columns=OTHERS)
+    display(readable(shown, wrap=("errors", "should_be")))
 
 # %% [markdown]
 # ## Ordering
@@ -143,7 +140,7 @@ ordering = pd.DataFrame(
     [
         {
             "stream": name,
-            "valid ChatKit events": int(analysis.table()["valid"].sum()),
+            "valid ChatKit events": int(table(analysis)["valid"].sum()),
             "ordering findings": sum(f.layer == "ordering" for f in analysis.findings),
         }
         for name, analysis in analyses.items()
@@ -167,7 +164,7 @@ body = b"".join(f"data: {e.data}\n\n".encode() for e in scrambled)
 scrambled_analysis = analyze_events(
     decode_events(parse_bytes(body)), "threads.create", "scrambled reference"
 )
-scrambled_findings = scrambled_analysis.findings_table().query("layer == 'ordering'")
+scrambled_findings = findings_table(scrambled_analysis).query("layer == 'ordering'")
 display(readable(scrambled_findings[["code", "summary"]], wrap=("summary",)))
 
 # %% [markdown]
@@ -233,7 +230,7 @@ for name in ("legacy:attempt3", "reference"):
 
 # %%
 blank = [name for name, a in analyses.items() if a.renders_nothing]
-foreign = {name: a.table()["valid"].eq(False).sum() for name, a in analyses.items()}
+foreign = {name: table(a)["valid"].eq(False).sum() for name, a in analyses.items()}
 display(
     Markdown(
         f"No event of the first stream adds anything to the thread for {', '.join(blank)} ("

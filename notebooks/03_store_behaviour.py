@@ -65,7 +65,7 @@ display(readable(steps))
 # fetching recent history for the model before it answers.
 
 # %%
-calls = app.state.store.table()
+calls = table(app.state.store.rows())
 columns = ["call", "method", "thread_id", "item_ids", "params", "result"]
 display(readable(calls[columns], wrap=("item_ids",)))
 display(readable(calls["method"].value_counts().rename("calls").reset_index()))
@@ -82,18 +82,18 @@ display(readable(calls["method"].value_counts().rename("calls").reset_index()))
 # %%
 def reload_table(reload: Reload) -> Styler:
     """The diff of one load: positions as whole numbers, texts cut at a word with an ellipsis."""
-    table = reload.table()
+    diff = table(reload)
     streamed = {view.id: view.text for view in reload.streamed}
     reloaded = {view.id: view.text for view in reload.thread_items or []}
-    reload_key = table["streamed_id"]
-    if "reload_id" in table:
-        reload_key = table["reload_id"].fillna(reload_key)
-    table = table.assign(
-        streamed_text=table["streamed_id"].map(streamed).map(short),
-        reload_position=table["reload_position"].astype("Int64"),
+    reload_key = diff["streamed_id"]
+    if "reload_id" in diff:
+        reload_key = diff["reload_id"].fillna(reload_key)
+    diff = diff.assign(
+        streamed_text=diff["streamed_id"].map(streamed).map(short),
+        reload_position=diff["reload_position"].astype("Int64"),
         reload_text=reload_key.map(reloaded).map(short),
     )
-    return readable(table, wrap=("streamed_text", "reload_text"))
+    return readable(diff, wrap=("streamed_text", "reload_text"))
 
 
 for reload in reference.reloads:
@@ -159,7 +159,7 @@ display(readable(wire))
 # names are shown: the value of the JWT the fetch adds never is.)
 
 # %%
-load = legacy.lifecycle.step("load: threads.get_by_id")
+load = legacy.step("threads.get_by_id", "load")
 print("client sends:  ", load.client_request.body.decode())
 print("on the wire:   ", load.capture.request.method, load.capture.request.url)
 print("wire body:     ", load.capture.request.body.decode())

@@ -39,9 +39,6 @@ from chatkit_lab.report import (
     wrapped,
 )
 
-STREAM = "send: threads.create"
-
-
 # %% [markdown]
 # ## Every built-in backend, every layer
 #
@@ -121,8 +118,8 @@ for run, d in zip(FIX_LADDER, ladder, strict=True):
             "verdict": d.verdict.code if d.verdict else "all pass",
             "reply shown after the first send": _reply_after_first_send(d),
             "streamed items unchanged on the last reload": (
-                int(d.reloads[-1].table()["same"].sum())
-                if d.reloads and not d.reloads[-1].table().empty
+                int(table(d.reloads[-1])["same"].sum())
+                if d.reloads and not table(d.reloads[-1]).empty
                 else 0
             ),
         }
@@ -151,7 +148,7 @@ display(
         wrap=("user sees",),
     )
 )
-print(wrapped(both.analyses[STREAM].final.transcript(), indent=4))
+print(wrapped(both.analysis("threads.create").final.transcript(), indent=4))
 
 # %% [markdown]
 # ## Conclusion
@@ -179,7 +176,7 @@ if passing:
         "",
         f"Only **{passing[0]}** passes every layer: after the first send the user sees "
         f"{len(_after_first_stream(both).items)} messages and "
-        f"the reload returns all {len(both.reloads[-1].table())} streamed items unchanged. "
+        f"the reload returns all {len(table(both.reloads[-1]))} streamed items unchanged. "
         "Neither change alone is enough; both together are the smallest fix.",
     ]
 display(Markdown("\n".join(lines)))

@@ -49,7 +49,6 @@ from chatkit_lab.report import compare, readable, table, wrapped
 from chatkit_lab.scenarios import item_text, scenarios
 
 CANCEL = scenarios()["cancel"]
-STREAM = "send: threads.create"
 
 
 def short(text: object, width: int = 70) -> object:
@@ -85,7 +84,7 @@ async def play_cancel(target: str) -> tuple[ScenarioResult, pd.DataFrame]:
     """The cancel scenario against a built-in backend: its result, and the store's call log."""
     async with open_run(target) as run:
         played = await run_scenarios(run.target, [CANCEL])
-        return played.result("cancel"), run.target.store.table()
+        return played.result("cancel"), table(run.target.store.rows())
 
 
 reference, reference_store = await play_cancel("reference")
@@ -98,7 +97,7 @@ display(readable(steps[["step", "name", "client_sends", "status", "content_type"
 # The first message of a new thread: `threads.create`, asking for a reply long enough to stop.
 
 # %%
-send = reference.diagnosis.lifecycle.step(STREAM)
+send = reference.diagnosis.step("threads.create", "send")
 request = send.client_request
 print(request.method, request.url)
 print(json.dumps(json.loads(request.body), indent=2))
@@ -193,7 +192,7 @@ display(readable(reload_table(reference), wrap=("text",)))
 # keeps the next reply from continuing the cancelled one; it must be an ordinary reply.
 
 # %%
-after = reference.diagnosis.lifecycle.step("send after stop: threads.add_user_message")
+after = reference.diagnosis.step("threads.add_user_message", "send after stop")
 print(wrapped(analyze_capture(after.capture).final.transcript(), indent=4))
 
 # %% [markdown]
@@ -245,7 +244,7 @@ print(f"cancel against the reference: {reference.state} ({reference.reason})")
 
 # %%
 faulty, faulty_store = await play_cancel("faulty:cancel")
-faulty_send = faulty.diagnosis.lifecycle.step(STREAM)
+faulty_send = faulty.diagnosis.step("threads.create", "send")
 ending = faulty_send.capture.ending
 print("the capture ended:", ending.state, "-", ending.message)
 print("text the user saw:", faulty.facts.get("seen", {}).get("streaming_text"))

@@ -31,7 +31,10 @@ from hypothesis import strategies as st
 
 from chatkit_lab.capture import Capture, RequestRecord
 from chatkit_lab.checks import check_specs
-from chatkit_lab.checks._analysis import TABLE_COLUMNS, analyze_capture, analyze_events
+from chatkit_lab.checks._analysis import analyze_capture, analyze_events
+from chatkit_lab.report import findings_table
+from chatkit_lab.report import table as report_table
+from chatkit_lab.report._tables import ANALYSIS_COLUMNS as TABLE_COLUMNS
 from chatkit_lab.sse import Event, decode_events, parse_bytes
 
 STREAMS = Path(__file__).parent / "streams"
@@ -255,9 +258,9 @@ def test_each_legacy_attempt_flags_every_event_with_its_dialect_and_renders_noth
     name: str, dialects: list[str]
 ) -> None:
     analysis = analyze_events(stream(name), "threads.create", name)
-    assert list(analysis.table()["dialect"]) == dialects
-    assert not analysis.table()["valid"].any()
-    assert analysis.table()["should_be"].notna().all()
+    assert list(report_table(analysis)["dialect"]) == dialects
+    assert not report_table(analysis)["valid"].any()
+    assert report_table(analysis)["should_be"].notna().all()
     assert analysis.renders_nothing
     assert "the UI would draw nothing from this stream" in analysis.final.message
     codes = analysis.codes
@@ -400,7 +403,7 @@ async def test_valid_variants_of_the_sdk_stream_give_no_finding(variant: str) ->
 
 def test_the_table_has_one_row_per_event_with_the_documented_columns() -> None:
     analysis = analyze_events(stream("fault_wrong_content_part_type.sse"), "threads.create")
-    table = analysis.table()
+    table = report_table(analysis)
     assert list(table.columns) == TABLE_COLUMNS
     assert list(table["index"]) == list(range(7))
     assert list(table["ui_items_after"]) == [0, 1, 1, 2, 2, 2, 2]
@@ -427,11 +430,11 @@ def test_analyze_capture_uses_the_request_type_and_drops_time_without_timing() -
     timed.add_chunk(body[200:], 5_000_000)
     analysis = analyze_capture(timed)
     assert analysis.request_type == "threads.create" and analysis.capture == "attempt3"
-    assert analysis.table()["time_ms"].iloc[-1] == 5.0
+    assert report_table(analysis)["time_ms"].iloc[-1] == 5.0
     assert analysis.findings[0].evidence.capture == "attempt3"
     untimed = Capture(request=request, status=200, timing=False)
     untimed.add_chunk(body, 0)
-    assert analyze_capture(untimed).table()["time_ms"].isna().all()
+    assert report_table(analyze_capture(untimed))["time_ms"].isna().all()
 
 
 def test_an_error_event_and_undecodable_data_are_reported() -> None:
@@ -448,7 +451,7 @@ def test_the_summary_and_html_show_dialects_findings_and_the_client_model() -> N
     assert "the UI would draw nothing from this stream" in repr(analysis)
     page = analysis._repr_html_()
     assert "rendering.nothing_rendered" in page and "not from ChatKit.js source" in page
-    assert analysis.findings_table()["code"].iloc[-1] == "rendering.nothing_rendered"
+    assert findings_table(analysis)["code"].iloc[-1] == "rendering.nothing_rendered"
 
 
 EVENT_LEVEL_CODES = [

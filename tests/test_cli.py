@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from chatkit_lab.checks._model import LAYERS
 from chatkit_lab.cli import app
+from chatkit_lab.report import table as report_table
 
 runner = CliRunner()
 
@@ -125,5 +126,5 @@ def test_threads_created_in_a_remote_target_are_deleted_unless_kept() -> None:
     assert "deleted again" in deleted.output and "still there" not in deleted.output
     assert kept.exit_code == 0, kept.output
     assert "still there" in kept.output
-    methods = list(backend.state.store.table()["method"])
+    methods = list(report_table(backend.state.store.rows())["method"])
     assert methods.count("delete_thread") == 1

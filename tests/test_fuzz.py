@@ -27,7 +27,7 @@ from chatkit_lab import (
 )
 from chatkit_lab.capture import END_STATES, Chunk, Ending, RequestRecord
 from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES, KNOWN_TYPES
-from chatkit_lab.report import events_table, findings_table, frames_table
+from chatkit_lab.report import events_table, findings_table, frames_table, table
 from chatkit_lab.sse import FrameParser, parse_frames
 
 T = TypeVar("T")
@@ -329,7 +329,7 @@ def test_decoding_and_analysis_take_any_json_payload(payload_list: list[Any], da
     analysis = survives(analyze_events, events, data.draw(request_types))
     if analysis is not None:
         assert len(analysis.states) == len(events)
-        survives(analysis.table)
+        survives(table, analysis)
         survives(analysis.summary)
 
 
@@ -346,7 +346,7 @@ def test_event_analysis_takes_chatkit_looking_events_with_holes(
     analysis = survives(analyze_events, events, request_type, "fuzz")
     if analysis is not None:
         assert all(item.layer for item in analysis.findings)
-        survives(analysis.findings_table)
+        survives(findings_table, analysis)
 
 
 @FUZZ

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from chatkit_lab.capture import Capture, RequestRecord, load_captures
 from chatkit_lab.errors import HarFormatError
 from chatkit_lab.report import chunks_table
+from chatkit_lab.report import table as report_table
 from chatkit_lab.sources import (
     EMPTY_STREAM_MESSAGE,
     MISSING_BODY_MESSAGE,
@@ -182,7 +183,7 @@ def test_reimporting_the_same_har_gives_the_same_capture_ids() -> None:
 
 
 def test_the_table_has_one_row_per_entry_with_its_outcome() -> None:
-    table = load_har(CHROME).table()
+    table = report_table(load_har(CHROME))
 
     assert list(table["entry"]) == [0, 1, 2, 3, 4]
     assert list(table["outcome"]) == [
@@ -281,7 +282,7 @@ def test_a_missing_event_stream_body_is_reported_while_the_other_entries_import(
     assert stream.ending.state == "error"
     assert "not saved in the HAR" in stream.ending.message
     assert imported.captures[0].json_body() == {"data": [], "has_more": False, "after": None}
-    assert imported.table().loc[1, "problems"] == MISSING_BODY_MESSAGE
+    assert report_table(imported).loc[1, "problems"] == MISSING_BODY_MESSAGE
 
 
 def test_an_empty_event_stream_body_is_flagged_as_ambiguous() -> None:
@@ -525,7 +526,7 @@ def test_a_har_with_no_entries_imports_nothing_and_says_so() -> None:
 
     assert imported.captures == []
     assert [p.message for p in imported.problems] == ["the HAR holds no entries"]
-    assert imported.table().empty
+    assert report_table(imported).empty
 
 
 _json_values = st.recursive(
@@ -570,7 +571,7 @@ def test_any_replaced_field_gives_an_import_and_never_a_traceback(
 
     assert len(imported.captures) + len(imported.problems) >= 1
     assert not any("could not import" in p.message for p in imported.problems)
-    imported.table()
+    report_table(imported)
     for capture in imported.captures:
         assert capture.timing is False
         capture.events  # noqa: B018 - deriving must not fail either

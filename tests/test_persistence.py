@@ -26,6 +26,7 @@ from chatkit_lab.checks.persistence import (
     streamed_items,
 )
 from chatkit_lab.client import ClientRequest, Lifecycle, Step, envelope
+from chatkit_lab.report import table as report_table
 
 URL = "http://backend.test/chatkit"
 THREAD = "thr_1"
@@ -129,7 +130,7 @@ def test_a_reload_that_returns_exactly_what_was_streamed_has_no_findings() -> No
     reload = reload_of([U1, A1], streamed(U1, A1))
     assert reload.findings == []
     assert [v.id for v in reload.thread_items or []] == ["msg_u1", "msg_a1"]
-    table = reload.table()
+    table = report_table(reload)
     assert table["same"].all()
 
 

@@ -23,7 +23,6 @@ from chatkit_lab.redact import (
     is_secret_param,
     redact_bytes,
     redact_chunks,
-    redact_dataframe,
     redact_header_value,
     redact_headers,
     redact_obj,
@@ -33,6 +32,7 @@ from chatkit_lab.redact import (
     register_secrets,
     secrets_from_env,
 )
+from chatkit_lab.report import redact_dataframe
 
 HS_KEY = "a-test-signing-key-that-is-long-enough-for-hs256"
 JWT = jwt.encode({"sub": "user_1", "exp": 2_000_000_000}, HS_KEY, algorithm="HS256")

@@ -33,6 +33,7 @@ from chatkit_lab.backends import (
     ReversedOrderStore,
     SQLiteStore,
 )
+from chatkit_lab.report import table as report_table
 
 T0 = datetime(2026, 2, 11, 12, 0, 0)
 CTX: dict[str, Any] = {}
@@ -264,12 +265,12 @@ async def test_the_recording_store_logs_every_call() -> None:
     assert recorder.calls[-1].error is not None and "NotFoundError" in recorder.calls[-1].error
     starts = [call.started_ns for call in recorder.calls]
     assert starts == sorted(starts)
-    table = recorder.table()
+    table = report_table(recorder.rows())
     assert list(table.columns[:4]) == ["call", "t_ms", "duration_ms", "method"]
     assert table["item_ids"].tolist()[1:3] == ["msg_0", "msg_1"]
     assert table["error"].notna().tolist() == [False] * 4 + [True]
     recorder.clear()
-    assert recorder.calls == [] and recorder.table().empty
+    assert recorder.calls == [] and report_table(recorder.rows()).empty
 
 
 async def test_the_faulty_stores_break_one_rule_each() -> None:

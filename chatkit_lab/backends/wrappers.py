@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import pandas as pd
 from chatkit.store import Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 
@@ -161,21 +160,8 @@ def _summarize(value: Any) -> tuple[str, list[str]]:
     return f"{kind} {getattr(value, 'id', '')}".strip(), []
 
 
-_COLUMNS = [
-    "call",
-    "t_ms",
-    "duration_ms",
-    "method",
-    "thread_id",
-    "item_ids",
-    "params",
-    "result",
-    "error",
-]
-
-
 class RecordingStore(StoreWrapper):
-    """Wraps any store and logs every call: ``.calls``, ``.table()``, ``.clear()``."""
+    """Wraps any store and logs every call: ``.calls``, ``.rows()``, ``.clear()``."""
 
     def __init__(self, inner: Store[Any]) -> None:
         super().__init__(inner)
@@ -183,13 +169,14 @@ class RecordingStore(StoreWrapper):
         self._origin_ns = time.monotonic_ns()
 
     def clear(self) -> None:
-        """Forget the calls logged so far (times in :meth:`table` restart from now)."""
+        """Forget the calls logged so far (times in :meth:`rows` restart from now)."""
         self.calls.clear()
         self._origin_ns = time.monotonic_ns()
 
-    def table(self) -> pd.DataFrame:
-        """One row per call: when, how long, method, thread, item ids, parameters, result."""
-        rows = [
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per call: when, how long, method, thread, item ids, parameters, result (for
+        ``chatkit_lab.report.table(store.rows())``)."""
+        return [
             {
                 "call": call.index,
                 "t_ms": round((call.started_ns - self._origin_ns) / 1e6, 3),
@@ -203,7 +190,6 @@ class RecordingStore(StoreWrapper):
             }
             for call in self.calls
         ]
-        return pd.DataFrame(rows, columns=_COLUMNS)
 
     async def _forward(self, call: Call, run: Callable[[], Awaitable[T]]) -> T:
         entry = StoreCall(

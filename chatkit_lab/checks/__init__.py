@@ -39,7 +39,6 @@ from chatkit_lab.checks._model import (
     layer_states,
     run_checks,
 )
-from chatkit_lab.checks._tables import findings_table
 from chatkit_lab.checks.framing import check_framing
 from chatkit_lab.checks.persistence import (
     Reload,
@@ -98,7 +97,6 @@ __all__ = [
     "diff_reload",
     "finding",
     "item_text",
-    "findings_table",
     "layer_states",
     "reply_kind",
     "run_checks",

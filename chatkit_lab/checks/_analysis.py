@@ -14,14 +14,10 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import StreamContext
 from chatkit_lab.checks._model import LAYERS, Finding, Skipped
-from chatkit_lab.checks._tables import findings_table
 from chatkit_lab.checks.dialect import DialectVerdict, dialect_counts
 from chatkit_lab.checks.registry import run_layer
 from chatkit_lab.client import MODEL_NOTE, ClientModel, ClientState
@@ -32,19 +28,6 @@ __all__ = ["STREAM_LAYERS", "EventAnalysis", "analyze_capture", "analyze_events"
 
 STREAM_LAYERS: tuple[str, ...] = ("decoding", "schema", "ordering", "rendering")
 """The layers whose checks read a stream's events."""
-
-TABLE_COLUMNS = [
-    "index",
-    "time_ms",
-    "type",
-    "dialect",
-    "valid",
-    "errors",
-    "should_be",
-    "item_id",
-    "ui_items_after",
-    "sse_event",
-]
 
 
 @dataclass
@@ -72,9 +55,9 @@ class EventAnalysis:
     showing (the diagnosis, with its run's redactor) sets it; checks never redact."""
 
     def _shown(self, text: str) -> str:
-        return self._redactor()(text)
+        return self.redaction()(text)
 
-    def _redactor(self) -> Callable[[str], str]:
+    def redaction(self) -> Callable[[str], str]:
         """:attr:`redact`, else the current redactor taught this stream's split secrets.
 
         Display is an exit, so it redacts what it shows; the stream's events are read as one
@@ -130,35 +113,6 @@ class EventAnalysis:
         """The finding codes, in order (handy in tests and notebooks)."""
         return [f.code for f in self.findings]
 
-    def table(self) -> pd.DataFrame:
-        """One row per event: when, what, which dialect, valid or why not, what it should be."""
-        rows = []
-        ui_items = self.ui_items
-        if ui_items is None:
-            ui_items = [len(state.visible_items) for state in self.states]
-        for event, result, verdict, shown in zip(
-            self.events, self.results, self.verdicts, ui_items, strict=True
-        ):
-            rows.append(
-                {
-                    "index": event.index,
-                    "time_ms": event.arrived_ns / 1e6 if self.timing else None,
-                    "type": _text(self._shown, event.type),
-                    "dialect": verdict.dialect,
-                    "valid": result.ok,
-                    "errors": self._shown("; ".join(result.messages)),
-                    "should_be": _text(self._shown, verdict.should_be),
-                    "item_id": _text(self._shown, _item_id(event.payload)),
-                    "ui_items_after": shown,
-                    "sse_event": _text(self._shown, event.sse_event),
-                }
-            )
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
-
-    def findings_table(self) -> pd.DataFrame:
-        """The findings as a table (every text cell through :attr:`redact`)."""
-        return findings_table(self.findings, self._redactor())
-
     def summary(self) -> str:
         """A few lines: dialects, findings by layer, and what the client would show."""
         counts = ", ".join(f"{k}: {v}" for k, v in self.dialects.items()) or "no events"
@@ -182,26 +136,25 @@ class EventAnalysis:
 
         parts = [f"<p>{html.escape(self.summary())}</p>"]
         if self.findings:
-            parts.append(self.findings_table().to_html(index=False))
+            parts.append(self._findings_html())
         parts.append(self._shown(self.final.to_html()))
         parts.append(f"<p style='font-size:10px;color:#999'>Client {html.escape(MODEL_NOTE)}.</p>")
         return "".join(parts)
 
+    def _findings_html(self) -> str:
+        """The findings as an HTML table, in layer order, every text cell redacted and escaped."""
+        import html
 
-def _text(shown: Callable[[str], str], value: str | None) -> str | None:
-    return shown(value) if isinstance(value, str) else value
-
-
-def _item_id(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    item = payload.get("item")
-    if isinstance(item, dict) and isinstance(item.get("id"), str):
-        return item["id"]
-    for key in ("item_id", "id"):
-        if isinstance(payload.get(key), str):
-            return payload[key]
-    return None
+        shown = self.redaction()
+        rows = [("layer", "code", "severity", "summary", "evidence", "fix")]
+        for f in sorted(self.findings, key=lambda f: LAYERS.index(f.layer)):
+            evidence = shown(f.evidence.describe(shown))
+            rows.append((f.layer, f.code, f.severity, shown(f.summary), evidence, f.fix))
+        cells = [
+            "".join(f"<{tag}>{html.escape(str(cell))}</{tag}>" for cell in row)
+            for tag, row in zip(["th"] + ["td"] * len(rows), rows, strict=False)
+        ]
+        return "<table>" + "".join(f"<tr>{row}</tr>" for row in cells) + "</table>"
 
 
 @contextmanager

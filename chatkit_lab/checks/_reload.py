@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from chatkit_lab.capture import Capture
@@ -199,38 +198,6 @@ class Reload:
         if self.thread_items is None:
             return None
         return compare(self.streamed, self.thread_items)
-
-    def table(self) -> pd.DataFrame:
-        """Streamed items beside what the reload returned, row by row."""
-        reloaded = {view.id: view for view in self.thread_items or []}
-        rows = []
-        for view in self.streamed:
-            back = reloaded.get(view.id)
-            rows.append(
-                {
-                    "streamed_id": view.id,
-                    "type": view.type,
-                    "streamed_text": view.text[:60],
-                    "reload_position": back.position if back else None,
-                    "reload_text": back.text[:60] if back else None,
-                    "same": bool(back and back.text == view.text and back.type == view.type),
-                }
-            )
-        streamed_ids = {view.id for view in self.streamed}
-        for view in self.thread_items or []:
-            if view.id not in streamed_ids:
-                rows.append(
-                    {
-                        "streamed_id": None,
-                        "type": view.type,
-                        "streamed_text": None,
-                        "reload_position": view.position,
-                        "reload_text": view.text[:60],
-                        "same": False,
-                        "reload_id": view.id,
-                    }
-                )
-        return pd.DataFrame(rows)
 
 
 def load_point(

@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-import pandas as pd
-
 from chatkit_lab.redact._redactor import Redactor
 from chatkit_lab.redact._supplied import request_secrets
 
@@ -133,8 +131,3 @@ def redact_headers(
 def redact_obj(value: Any, *, extra: Iterable[str] = ()) -> Any:
     """A redacted copy of JSON-like data (and dataclasses), for reports and notebook outputs."""
     return _redactor(extra).redact_obj(value)
-
-
-def redact_dataframe(df: pd.DataFrame, *, extra: Iterable[str] = ()) -> pd.DataFrame:
-    """A copy of ``df`` with every string cell redacted."""
-    return _redactor(extra).redact_dataframe(df)

@@ -1,9 +1,9 @@
 """The redactor: one object that holds a run's literal secrets and redacts every kind of value.
 
-Text, URLs, bytes, bodies received in pieces, headers, JSON-like data, dataclasses and pandas
-tables all go through the same spans (:mod:`chatkit_lab.redact._spans`). A :class:`Redactor` is
-immutable: :meth:`Redactor.with_secrets` gives a new one holding more secrets, so a redactor
-handed to one run never changes under another.
+Text, URLs, bytes, bodies received in pieces, headers, JSON-like data, dataclasses and the
+columns of a table all go through the same spans (:mod:`chatkit_lab.redact._spans`). A
+:class:`Redactor` is immutable: :meth:`Redactor.with_secrets` gives a new one holding more
+secrets, so a redactor handed to one run never changes under another.
 
 The chunk-boundary engine: a body is redacted as a whole, so a token split across two chunks
 is still found, and cut again at the original boundaries, mapped through the replacements: a
@@ -26,8 +26,6 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-
-import pandas as pd
 
 from chatkit_lab.redact._names import URL_HEADERS, is_secret_field, is_secret_header
 from chatkit_lab.redact._shapes import Style, already_redacted, marker, redact_token
@@ -71,7 +69,7 @@ def split_secrets(text: str, spans_of: Callable[[str], list[Span]]) -> list[str]
 
 
 def texts_in(value: Any) -> Iterator[str]:
-    """The strings inside JSON-like data, dataclasses and pandas objects that mention deltas."""
+    """The strings inside JSON-like data and dataclasses that mention deltas."""
     stack = [value]
     seen = 0
     while stack and seen < _MAX_TEXTS:
@@ -89,16 +87,10 @@ def texts_in(value: Any) -> Iterator[str]:
             stack.extend(reversed(list(item)))
         elif dataclasses.is_dataclass(item) and not isinstance(item, type):
             stack.extend(reversed([getattr(item, f.name, None) for f in dataclasses.fields(item)]))
-        elif hasattr(item, "to_numpy") and (hasattr(item, "dtype") or hasattr(item, "dtypes")):
-            stack.extend(reversed(_cells(item)))
 
 
-def _cells(frame: Any) -> list[Any]:
-    try:
-        values = frame.to_numpy().ravel().tolist()
-    except (TypeError, ValueError, AttributeError):
-        return []
-    return [cell for cell in values if isinstance(cell, str | bytes)]
+def _text(cell: Any) -> bool:
+    return isinstance(cell, str | bytes)
 
 
 SURROGATE = "surrogateescape"
@@ -335,8 +327,8 @@ class Redactor:
 
         Strings are redacted as text (as URLs when they are one); values under a secret-named key
         (``password``, ``api_key``, ``Authorization``...) are redacted whole; dict keys, numbers,
-        booleans and ``None`` are kept. DataFrames and Series inside are redacted too, and so are
-        dataclass instances (a copy with every field redacted, a field's name acting as its key).
+        booleans and ``None`` are kept. Dataclass instances are redacted too (a copy with every
+        field redacted, a field's name acting as its key).
         A secret split across the ``delta`` strings it holds is redacted piece by piece.
         """
         return self.learned("\n".join(texts_in(value)))._obj(value, None)
@@ -382,7 +374,7 @@ class Redactor:
             return type(value)(self._obj(item, key) for item in value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self._dataclass(value)
-        return self._pandas(value, key)
+        return value
 
     def _dataclass(self, value: Any) -> Any:
         changes = {
@@ -395,58 +387,35 @@ class Redactor:
         except (TypeError, ValueError):  # a dataclass whose fields refuse redacted values
             return self._obj(dataclasses.asdict(value), None)
 
-    def _pandas(self, value: Any, key: Any) -> Any:
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a dependency
-            return value
-        if isinstance(value, pd.DataFrame):
-            return self.redact_dataframe(value)
-        if isinstance(value, pd.Series):
-            return self._series(value, key)
-        return value
+    def redact_columns(
+        self, names: Sequence[Any], columns: Sequence[Sequence[Any]], labels: Sequence[Any]
+    ) -> list[list[Any]]:
+        """A table's columns (``names``, each a list of cells; ``labels`` the row labels) with
+        every string cell redacted, for whoever shows a table (the report stage's frames).
 
-    def _series(self, series: pd.Series, key: Any) -> pd.Series:
-        import pandas as pd
-
-        dtype = series.dtype
-        if not (
-            pd.api.types.is_object_dtype(dtype)
-            or pd.api.types.is_string_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype)
-        ):
-            return series.copy()
-        if isinstance(dtype, pd.CategoricalDtype):
-            return series.map(lambda item: self._obj(item, key))
-        values = [
-            self._obj(item, key if self._secret_key(key) else label)
-            for label, item in series.items()
-        ]
-        return pd.Series(values, index=series.index, name=series.name, dtype=dtype)
-
-    def redact_dataframe(self, df: pd.DataFrame) -> pd.DataFrame:
-        """A copy of ``df`` with every string cell redacted (index and columns kept).
-
-        A column named like a secret (``password``, ``Authorization``...) is redacted whole, and
-        in a headers table (``name``/``header`` and ``value`` columns) the values of credential
-        headers are redacted as headers.
+        A column named like a secret (``password``, ``Authorization``...) is redacted whole; any
+        other cell as :meth:`redact_obj` would under its row's label; in a headers table
+        (``name``/``header`` and ``value`` columns) the values of credential headers are redacted
+        as headers. A secret split across the ``delta`` strings of the cells, read row by row,
+        is redacted piece by piece.
         """
-        import pandas as pd
-
-        if df.shape[1] == 0:
-            return df.copy()
-        learned = self.learned("\n".join(texts_in(df)))
+        texts = [cell for row in zip(*columns, strict=True) for cell in row if _text(cell)]
+        learned = self.learned("\n".join(texts_in(texts)))
         if learned is not self:
-            return learned.redact_dataframe(df)
-        columns = [self._series(df.iloc[:, i], df.columns[i]) for i in range(df.shape[1])]
-        out = pd.concat(columns, axis=1)
-        out.columns = df.columns
-        lowered = {str(c).lower(): i for i, c in enumerate(df.columns)}
+            return learned.redact_columns(names, columns, labels)
+        out = [
+            [
+                self._obj(cell, name if self._secret_key(name) else label)
+                for label, cell in zip(labels, column, strict=True)
+            ]
+            for name, column in zip(names, columns, strict=True)
+        ]
+        lowered = {str(name).lower(): i for i, name in enumerate(names)}
         name_at = lowered.get("name", lowered.get("header"))
         value_at = lowered.get("value")
         if name_at is not None and value_at is not None:
-            for row in range(len(df)):
-                name, value = df.iat[row, name_at], df.iat[row, value_at]
+            pairs = zip(columns[name_at], columns[value_at], strict=True)
+            for row, (name, value) in enumerate(pairs):
                 if isinstance(name, str) and isinstance(value, str) and is_secret_header(name):
-                    out.iat[row, value_at] = self.redact_header_value(name, value)
+                    out[value_at][row] = self.redact_header_value(name, value)
         return out

@@ -10,7 +10,6 @@ inert text (:func:`md_text`, :func:`visible`), and files are written whole or no
 from __future__ import annotations
 
 from chatkit_lab.redact import redactor_for
-from chatkit_lab.report._capture_views import chunks_table, events_table, frames_table
 from chatkit_lab.report._catalogue import catalogue_lines, catalogue_markdown, checks_table
 from chatkit_lab.report._conformance import (
     Suite,
@@ -41,12 +40,16 @@ from chatkit_lab.report._screens import (
     screens_svg,
 )
 from chatkit_lab.report._tables import (
+    chunks_table,
     compare,
+    events_table,
     findings_table,
+    frames_table,
     layers_by_target,
     lifecycle_notes,
     lifecycle_table,
     readable,
+    redact_dataframe,
     reload_tables,
     summary_by_code,
     table,
@@ -92,6 +95,7 @@ __all__ = [
     "plot_text",
     "plot_timeline",
     "readable",
+    "redact_dataframe",
     "redactor_for",
     "reload_tables",
     "report_markdown",

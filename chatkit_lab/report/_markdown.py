@@ -41,7 +41,7 @@ from chatkit_lab.report._explain import (
 )
 from chatkit_lab.report._inert import MAX_ROWS, Raw, inert, md_table, visible
 from chatkit_lab.report._plots import plot_layers, plot_timeline
-from chatkit_lab.report._tables import table
+from chatkit_lab.report._tables import _reload_frame, redact_dataframe, table
 from chatkit_lab.report._write import destination, write_text
 
 CLIENT_MODEL_NOTE = (
@@ -61,7 +61,7 @@ def layers_matrix(diagnoses: Sequence[Diagnosis]) -> pd.DataFrame:
         row.update({layer: diagnosis.layers.get(layer, "skip") for layer in LAYERS})
         row["verdict"] = f"{verdict.layer}: {verdict.code}" if verdict else "all pass"
         rows.append(row)
-    return redactor_for(diagnoses).redact_dataframe(pd.DataFrame(rows))
+    return redact_dataframe(pd.DataFrame(rows), redactor_for(diagnoses))
 
 
 def _slug(name: str, redactor: Redactor) -> str:
@@ -238,7 +238,7 @@ def verdicts_markdown(
     # each target by its number in the list above: the layers are the columns that matter
     matrix = layers_matrix(diagnoses).drop(columns=["verdict", "transform", "target"])
     matrix.insert(0, "target", range(1, len(diagnoses) + 1))
-    lines += ["", *md_table(redactor.redact_dataframe(matrix), limit=60, what="targets"), ""]
+    lines += ["", *md_table(redact_dataframe(matrix, redactor), limit=60, what="targets"), ""]
     if plots_dir is not None and diagnoses:
         grid = plot_layers(diagnoses, plots_dir / "layers.png", redactor)
         lines += [f"![layer states per target]({grid.relative_to(base).as_posix()})", ""]
@@ -546,7 +546,7 @@ def reload_table(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
         names = ", ".join(_say(scrub, name) for name in earlier[:5])
         lines[-1] += f" The earlier load points ({names}) are checked too; see the findings."
     lines.append("")
-    lines += md_table(scrub.redact_dataframe(last.table()), limit=60, what="items")
+    lines += md_table(redact_dataframe(_reload_frame(last), scrub), limit=60, what="items")
     return lines + [""]
 
 
@@ -604,7 +604,7 @@ def session(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     if life is None:
         return []
     lines = ["### What the client did", ""]
-    steps = scrub.redact_dataframe(table(life))
+    steps = redact_dataframe(table(life), scrub)
     rows = []
     wire: dict[str, list[str]] = {}
     for row in steps.to_dict("records"):

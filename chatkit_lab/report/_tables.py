@@ -5,11 +5,18 @@ made here, the one place pandas is used. :func:`table` gives the table of any of
 (:func:`functools.singledispatch`): a :class:`~chatkit_lab.client.Lifecycle` one row per
 request, a :class:`~chatkit_lab.diagnosis.Diagnosis` one row per layer, a
 :class:`~chatkit_lab.diagnosis.Conformance` one row per scenario, a list of conformances side by
-side (:func:`compare`); :func:`findings_table` and :func:`summary_by_code` show a diagnosis's
-findings, :func:`checks_table` the check catalogue.
+side (:func:`compare`), a stream's :class:`~chatkit_lab.checks.EventAnalysis` one row per event,
+a :class:`~chatkit_lab.checks.Reload` the streamed items beside the reloaded ones, a
+:class:`~chatkit_lab.sources.HarImport` one row per HAR entry, any other list one row per item
+(dicts or dataclasses, such as a recording store's ``rows()``); :func:`findings_table` and
+:func:`summary_by_code` show findings, :func:`chunks_table`, :func:`frames_table` and
+:func:`events_table` a capture's chunks, SSE frames and events.
 
 Each function here redacts with the diagnosis's own redactor (the secrets its run was given)
-joined with the current one, so a notebook displays them as they are: it never redacts by hand.
+joined with the current one (:func:`redact_dataframe`), so a notebook displays them as they
+are: it never redacts by hand. Cells are cut only after, so a shortened one never holds part of
+a secret.
+
 :func:`readable` is the one table style every notebook uses (no row numbers, blank for missing
 values, whole numbers without ``.0``, text escaped and wrapped between words instead of cut or
 widening the table past the page); :func:`wrapped` wraps printed text the same way.
@@ -19,17 +26,54 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import singledispatch
 from typing import Any
 
 import pandas as pd
 
-from chatkit_lab.checks import LAYERS
-from chatkit_lab.checks import findings_table as _findings_rows
+from chatkit_lab.capture import Capture
+from chatkit_lab.checks import LAYERS, EventAnalysis, Finding, Reload
 from chatkit_lab.client import Lifecycle, body_shape, path_of
 from chatkit_lab.diagnosis import Conformance, Diagnosis
-from chatkit_lab.redact import Redactor, current_redactor, redactor_for
+from chatkit_lab.redact import Redactor, current_redactor, redactor_for, shorten
+from chatkit_lab.sources import HarImport
+
+
+def redact_dataframe(frame: pd.DataFrame, redactor: Redactor | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with every string cell redacted (index and columns kept), by
+    ``redactor`` or the current one (:meth:`~chatkit_lab.redact.Redactor.redact_columns`).
+
+    A column named like a secret (``password``, ``Authorization``...) is redacted whole, and
+    in a headers table (``name``/``header`` and ``value`` columns) the values of credential
+    headers are redacted as headers; columns that hold no text are kept as they are.
+    """
+    out = frame.copy()
+    text = [i for i in range(frame.shape[1]) if _holds_text(frame.iloc[:, i])]
+    if not text:
+        return out
+    names = [frame.columns[i] for i in text]
+    cells = [frame.iloc[:, i].tolist() for i in text]
+    redacted = (redactor or current_redactor()).redact_columns(names, cells, list(frame.index))
+    for i, values in zip(text, redacted, strict=True):
+        out.isetitem(i, _like(frame.iloc[:, i], values))
+    return out
+
+
+def _holds_text(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _like(column: pd.Series, values: list[Any]) -> pd.Series:
+    """``values`` as a series shaped like ``column`` (its index, name and type)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Series(values, index=column.index, name=column.name).astype("category")
+    return pd.Series(values, index=column.index, name=column.name, dtype=column.dtype)
 
 
 @singledispatch
@@ -67,7 +111,7 @@ def _(life: Lifecycle) -> pd.DataFrame:
                 "ended": capture.ending.state,
             }
         )
-    return current_redactor().redact_dataframe(pd.DataFrame(rows))
+    return redact_dataframe(pd.DataFrame(rows))
 
 
 @table.register
@@ -107,8 +151,158 @@ def _(conformance: Conformance) -> pd.DataFrame:
 
 
 @table.register
-def _(conformances: list) -> pd.DataFrame:  # type: ignore[type-arg]
-    return compare(conformances)
+def _(rows: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    if rows and all(isinstance(row, Conformance) for row in rows):
+        return compare(rows)
+    return redact_dataframe(pd.DataFrame(rows))
+
+
+ANALYSIS_COLUMNS = [
+    "index",
+    "time_ms",
+    "type",
+    "dialect",
+    "valid",
+    "errors",
+    "should_be",
+    "item_id",
+    "ui_items_after",
+    "sse_event",
+]
+
+
+@table.register
+def _(analysis: EventAnalysis) -> pd.DataFrame:
+    """One row per event: when, what, which dialect, valid or why not, what it should be
+    (every text cell through the analysis's :meth:`~chatkit_lab.checks.EventAnalysis.redaction`)."""
+    shown = analysis.redaction()
+
+    def text(value: str | None) -> str | None:
+        return shown(value) if isinstance(value, str) else value
+
+    ui_items = analysis.ui_items
+    if ui_items is None:
+        ui_items = [len(state.visible_items) for state in analysis.states]
+    rows = [
+        {
+            "index": event.index,
+            "time_ms": event.arrived_ns / 1e6 if analysis.timing else None,
+            "type": text(event.type),
+            "dialect": verdict.dialect,
+            "valid": result.ok,
+            "errors": shown("; ".join(result.messages)),
+            "should_be": text(verdict.should_be),
+            "item_id": text(_item_id(event.payload)),
+            "ui_items_after": items,
+            "sse_event": text(event.sse_event),
+        }
+        for event, result, verdict, items in zip(
+            analysis.events, analysis.results, analysis.verdicts, ui_items, strict=True
+        )
+    ]
+    return pd.DataFrame(rows, columns=ANALYSIS_COLUMNS)
+
+
+def _item_id(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    item = payload.get("item")
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return item["id"]
+    for key in ("item_id", "id"):
+        if isinstance(payload.get(key), str):
+            return payload[key]
+    return None
+
+
+@table.register
+def _(reload: Reload) -> pd.DataFrame:
+    """Streamed items beside what the reload returned, row by row."""
+    return redact_dataframe(_reload_frame(reload))
+
+
+def _reload_frame(reload: Reload) -> pd.DataFrame:
+    reloaded = {view.id: view for view in reload.thread_items or []}
+    rows = []
+    for view in reload.streamed:
+        back = reloaded.get(view.id)
+        rows.append(
+            {
+                "streamed_id": view.id,
+                "type": view.type,
+                "streamed_text": view.text[:60],
+                "reload_position": back.position if back else None,
+                "reload_text": back.text[:60] if back else None,
+                "same": bool(back and back.text == view.text and back.type == view.type),
+            }
+        )
+    streamed_ids = {view.id for view in reload.streamed}
+    for view in reload.thread_items or []:
+        if view.id not in streamed_ids:
+            rows.append(
+                {
+                    "streamed_id": None,
+                    "type": view.type,
+                    "streamed_text": None,
+                    "reload_position": view.position,
+                    "reload_text": view.text[:60],
+                    "same": False,
+                    "reload_id": view.id,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@table.register
+def _(imported: HarImport) -> pd.DataFrame:
+    """One row per HAR entry: what it was, and whether it was imported, skipped or failed."""
+    rows: dict[int, dict[str, Any]] = {}
+    for capture in imported.captures:
+        index = capture.meta["har"]["entry"]
+        rows[index] = {
+            "entry": index,
+            "started": capture.started_at,
+            "method": capture.request.method,
+            "url": capture.request.url,
+            "status": capture.status,
+            "content_type": capture.content_type,
+            "request": capture.request_type or "",
+            "bytes": capture.size,
+            "events": len(capture.events) if capture.is_event_stream else None,
+            "capture": capture.id,
+            "outcome": "imported",
+            "problems": "",
+        }
+    for skip in imported.skipped:
+        rows.setdefault(skip.entry, _blank_entry(skip.entry, skip.url))
+        rows[skip.entry]["outcome"] = f"skipped: {skip.reason}"
+    for problem in imported.problems:
+        if problem.entry is None:
+            continue
+        row = rows.setdefault(problem.entry, _blank_entry(problem.entry, problem.url))
+        row["problems"] = "; ".join(filter(None, [row["problems"], problem.message]))
+    columns = list(_blank_entry(0, ""))  # a row of every column, in order
+    frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=columns)
+    for column in ("entry", "status", "bytes", "events"):
+        frame[column] = frame[column].astype("Int64")
+    return redact_dataframe(frame)
+
+
+def _blank_entry(entry: int, url: str) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "started": "",
+        "method": "",
+        "url": url,
+        "status": None,
+        "content_type": "",
+        "request": "",
+        "bytes": None,
+        "events": None,
+        "capture": "",
+        "outcome": "not imported",
+        "problems": "",
+    }
 
 
 def compare(conformances: Sequence[Conformance]) -> pd.DataFrame:
@@ -136,9 +330,33 @@ def compare(conformances: Sequence[Conformance]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["scenario", *[c.target for c in conformances]])
 
 
-def findings_table(diagnosis: Diagnosis) -> pd.DataFrame:
-    """Every finding, one row each, in layer order (secrets redacted, then shortened)."""
-    return _findings_rows(diagnosis.redactor.redact_obj(diagnosis.findings))
+FINDING_COLUMNS = ["layer", "code", "severity", "summary", "evidence", "fix"]
+
+
+def findings_table(of: Diagnosis | EventAnalysis) -> pd.DataFrame:
+    """Every finding of a diagnosis or of one stream's analysis, one row each, in layer order
+    (secrets redacted, then the evidence shortened to one readable line)."""
+    if isinstance(of, EventAnalysis):
+        return _findings_frame(of.findings, of.redaction())
+    return _findings_frame(of.redactor.redact_obj(of.findings))
+
+
+def _findings_frame(
+    findings: list[Finding], redact: Callable[[str], str] | None = None
+) -> pd.DataFrame:
+    keep: Callable[[str], str] = redact if redact is not None else str
+    rows = [
+        {
+            "layer": f.layer,
+            "code": f.code,
+            "severity": f.severity,
+            "summary": keep(f.summary),
+            "evidence": keep(f.evidence.describe(redact)),
+            "fix": f.fix,
+        }
+        for f in sorted(findings, key=lambda f: LAYERS.index(f.layer))
+    ]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
 def summary_by_code(diagnosis: Diagnosis) -> pd.DataFrame:
@@ -157,7 +375,7 @@ def lifecycle_table(diagnosis: Diagnosis, redactor: Redactor | None = None) -> p
     """One row per request of the client session (empty when the diagnosis ran no session)."""
     if diagnosis.lifecycle is None:
         return pd.DataFrame()
-    return (redactor or redactor_for(diagnosis)).redact_dataframe(table(diagnosis.lifecycle))
+    return redact_dataframe(table(diagnosis.lifecycle), redactor or redactor_for(diagnosis))
 
 
 def lifecycle_notes(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[str]:
@@ -182,7 +400,7 @@ def reload_tables(
     """``(name, table)`` per reload: what streamed against what the reload returned."""
     scrub = redactor or redactor_for(diagnosis)
     return [
-        (scrub.redact_text(reload.name), scrub.redact_dataframe(reload.table()))
+        (scrub.redact_text(reload.name), redact_dataframe(_reload_frame(reload), scrub))
         for reload in diagnosis.reloads
     ]
 
@@ -197,6 +415,113 @@ def transcripts(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[
             continue
         out.append((scrub.redact_text(name), scrub.redact_text(final.transcript() or "(nothing)")))
     return out
+
+
+# -- a capture: its chunks, SSE frames and events --------------------------------------------
+
+PREVIEW_LIMIT = 60
+DATA_LIMIT = 80
+
+CHUNK_COLUMNS = ["chunk", "arrived_ms", "gap_ms", "bytes", "preview"]
+FRAME_COLUMNS = [
+    "frame",
+    "bytes",
+    "chunks",
+    "arrived_ms",
+    "line_ending",
+    "fields",
+    "event",
+    "id",
+    "dispatched",
+    "complete",
+    "data",
+    "notes",
+]
+EVENT_COLUMNS = ["event", "frame", "arrived_ms", "sse_event", "type", "decode_error", "data"]
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks shown as ``\\r`` and ``\\n``, for a table cell."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _scrubbed(table: pd.DataFrame, redactor: Redactor | None, limits: dict[str, int]) -> Any:
+    out = redact_dataframe(table, redactor)
+    for column, limit in limits.items():
+        out[column] = [
+            shorten(one_line(value), limit) if isinstance(value, str) else value
+            for value in out[column]
+        ]
+    return out
+
+
+def chunks_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per chunk: arrival offset, gap since the previous chunk, size, preview."""
+    scrub = redactor or current_redactor()
+    previews = scrub.redact_chunks([chunk.data for chunk in capture.chunks])
+    rows = []
+    previous = 0
+    for chunk, shown in zip(capture.chunks, previews, strict=True):
+        rows.append(
+            {
+                "chunk": chunk.index,
+                "arrived_ms": chunk.offset_ns / 1e6 if capture.timing else None,
+                "gap_ms": (chunk.offset_ns - previous) / 1e6 if capture.timing else None,
+                "bytes": len(chunk.data),
+                "preview": shorten(
+                    one_line(shown.decode("utf-8", errors="replace")), PREVIEW_LIMIT
+                ),
+            }
+        )
+        previous = chunk.offset_ns
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+
+
+def frames_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per SSE frame: byte range, chunks, arrival, line endings, fields, dispatch."""
+    rows = []
+    for frame in capture.frames:
+        rows.append(
+            {
+                "frame": frame.index,
+                "bytes": f"{frame.start}..{frame.end}",
+                "chunks": (
+                    str(frame.first_chunk)
+                    if frame.first_chunk == frame.last_chunk
+                    else f"{frame.first_chunk}..{frame.last_chunk}"
+                ),
+                "arrived_ms": frame.arrived_ns / 1e6 if capture.timing else None,
+                "line_ending": frame.line_ending,
+                "fields": ",".join(name for name, _ in frame.fields),
+                "event": frame.event,
+                "id": frame.id,
+                "dispatched": frame.dispatched,
+                "complete": frame.complete,
+                "data": frame.data,
+                "notes": "; ".join(frame.notes),
+            }
+        )
+    table = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    return _scrubbed(table, redactor, {"data": DATA_LIMIT})
+
+
+def events_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per dispatched event: arrival, SSE name, JSON ``type``, decode error."""
+    rows = []
+    for event in capture.events:
+        rows.append(
+            {
+                "event": event.index,
+                "frame": event.frame_index,
+                "arrived_ms": event.arrived_ns / 1e6 if capture.timing else None,
+                "sse_event": event.sse_event,
+                "type": event.type,
+                "decode_error": event.decode_error,
+                "data": event.data,
+            }
+        )
+    table = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return _scrubbed(table, redactor, {"data": DATA_LIMIT})
 
 
 WRAP = "white-space: normal; overflow-wrap: break-word; text-align: left; min-width: 8em"
@@ -220,8 +545,6 @@ def _cell(value: Any) -> str:
 
 
 def _is_text(series: Any) -> bool:
-    import pandas as pd
-
     return series.dtype == object or pd.api.types.is_string_dtype(series)
 
 
@@ -232,8 +555,6 @@ def readable(frame: Any, wrap: tuple[str, ...] | None = None) -> Any:
     the ``wrap`` columns (default: every text column) wrap between words and are left-aligned,
     so the table fits the page instead of being cut or scrolled.
     """
-    import pandas as pd
-
     frame = frame.copy()
     for column in frame.columns:
         series = frame[column]
@@ -267,11 +588,6 @@ def layers_by_target(diagnoses: Sequence[Diagnosis], names: Sequence[str] | None
     """One row per layer and one column per target (``names``, default each target), the last
     row the verdict: the layer matrix turned so that it stays narrow for any number of layers
     (a page holds a few targets side by side far better than eight layers and a verdict)."""
-    import pandas as pd
-
-    from chatkit_lab.checks import LAYERS
-    from chatkit_lab.redact import redactor_for
-
     scrub = redactor_for(list(diagnoses))
     labels = list(names) if names is not None else [d.target for d in diagnoses]
     columns: dict[str, list[str]] = {}

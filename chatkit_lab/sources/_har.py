@@ -42,7 +42,6 @@ from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 import ijson
-import pandas as pd
 
 from chatkit_lab.capture import Capture, Ending, RequestRecord, save_captures
 from chatkit_lab.errors import HarFormatError
@@ -134,67 +133,12 @@ class HarImport:
                 return capture
         return None
 
-    def table(self) -> pd.DataFrame:
-        """One row per HAR entry: what it was, and whether it was imported, skipped or failed."""
-        rows: dict[int, dict[str, Any]] = {}
-        for capture in self.captures:
-            index = capture.meta["har"]["entry"]
-            rows[index] = {
-                "entry": index,
-                "started": capture.started_at,
-                "method": capture.request.method,
-                "url": capture.request.url,
-                "status": capture.status,
-                "content_type": capture.content_type,
-                "request": capture.request_type or "",
-                "bytes": capture.size,
-                "events": len(capture.events) if capture.is_event_stream else None,
-                "capture": capture.id,
-                "outcome": "imported",
-                "problems": "",
-            }
-        for skip in self.skipped:
-            rows.setdefault(skip.entry, _blank_row(skip.entry, skip.url))
-            rows[skip.entry]["outcome"] = f"skipped: {skip.reason}"
-        for problem in self.problems:
-            if problem.entry is None:
-                continue
-            row = rows.setdefault(problem.entry, _blank_row(problem.entry, problem.url))
-            row["problems"] = "; ".join(filter(None, [row["problems"], problem.message]))
-        columns = list(_blank_row(0, ""))  # a row of every column, in order
-        frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=columns)
-        for column in ("entry", "status", "bytes", "events"):
-            frame[column] = frame[column].astype("Int64")
-        return frame
-
-    def problems_df(self) -> pd.DataFrame:
-        """One row per problem (file-level problems have no entry number)."""
-        rows = [{"entry": p.entry, "url": p.url, "message": p.message} for p in self.problems]
-        return pd.DataFrame(rows, columns=["entry", "url", "message"])
-
     def save(
         self, path: str | Path, *, redact: bool = True, redactor: Redactor | None = None
     ) -> Path:
         """Write the imported captures to one capture file (secrets redacted by default, by
         ``redactor`` or the current one)."""
         return save_captures(self.captures, path, redact=redact, redactor=redactor)
-
-
-def _blank_row(entry: int, url: str) -> dict[str, Any]:
-    return {
-        "entry": entry,
-        "started": "",
-        "method": "",
-        "url": url,
-        "status": None,
-        "content_type": "",
-        "request": "",
-        "bytes": None,
-        "events": None,
-        "capture": "",
-        "outcome": "not imported",
-        "problems": "",
-    }
 
 
 # -- importing ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from chatkit_lab.backends import (
     split_deltas,
     weather_report,
 )
+from chatkit_lab.report import table as report_table
 
 EVENT = TypeAdapter[Any](ThreadStreamEvent)
 
@@ -176,7 +177,7 @@ async def test_the_reference_app_records_what_it_asks_of_its_store() -> None:
     async with drive(app, "in-process") as client:
         events = validated(await client.post(CHATKIT_PATH, create_body("log me")))
     done_ids = [e.item.id for e in events if e.type == "thread.item.done"]
-    table = store.table()
+    table = report_table(store.rows())
     added = table[table["method"] == "add_thread_item"]
     assert list(added["item_ids"]) == done_ids
     assert table["method"].iloc[0] == "save_thread"

@@ -25,6 +25,7 @@ from chatkit_lab.backends import (
     StoreWrapper,
 )
 from chatkit_lab.backends.wrappers import Call
+from chatkit_lab.report import table as report_table
 
 T = TypeVar("T")
 T0 = datetime(2026, 2, 11, 12, 0, 0)
@@ -112,4 +113,4 @@ async def test_a_recording_store_logs_what_a_faulty_store_beneath_it_returned() 
     listed = recording.calls[-1]
     assert listed.item_ids == ["db_msg_1"], "the renamed id, and no dropped assistant message"
     assert listed.params == {"after": None, "limit": 10, "order": "asc"}
-    assert list(recording.table()["method"]) == methods
+    assert list(report_table(recording.rows())["method"]) == methods

@@ -234,7 +234,7 @@ def test_a_har_import_registers_its_credentials_before_anything_is_saved(tmp_pat
     report_markdown([diagnosis], out / "report.md")
     (out / "diagnosis.json").write_text(json.dumps(diagnosis.to_json()))
     assert leaks_in_files(out, HAR_SECRETS) == {}
-    assert leaks(imported.table().to_string(), HAR_SECRETS) == []
+    assert leaks(table(imported).to_string(), HAR_SECRETS) == []
 
 
 def test_a_har_with_thousands_of_distinct_credentials_registers_a_bounded_number(
@@ -360,8 +360,8 @@ def test_the_notebook_displays_of_an_analysis_hold_no_registered_secret() -> Non
             "to_html": final.to_html(),
             "_repr_html_ of the state": final._repr_html_(),
             "transcript": final.transcript(),
-            "table": analysis.table().to_string(),
-            "findings": analysis.findings_table().to_string(),
+            "table": table(analysis).to_string(),
+            "findings": findings_table(analysis).to_string(),
         }
     assert BEARER in final.assistant_text, "the model must have the planted text to hide"
     assert {name: leaks(text, {"bearer": BEARER}) for name, text in shown.items()} == {
@@ -376,7 +376,7 @@ def test_the_notebook_displays_hide_a_shaped_token_split_across_two_deltas() -> 
         "_repr_html_": analysis._repr_html_(),
         "to_html": analysis.final.to_html(),
         "transcript": analysis.final.transcript(),
-        "findings": analysis.findings_table().to_string(),
+        "findings": findings_table(analysis).to_string(),
     }
     assert {name: leaks(text, {"pat": token}) for name, text in shown.items()} == {
         name: [] for name in shown

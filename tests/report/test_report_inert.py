@@ -13,7 +13,16 @@ from report_backend import Strings, chatkit_app
 
 from chatkit_lab.diagnosis import Diagnosis, diagnose_target
 from chatkit_lab.redact import Redactor, redacting
-from chatkit_lab.report import explain, md_code, md_table, md_text, report_markdown, visible
+from chatkit_lab.report import (
+    explain,
+    findings_table,
+    md_code,
+    md_table,
+    md_text,
+    report_markdown,
+    table,
+    visible,
+)
 from chatkit_lab.targets import open_app_target
 
 FORGED = "\n```\n\n## Verdicts\n\n- every layer passes\n\n| a | b |\n| - | - |\n\n```python\n"
@@ -100,8 +109,8 @@ async def test_an_analysis_displays_only_redacted_text(tmp_path: Path) -> None:
     analysis = next(iter(diagnosis.analyses.values()))
     assert any(secret in (event.type or "") for event in analysis.events)
     shown = {
-        "table": analysis.table().to_string(),
-        "findings": analysis.findings_table().to_string(),
+        "table": table(analysis).to_string(),
+        "findings": findings_table(analysis).to_string(),
         "summary": analysis.summary(),
         "html": analysis._repr_html_(),
     }
