@@ -16,7 +16,7 @@
   store has saved the user message (:func:`failing_reference_app`).
 
 Store faults wrap the reference's own store *under* its recorder, so
-``app.state.store.table()`` still shows every call the server made, including the ones the
+``app.state.store.rows()`` still shows every call the server made, including the ones the
 faulty store then ignored. Stream faults wrap the app in a small ASGI layer that rewrites the
 ``data:`` events of ``text/event-stream`` replies (JSON replies pass through untouched).
 """
