@@ -37,7 +37,7 @@ from chatkit_lab.diagnosis._run import (
     open_run,
 )
 from chatkit_lab.errors import ChatKitLabError
-from chatkit_lab.redact import redacting
+from chatkit_lab.redact import Redactor, redacting
 from chatkit_lab.scenarios import (
     CannotGoOn,
     NotOffered,
@@ -81,13 +81,16 @@ def _load_points(life: Lifecycle, diagnosis: Diagnosis, judged: tuple[str, ...])
     return reloads
 
 
-def evaluate_scenario(session: Session, target: str = "", transform: str = "") -> Diagnosis:
-    """Run every layer's checks and the scenario's own over a finished session."""
+def evaluate_scenario(
+    session: Session, target: str = "", transform: str = "", redactor: Redactor | None = None
+) -> Diagnosis:
+    """Run every layer's checks and the scenario's own over a finished session (the diagnosis
+    carries the run's ``redactor``, else the current one)."""
     scenario = session.scenario
     life = session.life
     if scenario.name == "messages":
-        return evaluate_lifecycle(life, target, transform)
-    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
+        return evaluate_lifecycle(life, target, transform, redactor)
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform, redactor)
     for reload in _load_points(life, diagnosis, scenario.judged_loads):
         found.extend(reload.findings)
         evaluated.add("persistence")
@@ -200,7 +203,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
                         scenario,
                         "not run",
                         f"not run: {gone}",
-                        Diagnosis(target.name, lifecycle=session.life),
+                        Diagnosis(target.name, lifecycle=session.life, redactor=redactor),
                     )
                 )
                 continue
@@ -215,7 +218,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
             except ChatKitLabError:
                 raise
             except Exception as exc:  # a reply the play did not foresee: graded, not a traceback
-                diagnosis = Diagnosis(target.name, lifecycle=session.life)
+                diagnosis = Diagnosis(target.name, lifecycle=session.life, redactor=redactor)
                 reason = redactor.redact_text(
                     f"the kit could not finish the scenario: {type(exc).__name__}: {exc}"
                 )
@@ -231,8 +234,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
                     met.extend(error_events(session.life, scenario.name))
             if scenario.name == "messages":
                 run.refuse_unreachable(session.life)
-            diagnosis = evaluate_scenario(session, target.name, run.fetch_name)
-            diagnosis.redactor = redactor
+            diagnosis = evaluate_scenario(session, target.name, run.fetch_name, redactor)
             if stopped is not None:
                 gone = redactor.redact_text(stopped.reason)
                 conformance.results.append(
