@@ -156,6 +156,9 @@ class Capture:
     started_at: str = field(default_factory=_now_iso)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    client_type: str | None = None
+    """The ChatKit request type the client sent (``threads.create``), before a transform or
+    fetch rewrote the request; ``None`` when no client was played (a HAR file, a proxy)."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -395,6 +398,9 @@ def redact_capture(
         target=scrub.redact_string(capture.target),
         notes=[scrub.redact_text(note) for note in capture.notes],
         meta=scrub.redact_obj(capture.meta),
+        client_type=(
+            scrub.redact_string(capture.client_type) if capture.client_type is not None else None
+        ),
     )
 
 
@@ -426,6 +432,7 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         },
         "notes": list(capture.notes),
         "meta": capture.meta,
+        "client_type": capture.client_type,
     }
     for chunk in capture.chunks:
         yield {
@@ -591,6 +598,9 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
     try:
         request = record["request"]
         ending = record.get("ending") or {}
+        meta = dict(record.get("meta", {}))
+        # files saved before the field kept the client's request type in ``meta``
+        client_type = record.get("client_type", meta.pop("client_type", None))
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -613,7 +623,8 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             id=record["id"],
             started_at=record.get("started_at", ""),
             notes=list(record.get("notes", [])),
-            meta=dict(record.get("meta", {})),
+            meta=meta,
+            client_type=client_type if isinstance(client_type, str) else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CaptureFormatError(f"{where}: malformed capture header ({exc})") from None

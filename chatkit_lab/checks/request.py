@@ -58,7 +58,7 @@ def answered_locally(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     if not _reached_backend(exchange):
         yield Found(
-            f"{capture.meta.get('client_type', 'a request')} was answered by the custom fetch; "
+            f"{capture.client_type or 'a request'} was answered by the custom fetch; "
             "the backend never saw it",
             Evidence(capture=capture.name, excerpt=excerpt(capture.body)),
         )
@@ -207,8 +207,8 @@ def http_error(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    kind = capture.meta.get("client_type")
-    if kind in SEND_TYPES or not isinstance(kind, str) or capture.meta.get("kit"):
+    kind = capture.client_type
+    if kind is None or kind in SEND_TYPES or capture.meta.get("kit"):
         return
     if not _reached_backend(exchange) or not carries_turn(capture):
         return
@@ -243,7 +243,7 @@ def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     error = capture.meta.get("fetch_error")
     if isinstance(error, str) and error:
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the custom fetch threw on {kind}: {error}",
             Evidence(capture=capture.name, detail={"client_sent": kind}),
@@ -265,7 +265,7 @@ def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
     error = capture.meta.get("fetch_body_error")
     if isinstance(error, str):
         got = capture.meta.get("fetch_body_bytes")
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the Response the fetch handed back for {kind} broke off after {got} of "
             f"{capture.size} bytes ({error[:200]}): ChatKit got a broken stream, the wire a "
@@ -292,7 +292,7 @@ def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
     missing = capture.meta.get("fetch_undefined")
     if isinstance(missing, list) and missing:
         names = ", ".join(str(name) for name in missing[:5])
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the fetch file does not define {names}: its own catch swallowed the "
             f"ReferenceError on {kind}",
@@ -316,7 +316,7 @@ def resent_by_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     attempt = capture.meta.get("attempt")
     if isinstance(attempt, int) and attempt > 0:
-        kind = capture.meta.get("client_type") or capture.request_type or "the request"
+        kind = capture.client_type or capture.request_type or "the request"
         wait = capture.meta.get("retry_wait_s")
         waited = f", after ChatKit waits {wait[0]:g}-{wait[1]:g} s" if wait else ""
         yield Found(

@@ -72,12 +72,12 @@ def _refused(capture: Capture) -> bool:
 
 def _asked_for_json(capture: Capture) -> bool:
     """Whether the client sent a ChatKit request type whose reply is JSON."""
-    asked = capture.meta.get("client_type") or capture.request_type
+    asked = capture.client_type or capture.request_type
     return asked in NON_STREAMING_TYPES
 
 
 def _what_was_asked(capture: Capture) -> str:
-    return capture.meta.get("client_type") or capture.request_type or "request"
+    return capture.client_type or capture.request_type or "request"
 
 
 def _a(word: str) -> str:
@@ -406,7 +406,7 @@ def json_not_utf8(exchange: ExchangeContext) -> Iterator[Found]:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         parsed = capture.json_result().error is None
-        what = capture.meta.get("client_type") or capture.request_type or "a request"
+        what = capture.client_type or capture.request_type or "a request"
         got = (
             "reads them as U+FFFD, so ChatKit got changed text"
             if parsed

@@ -218,9 +218,8 @@ def local_capture(request: ClientRequest, reply: LocalResponse, label: str, targ
     )
     capture.add_chunk(reply.body, 0)
     capture.meta["answered_locally"] = True
-    capture.meta["client_type"] = (
-        request.json.get("type") if isinstance(request.json, dict) else None
-    )
+    kind = request.json.get("type") if isinstance(request.json, dict) else None
+    capture.client_type = kind if isinstance(kind, str) else None
     capture.notes.append(
         "answered by the client transform (custom fetch); the backend never saw it"
     )

@@ -165,7 +165,7 @@ class LifecycleRunner:
         async def send(request: ClientRequest) -> Capture:
             capture = await self.sender.send_request(request, label=name, limits=limits)
             capture.target = capture.target or self.target
-            capture.meta.setdefault("client_type", payload["type"])
+            capture.client_type = capture.client_type or payload["type"]
             if request.body != client_request.body:
                 capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
             return capture
@@ -193,7 +193,7 @@ class LifecycleRunner:
             step.answered_locally = not wire  # nothing on the wire: the fetch's fault alone
             step.fetch_error = error
             capture.meta["fetch_error"] = error
-            capture.meta.setdefault("client_type", kind)
+            capture.client_type = capture.client_type or kind
             step.wire_request = outcome.wire_requests[0] if outcome.wire_requests else None
             step.controls = list(outcome.controls)
             return step

@@ -326,13 +326,6 @@ def build_session(
     )
 
 
-def _client_type(capture: Capture) -> str:
-    client_type = capture.meta.get("client_type")
-    if isinstance(client_type, str):
-        return client_type
-    return capture.request_type or ""
-
-
 def _expects(capture: Capture, kind: str) -> str:
     if kind in STREAMING_TYPES:
         return "stream"
@@ -345,7 +338,7 @@ def _expects(capture: Capture, kind: str) -> str:
 
 def recorded_step(capture: Capture, expects: str | None = None) -> Step:
     """A step for a recorded capture, judged by the host script's rules as the client would."""
-    kind = _client_type(capture)
+    kind = capture.client_type or capture.request_type or ""
     request = ClientRequest(
         capture.request.method,
         capture.request.url,

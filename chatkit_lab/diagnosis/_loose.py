@@ -24,14 +24,8 @@ from chatkit_lab.sources import FileSource, is_capture_path, read_captures
 from chatkit_lab.targets import is_url, target_names
 
 
-def _client_type(capture: Capture) -> str | None:
-    """What the client asked for: the type before a custom fetch rewrote it, when recorded."""
-    client_type = capture.meta.get("client_type")
-    return client_type if isinstance(client_type, str) else capture.request_type
-
-
 def _expects(capture: Capture) -> str | None:
-    kind = _client_type(capture)
+    kind = capture.client_type or capture.request_type  # what the client asked, when recorded
     if kind in STREAMING_TYPES:
         return "stream"
     if kind in NON_STREAMING_TYPES:

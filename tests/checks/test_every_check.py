@@ -62,6 +62,7 @@ def capture(
     meta: dict[str, Any] | None = None,
     notes: list[str] | None = None,
     label: str = "case",
+    client_type: str | None = None,
 ) -> Capture:
     response = ([("content-type", content_type)] if content_type else []) + list(headers)
     made = Capture(
@@ -73,6 +74,7 @@ def capture(
         label=label,
         meta=meta or {},
         notes=notes or [],
+        client_type=client_type,
     )
     for data, at_ns in chunks if chunks is not None else [(body, 2 * MS)] if body else []:
         made.add_chunk(data, at_ns)
@@ -303,12 +305,12 @@ def _buffered(spread: list[int]) -> Capture:
 
 def _load_stream(kind: str = "threads.get_by_id") -> Capture:
     """A thread load the target answered with a chat turn's event stream."""
-    return capture(sse(*reference()), kind=kind, meta={"client_type": kind})
+    return capture(sse(*reference()), kind=kind, client_type=kind)
 
 
 def _load_json(kind: str = "threads.get_by_id") -> Capture:
     body = json.dumps(thread_reply(streamed_items())).encode()
-    return capture(body, content_type=JSON, kind=kind, meta={"client_type": kind})
+    return capture(body, content_type=JSON, kind=kind, client_type=kind)
 
 
 def _streamed_only_at_done() -> list[dict[str, Any]]:
@@ -383,7 +385,8 @@ CASES: dict[str, Case] = {
             capture(
                 status=None,
                 content_type=None,
-                meta={"fetch_error": "TypeError: no token", "client_type": "threads.create"},
+                meta={"fetch_error": "TypeError: no token"},
+                client_type="threads.create",
                 ending=Ending("error", "the custom fetch threw", 0),
             )
         ),
@@ -404,10 +407,11 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(
                 sse(*reference()),
-                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"], "client_type": "x"},
+                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"]},
+                client_type="x",
             )
         ),
-        lambda: exchange(capture(sse(*reference()), meta={"client_type": "threads.create"})),
+        lambda: exchange(capture(sse(*reference()), client_type="threads.create")),
     ),
     "request.resent_by_chatkit": Case(
         "request",
