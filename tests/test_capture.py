@@ -95,19 +95,24 @@ def write_lines(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def test_the_client_type_round_trips_and_is_read_from_meta_in_earlier_files(
+def test_the_client_fields_round_trip_and_are_read_from_meta_in_earlier_files(
     tmp_path: Path,
 ) -> None:
-    capture = make_capture(client_type="threads.add_user_message")
-    assert Capture.load(capture.save(tmp_path / "typed.jsonl")).client_type == (
-        "threads.add_user_message"
+    capture = make_capture(client_type="threads.delete", kit=True, cleanup=True)
+    loaded = Capture.load(capture.save(tmp_path / "typed.jsonl"))
+    assert (loaded.client_type, loaded.answered_locally, loaded.kit, loaded.cleanup) == (
+        "threads.delete",
+        False,
+        True,
+        True,
     )
     records = list(make_capture().to_records())
-    del records[0]["client_type"]
+    for name in ("client_type", "answered_locally", "kit", "cleanup"):  # an earlier file
+        del records[0][name]
     records[0]["meta"] = {"client_type": "threads.create", "kit": True}
     loaded = load_captures(write_lines(tmp_path / "earlier.jsonl", records))[0]
-    assert loaded.client_type == "threads.create"
-    assert loaded.meta == {"kit": True}
+    assert (loaded.client_type, loaded.kit, loaded.cleanup) == ("threads.create", True, False)
+    assert loaded.meta == {}
 
 
 def test_an_older_format_version_is_refused_with_advice(tmp_path: Path) -> None:

@@ -159,6 +159,13 @@ class Capture:
     client_type: str | None = None
     """The ChatKit request type the client sent (``threads.create``), before a transform or
     fetch rewrote the request; ``None`` when no client was played (a HAR file, a proxy)."""
+    answered_locally: bool = False
+    """The client's fetch (or transform) answered the request itself: the backend never saw it."""
+    kit: bool = False
+    """A request the kit made for itself (a probe, a load it checks with, a cleanup), not
+    ChatKit's: kept, not judged."""
+    cleanup: bool = False
+    """The kit deleting a thread the run created (a :attr:`kit` request)."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -433,6 +440,9 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         "notes": list(capture.notes),
         "meta": capture.meta,
         "client_type": capture.client_type,
+        "answered_locally": capture.answered_locally,
+        "kit": capture.kit,
+        "cleanup": capture.cleanup,
     }
     for chunk in capture.chunks:
         yield {
@@ -577,6 +587,10 @@ def load_captures(path: str | Path) -> list[Capture]:
     return captures
 
 
+_FORMERLY_META = ("client_type", "answered_locally", "kit", "cleanup")
+"""Header fields that files saved by earlier versions kept in ``meta``."""
+
+
 def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
     if record.get("format") != CAPTURE_FORMAT:
         raise CaptureFormatError(
@@ -599,8 +613,10 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
         request = record["request"]
         ending = record.get("ending") or {}
         meta = dict(record.get("meta", {}))
-        # files saved before the field kept the client's request type in ``meta``
-        client_type = record.get("client_type", meta.pop("client_type", None))
+        # files saved before these fields were kept them in ``meta``
+        kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
+        kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
+        client_type = kept.get("client_type")
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -625,6 +641,9 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             notes=list(record.get("notes", [])),
             meta=meta,
             client_type=client_type if isinstance(client_type, str) else None,
+            answered_locally=bool(kept.get("answered_locally")),
+            kit=bool(kept.get("kit")),
+            cleanup=bool(kept.get("cleanup")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CaptureFormatError(f"{where}: malformed capture header ({exc})") from None

@@ -42,7 +42,7 @@ REWRITE_FIX = (
 
 
 def _reached_backend(exchange: ExchangeContext) -> bool:
-    return not exchange.capture.meta.get("answered_locally")
+    return not exchange.capture.answered_locally
 
 
 @check(
@@ -208,7 +208,7 @@ def http_error(exchange: ExchangeContext) -> Iterator[Found]:
 def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     kind = capture.client_type
-    if kind is None or kind in SEND_TYPES or capture.meta.get("kit"):
+    if kind is None or kind in SEND_TYPES or capture.kit:
         return
     if not _reached_backend(exchange) or not carries_turn(capture):
         return

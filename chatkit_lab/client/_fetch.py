@@ -217,7 +217,7 @@ def local_capture(request: ClientRequest, reply: LocalResponse, label: str, targ
         ending=Ending("complete", "answered by the client transform", 0),
     )
     capture.add_chunk(reply.body, 0)
-    capture.meta["answered_locally"] = True
+    capture.answered_locally = True
     kind = request.json.get("type") if isinstance(request.json, dict) else None
     capture.client_type = kind if isinstance(kind, str) else None
     capture.notes.append(

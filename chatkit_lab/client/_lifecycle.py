@@ -277,13 +277,16 @@ class LifecycleRunner:
         life.kit_steps.append(step)
         return step
 
-    async def _direct(self, name: str, payload: dict[str, Any], label: str, **meta: Any) -> Step:
-        """Send ``payload`` straight to the target with the user's headers (no fetch)."""
+    async def _direct(
+        self, name: str, payload: dict[str, Any], label: str, *, cleanup: bool = False
+    ) -> Step:
+        """Send ``payload`` straight to the target with the user's headers (no fetch): the kit's
+        own request (a ``cleanup`` when it deletes a thread the run created)."""
         request = ClientRequest.chatkit(self.url, payload, self.headers)
         capture = await self.sender.send_request(request, label=label, limits=self.limits)
         capture.target = capture.target or self.target
-        capture.meta.update(meta)
-        capture.meta["kit"] = True
+        capture.kit = True
+        capture.cleanup = cleanup
         step = Step(name, payload["type"], "json", request, capture, request, wire=[capture])
         step.network = json_reply(capture.status, capture.body)
         return step

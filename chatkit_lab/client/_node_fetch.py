@@ -340,7 +340,8 @@ class PendingFetch:
         )
         for chunk in self.chunks:
             capture.add_chunk(chunk, 0)
-        capture.meta.update(reply_origin=origin, answered_locally=origin == "local")
+        capture.meta["reply_origin"] = origin
+        capture.answered_locally = origin == "local"
         if head.get("statusText"):
             capture.meta["status_text"] = str(head["statusText"])
         if origin == "local":

@@ -310,11 +310,7 @@ def build_session(
 ) -> SessionModel:
     """The session model of a finished lifecycle (the kit's own run, or one read from captures
     with :func:`lifecycle_of_captures`)."""
-    steps = [
-        step
-        for step in lifecycle.steps
-        if not step.capture.meta.get("cleanup") and not step.capture.meta.get("kit")
-    ]
+    steps = [step for step in lifecycle.steps if not step.capture.cleanup and not step.capture.kit]
     exchanges = [_exchange(step, fetch_in_path, recorded) for step in steps]
     return SessionModel(
         target=target or lifecycle.target,
@@ -353,7 +349,7 @@ def recorded_step(capture: Capture, expects: str | None = None) -> Step:
         request,
         capture,
         None,
-        bool(capture.meta.get("answered_locally")),
+        capture.answered_locally,
     )
     step.wire = [capture]
     if wants == "stream":

@@ -98,7 +98,7 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
     evaluated: set[str] = set()
     for step in steps:
         capture = step.capture
-        if capture.meta.get("cleanup") or capture.meta.get("kit"):
+        if capture.cleanup or capture.kit:
             continue
         client_body = step.client_request.body if step.wire_request is not None else None
         exchange = ExchangeContext(capture, step.expects, client_body)

@@ -63,6 +63,7 @@ def capture(
     notes: list[str] | None = None,
     label: str = "case",
     client_type: str | None = None,
+    answered_locally: bool = False,
 ) -> Capture:
     response = ([("content-type", content_type)] if content_type else []) + list(headers)
     made = Capture(
@@ -75,6 +76,7 @@ def capture(
         meta=meta or {},
         notes=notes or [],
         client_type=client_type,
+        answered_locally=answered_locally,
     )
     for data, at_ns in chunks if chunks is not None else [(body, 2 * MS)] if body else []:
         made.add_chunk(data, at_ns)
@@ -339,7 +341,7 @@ def _cleaned(deleted: bool) -> LifecycleContext:
     assert life is not None
     life.created_threads = ["thr_1"]
     delete = json_step("cleanup: threads.delete", "threads.delete", {})
-    delete.capture.meta["cleanup"] = True
+    delete.capture.cleanup = True
     life.steps.append(delete)
     life.deleted_threads = ["thr_1"] if deleted else []
     return context
@@ -349,7 +351,7 @@ CASES: dict[str, Case] = {
     # request
     "request.answered_locally": Case(
         "request",
-        lambda: exchange(capture(sse(*reference()), meta={"answered_locally": True})),
+        lambda: exchange(capture(sse(*reference()), answered_locally=True)),
         lambda: exchange(capture(sse(*reference()))),
     ),
     "request.rewritten": Case(
