@@ -166,6 +166,18 @@ class Capture:
     ChatKit's: kept, not judged."""
     cleanup: bool = False
     """The kit deleting a thread the run created (a :attr:`kit` request)."""
+    attempt: int = 0
+    """Which re-send of a streaming request ChatKit's host script made (0: the first try)."""
+    retry_wait_s: tuple[float, float] | None = None
+    """How long ChatKit waits before that re-send (the shortest and the longest, seconds)."""
+    fetch_error: str | None = None
+    """What the custom fetch threw instead of returning a Response."""
+    fetch_undefined: list[str] = field(default_factory=list)
+    """Names the custom fetch used without defining them (their ReferenceError caught)."""
+    fetch_body_error: str | None = None
+    """Why the body ChatKit read from the fetch's Response broke off (the wire's arrived whole)."""
+    fetch_body_bytes: int | None = None
+    """How many bytes of that body ChatKit read before it broke off."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -405,9 +417,10 @@ def redact_capture(
         target=scrub.redact_string(capture.target),
         notes=[scrub.redact_text(note) for note in capture.notes],
         meta=scrub.redact_obj(capture.meta),
-        client_type=(
-            scrub.redact_string(capture.client_type) if capture.client_type is not None else None
-        ),
+        client_type=scrub.redact_obj(capture.client_type),
+        fetch_error=scrub.redact_obj(capture.fetch_error),
+        fetch_undefined=scrub.redact_obj(capture.fetch_undefined),
+        fetch_body_error=scrub.redact_obj(capture.fetch_body_error),
     )
 
 
@@ -443,6 +456,12 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         "answered_locally": capture.answered_locally,
         "kit": capture.kit,
         "cleanup": capture.cleanup,
+        "attempt": capture.attempt,
+        "retry_wait_s": list(capture.retry_wait_s) if capture.retry_wait_s else None,
+        "fetch_error": capture.fetch_error,
+        "fetch_undefined": list(capture.fetch_undefined),
+        "fetch_body_error": capture.fetch_body_error,
+        "fetch_body_bytes": capture.fetch_body_bytes,
     }
     for chunk in capture.chunks:
         yield {
@@ -587,8 +606,23 @@ def load_captures(path: str | Path) -> list[Capture]:
     return captures
 
 
-_FORMERLY_META = ("client_type", "answered_locally", "kit", "cleanup")
+_FORMERLY_META = (
+    "client_type",
+    "answered_locally",
+    "kit",
+    "cleanup",
+    "attempt",
+    "retry_wait_s",
+    "fetch_error",
+    "fetch_undefined",
+    "fetch_body_error",
+    "fetch_body_bytes",
+)
 """Header fields that files saved by earlier versions kept in ``meta``."""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
@@ -617,6 +651,8 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
         kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
         kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
         client_type = kept.get("client_type")
+        wait = kept.get("retry_wait_s")
+        undefined = kept.get("fetch_undefined")
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -640,10 +676,20 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             started_at=record.get("started_at", ""),
             notes=list(record.get("notes", [])),
             meta=meta,
-            client_type=client_type if isinstance(client_type, str) else None,
+            client_type=_text(client_type),
             answered_locally=bool(kept.get("answered_locally")),
             kit=bool(kept.get("kit")),
             cleanup=bool(kept.get("cleanup")),
+            attempt=kept["attempt"] if isinstance(kept.get("attempt"), int) else 0,
+            retry_wait_s=(wait[0], wait[1]) if isinstance(wait, list) and len(wait) == 2 else None,
+            fetch_error=_text(kept.get("fetch_error")),
+            fetch_undefined=[str(name) for name in undefined]
+            if isinstance(undefined, list)
+            else [],
+            fetch_body_error=_text(kept.get("fetch_body_error")),
+            fetch_body_bytes=(
+                kept["fetch_body_bytes"] if isinstance(kept.get("fetch_body_bytes"), int) else None
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CaptureFormatError(f"{where}: malformed capture header ({exc})") from None

@@ -241,8 +241,8 @@ def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    error = capture.meta.get("fetch_error")
-    if isinstance(error, str) and error:
+    error = capture.fetch_error
+    if error:
         kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the custom fetch threw on {kind}: {error}",
@@ -262,9 +262,9 @@ def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    error = capture.meta.get("fetch_body_error")
-    if isinstance(error, str):
-        got = capture.meta.get("fetch_body_bytes")
+    error = capture.fetch_body_error
+    if error is not None:
+        got = capture.fetch_body_bytes
         kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the Response the fetch handed back for {kind} broke off after {got} of "
@@ -289,8 +289,8 @@ def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    missing = capture.meta.get("fetch_undefined")
-    if isinstance(missing, list) and missing:
+    missing = capture.fetch_undefined
+    if missing:
         names = ", ".join(str(name) for name in missing[:5])
         kind = capture.client_type or capture.request_type or "a request"
         yield Found(
@@ -314,10 +314,10 @@ def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def resent_by_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    attempt = capture.meta.get("attempt")
-    if isinstance(attempt, int) and attempt > 0:
+    attempt = capture.attempt
+    if attempt > 0:
         kind = capture.client_type or capture.request_type or "the request"
-        wait = capture.meta.get("retry_wait_s")
+        wait = capture.retry_wait_s
         waited = f", after ChatKit waits {wait[0]:g}-{wait[1]:g} s" if wait else ""
         yield Found(
             f"{SOURCE} re-sent {kind} (retry {attempt} of 5{waited})",

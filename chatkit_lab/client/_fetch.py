@@ -191,14 +191,14 @@ def mark_outcome(capture: Capture, handed_back: Capture | None, console: str) ->
     while the wire's arrived whole (ChatKit is judged on what it got)."""
     missing = undefined_names(console)
     if missing:
-        capture.meta["fetch_undefined"] = missing
+        capture.fetch_undefined = missing
     if (
         handed_back is not None
         and handed_back.ending.state in ("error", "reset")
         and capture.ending.state == "complete"
     ):
-        capture.meta["fetch_body_error"] = handed_back.ending.message[:500]
-        capture.meta["fetch_body_bytes"] = handed_back.size
+        capture.fetch_body_error = handed_back.ending.message[:500]
+        capture.fetch_body_bytes = handed_back.size
 
 
 def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:

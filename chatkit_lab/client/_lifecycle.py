@@ -192,7 +192,7 @@ class LifecycleRunner:
             step = Step(name, kind, expects, client_request, capture, wire=list(wire))
             step.answered_locally = not wire  # nothing on the wire: the fetch's fault alone
             step.fetch_error = error
-            capture.meta["fetch_error"] = error
+            capture.fetch_error = error
             capture.client_type = capture.client_type or kind
             step.wire_request = outcome.wire_requests[0] if outcome.wire_requests else None
             step.controls = list(outcome.controls)
@@ -255,8 +255,8 @@ class LifecycleRunner:
             step = await self.exchange(f"{name} (retry {attempt})", payload, expects, stop=stop)
             step.attempt = attempt
             step.retry_wait_s = wait
-            step.capture.meta["attempt"] = attempt
-            step.capture.meta["retry_wait_s"] = list(wait)
+            step.capture.attempt = attempt
+            step.capture.retry_wait_s = wait
             life.steps.append(step)
             self._tell(step)
         if _kit_gave_up(step) and expects == "stream" and step.capture.status is None:

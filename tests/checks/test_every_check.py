@@ -62,8 +62,7 @@ def capture(
     meta: dict[str, Any] | None = None,
     notes: list[str] | None = None,
     label: str = "case",
-    client_type: str | None = None,
-    answered_locally: bool = False,
+    **fields: Any,
 ) -> Capture:
     response = ([("content-type", content_type)] if content_type else []) + list(headers)
     made = Capture(
@@ -75,8 +74,7 @@ def capture(
         label=label,
         meta=meta or {},
         notes=notes or [],
-        client_type=client_type,
-        answered_locally=answered_locally,
+        **fields,
     )
     for data, at_ns in chunks if chunks is not None else [(body, 2 * MS)] if body else []:
         made.add_chunk(data, at_ns)
@@ -387,7 +385,7 @@ CASES: dict[str, Case] = {
             capture(
                 status=None,
                 content_type=None,
-                meta={"fetch_error": "TypeError: no token"},
+                fetch_error="TypeError: no token",
                 client_type="threads.create",
                 ending=Ending("error", "the custom fetch threw", 0),
             )
@@ -399,7 +397,8 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(
                 sse(*reference()),
-                meta={"fetch_body_error": "TypeError: boom", "fetch_body_bytes": 200},
+                fetch_body_error="TypeError: boom",
+                fetch_body_bytes=200,
             )
         ),
         lambda: exchange(capture(sse(*reference()))),
@@ -409,7 +408,7 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(
                 sse(*reference()),
-                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"]},
+                fetch_undefined=["tokenRef (fetch.ts line 12)"],
                 client_type="x",
             )
         ),
@@ -417,8 +416,8 @@ CASES: dict[str, Case] = {
     ),
     "request.resent_by_chatkit": Case(
         "request",
-        lambda: exchange(capture(sse(*reference()), meta={"attempt": 2, "retry_wait_s": [2, 4]})),
-        lambda: exchange(capture(sse(*reference()), meta={"attempt": 0})),
+        lambda: exchange(capture(sse(*reference()), attempt=2, retry_wait_s=(2, 4))),
+        lambda: exchange(capture(sse(*reference()), attempt=0)),
     ),
     "request.http_error": Case(
         "request",
