@@ -178,6 +178,8 @@ class Capture:
     """Why the body ChatKit read from the fetch's Response broke off (the wire's arrived whole)."""
     fetch_body_bytes: int | None = None
     """How many bytes of that body ChatKit read before it broke off."""
+    redirects: list[dict[str, Any]] = field(default_factory=list)
+    """The redirects the transport followed, one ``{"status", "url", "location"}`` each."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -421,6 +423,7 @@ def redact_capture(
         fetch_error=scrub.redact_obj(capture.fetch_error),
         fetch_undefined=scrub.redact_obj(capture.fetch_undefined),
         fetch_body_error=scrub.redact_obj(capture.fetch_body_error),
+        redirects=scrub.redact_obj(capture.redirects),
     )
 
 
@@ -462,6 +465,7 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         "fetch_undefined": list(capture.fetch_undefined),
         "fetch_body_error": capture.fetch_body_error,
         "fetch_body_bytes": capture.fetch_body_bytes,
+        "redirects": capture.redirects,
     }
     for chunk in capture.chunks:
         yield {
@@ -617,6 +621,7 @@ _FORMERLY_META = (
     "fetch_undefined",
     "fetch_body_error",
     "fetch_body_bytes",
+    "redirects",
 )
 """Header fields that files saved by earlier versions kept in ``meta``."""
 
@@ -653,6 +658,7 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
         client_type = kept.get("client_type")
         wait = kept.get("retry_wait_s")
         undefined = kept.get("fetch_undefined")
+        hops = kept.get("redirects")
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -687,6 +693,9 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             if isinstance(undefined, list)
             else [],
             fetch_body_error=_text(kept.get("fetch_body_error")),
+            redirects=[hop for hop in hops if isinstance(hop, dict)]
+            if isinstance(hops, list)
+            else [],
             fetch_body_bytes=(
                 kept["fetch_body_bytes"] if isinstance(kept.get("fetch_body_bytes"), int) else None
             ),

@@ -138,7 +138,7 @@ def redirect(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     if not _reached_backend(exchange):
         return
-    hops = _hops(capture)
+    hops = capture.redirects
     lost = _lost_on_the_way(capture, hops)
     if hops and lost:
         yield Found(_followed(capture, hops, lost), _hops_evidence(capture, hops))
@@ -162,7 +162,7 @@ def redirect(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def redirect_followed(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    hops = _hops(capture)
+    hops = capture.redirects
     if _reached_backend(exchange) and hops and not _lost_on_the_way(capture, hops):
         yield Found(_followed(capture, hops, []), _hops_evidence(capture, hops))
 
@@ -355,32 +355,24 @@ def body_message(capture: Capture) -> str:
     return first[:200]
 
 
-def _hops(capture: Capture) -> list[Any]:
-    """The redirects the transport followed (``[]`` when it followed none)."""
-    hops = capture.meta.get("redirects")
-    return hops if isinstance(hops, list) else []
-
-
-def _lost_on_the_way(capture: Capture, hops: list[Any]) -> list[str]:
+def _lost_on_the_way(capture: Capture, hops: list[dict[str, Any]]) -> list[str]:
     """What the followed redirects lost: the credentials, the method and body."""
     if not hops:
         return []
     lost = [note for note in capture.notes if "credentials not forwarded" in note]
-    if any(isinstance(hop, dict) and hop.get("status") in (301, 302, 303) for hop in hops):
+    if any(hop.get("status") in (301, 302, 303) for hop in hops):
         lost.append(f"the request arrived as {capture.request.method} without its body")
     return lost
 
 
-def _followed(capture: Capture, hops: list[Any], lost: list[str]) -> str:
-    first = hops[0] if isinstance(hops[0], dict) else {}
-    steps = " -> ".join(
-        f"{hop.get('status')} {hop.get('location')}" for hop in hops if isinstance(hop, dict)
-    )
+def _followed(capture: Capture, hops: list[dict[str, Any]], lost: list[str]) -> str:
+    first = hops[0]
+    steps = " -> ".join(f"{hop.get('status')} {hop.get('location')}" for hop in hops)
     tail = f"; {'; '.join(lost)}" if lost else ""
     return f"HTTP {first.get('status')} redirect followed ({steps}){tail}"
 
 
-def _hops_evidence(capture: Capture, hops: list[Any]) -> Evidence:
+def _hops_evidence(capture: Capture, hops: list[dict[str, Any]]) -> Evidence:
     return Evidence(capture=capture.name, detail={"redirects": len(hops)})
 
 

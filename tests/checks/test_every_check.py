@@ -369,9 +369,7 @@ CASES: dict[str, Case] = {
     ),
     "request.redirect_followed": Case(
         "request",
-        lambda: exchange(
-            capture(sse(*reference()), meta={"redirects": [{"status": 308, "location": URL}]})
-        ),
+        lambda: exchange(capture(sse(*reference()), redirects=[{"status": 308, "location": URL}])),
         lambda: exchange(capture(sse(*reference()))),
     ),
     "request.load_ran_a_turn": Case(
