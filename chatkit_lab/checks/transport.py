@@ -28,6 +28,7 @@ from chatkit_lab.checks._model import (
 )
 from chatkit_lab.client import SOURCE, stream_open
 from chatkit_lab.client.protocol import NON_STREAMING_TYPES
+from chatkit_lab.sources import encoding_info
 
 __all__ = ["body_not_saved", "buffering_evidence", "check_transport"]
 
@@ -40,8 +41,8 @@ def _answered(exchange: ExchangeContext) -> bool:
 
 def _decoding_error(capture: Capture) -> str | None:
     """Why the body could not be decoded as its ``Content-Encoding`` says (``None``: it could)."""
-    info = capture.meta.get("content_encoding")
-    error = info.get("error") if isinstance(info, dict) else None
+    info = encoding_info(capture)
+    error = info.get("error") if info is not None else None
     return error if isinstance(error, str) else None
 
 
@@ -283,7 +284,7 @@ def undecodable_body(exchange: ExchangeContext) -> Iterator[Found]:
     error = _decoding_error(capture)
     if error is None or capture.status is None:
         return
-    info = capture.meta["content_encoding"]
+    info = encoding_info(capture) or {}
     yield Found(
         f"the body cannot be decoded as Content-Encoding {info.get('coding') or '?'}: {error}",
         Evidence(
