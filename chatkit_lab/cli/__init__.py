@@ -258,10 +258,7 @@ def diagnose(
                     junit=junit,
                 )
             )
-        code = diagnose_one(config, url_contains)
-        if code is None:
-            return
-        diagnosis, title = code
+        diagnosis, title = diagnose_one(config, url_contains)
         raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 

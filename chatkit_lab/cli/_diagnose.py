@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chatkit_lab.cli._io import fail, print_json, progress, say
 from chatkit_lab.errors import ChatKitLabError
 
 if TYPE_CHECKING:
-    from chatkit_lab.diagnosis import RunConfig
+    from chatkit_lab.diagnosis import Diagnosis, RunConfig
 
 
 def emit(
-    diagnoses: list[Any], as_json: bool, out: Path | None, title: str, verbose: bool, width: int
+    diagnoses: list[Diagnosis],
+    as_json: bool,
+    out: Path | None,
+    title: str,
+    verbose: bool,
+    width: int,
 ) -> int:
     """Write the report, print the answer (or JSON); the exit code."""
     from chatkit_lab.cli._progress import height
@@ -37,7 +42,7 @@ def emit(
     return 1 if any(d.failed for d in diagnoses) else 0
 
 
-def diagnose_one(config: RunConfig, url_contains: str | None) -> tuple[Any, str] | None:
+def diagnose_one(config: RunConfig, url_contains: str | None) -> tuple[Diagnosis, str]:
     """Diagnose one source: recorded files as they are (redacted by the configuration's
     redactor), a built-in name or a URL by playing the client with the configuration; the
     diagnosis and a title."""
