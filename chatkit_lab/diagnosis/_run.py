@@ -261,8 +261,8 @@ class OpenRun:
 
     @classmethod
     def on(cls, target: Target, config: RunConfig) -> OpenRun:
-        """A run on a target opened elsewhere; its redactor (the configuration's, else the
-        current one) learns the target's credential headers."""
+        """A run on an open target; its redactor (the configuration's, else the current one)
+        learns the target's credential headers."""
         scrub = run_redactor(target.url, target.headers, base=config.redactor)
         return cls(target, config.fetch, scrub, config)
 
@@ -409,7 +409,7 @@ async def open_run(target: str | RunConfig, **options: Any) -> AsyncIterator[Ope
                         env=env,
                     )
                 )
-            yield OpenRun(opened, fetch, run, config)
+            yield OpenRun.on(opened, replace(config, fetch=fetch, redactor=run))
     except ChatKitLabError as exc:
         safe = run.redact_text(str(exc))
         if safe == str(exc):
@@ -431,10 +431,7 @@ async def diagnose(target: str | RunConfig, **options: Any) -> Diagnosis:
     """
     async with open_run(target, **options) as opened:
         config = opened.config
-        run = OpenRun.on(
-            opened.target, replace(config, fetch=opened.fetch, redactor=opened.redactor)
-        )
-        diagnosis = await run.lifecycle()
+        diagnosis = await opened.lifecycle()
         session = diagnosis.session
         if config.without_fetch and session is not None and session.fetch_in_path:
             if config.progress is not None:

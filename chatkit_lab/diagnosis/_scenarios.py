@@ -162,14 +162,13 @@ async def run_scenarios(
     """Play each scenario against an open target and grade it (the :class:`RunConfig`, or its
     fields as keywords).
 
-    ``redactor`` is the run's (default: the current one with the target's credential headers).
+    The run's redactor is ``redactor`` (default: the current one) with the target's credential
+    headers.
     When a request gets no answer at all (the backend stopped answering), that scenario fails
     naming the request before it, and every later one is ``not run`` for that reason.
     """
     config = RunConfig.of(config or target.name, **options)
-    if config.redactor is None:
-        return await play_scenarios(OpenRun.on(target, config), scenarios)
-    return await play_scenarios(OpenRun(target, config.fetch, config.redactor, config), scenarios)
+    return await play_scenarios(OpenRun.on(target, config), scenarios)
 
 
 async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance:
