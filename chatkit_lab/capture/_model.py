@@ -455,17 +455,7 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         },
         "notes": list(capture.notes),
         "meta": capture.meta,
-        "client_type": capture.client_type,
-        "answered_locally": capture.answered_locally,
-        "kit": capture.kit,
-        "cleanup": capture.cleanup,
-        "attempt": capture.attempt,
-        "retry_wait_s": list(capture.retry_wait_s) if capture.retry_wait_s else None,
-        "fetch_error": capture.fetch_error,
-        "fetch_undefined": list(capture.fetch_undefined),
-        "fetch_body_error": capture.fetch_body_error,
-        "fetch_body_bytes": capture.fetch_body_bytes,
-        "redirects": capture.redirects,
+        **{name: getattr(capture, name) for name in _FORMERLY_META},
     }
     for chunk in capture.chunks:
         yield {
@@ -623,11 +613,36 @@ _FORMERLY_META = (
     "fetch_body_bytes",
     "redirects",
 )
-"""Header fields that files saved by earlier versions kept in ``meta``."""
+"""Fields of the capture header that files saved by earlier versions kept in ``meta``."""
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _facts(meta: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The header's :data:`_FORMERLY_META` fields (taken out of ``meta`` in an earlier file),
+    each of its type, else its default."""
+    kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
+    kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
+    attempt, wait, got = kept.get("attempt"), kept.get("retry_wait_s"), kept.get("fetch_body_bytes")
+    undefined = kept.get("fetch_undefined")
+    undefined = undefined if isinstance(undefined, list) else []
+    hops = kept.get("redirects")
+    hops = hops if isinstance(hops, list) else []
+    return {
+        "client_type": _text(kept.get("client_type")),
+        "answered_locally": bool(kept.get("answered_locally")),
+        "kit": bool(kept.get("kit")),
+        "cleanup": bool(kept.get("cleanup")),
+        "attempt": attempt if isinstance(attempt, int) else 0,
+        "retry_wait_s": (wait[0], wait[1]) if isinstance(wait, list) and len(wait) == 2 else None,
+        "fetch_error": _text(kept.get("fetch_error")),
+        "fetch_undefined": [str(name) for name in undefined],
+        "fetch_body_error": _text(kept.get("fetch_body_error")),
+        "fetch_body_bytes": got if isinstance(got, int) else None,
+        "redirects": [hop for hop in hops if isinstance(hop, dict)],
+    }
 
 
 def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
@@ -652,13 +667,7 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
         request = record["request"]
         ending = record.get("ending") or {}
         meta = dict(record.get("meta", {}))
-        # files saved before these fields were kept them in ``meta``
-        kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
-        kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
-        client_type = kept.get("client_type")
-        wait = kept.get("retry_wait_s")
-        undefined = kept.get("fetch_undefined")
-        hops = kept.get("redirects")
+        facts = _facts(meta, record)
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -682,23 +691,7 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             started_at=record.get("started_at", ""),
             notes=list(record.get("notes", [])),
             meta=meta,
-            client_type=_text(client_type),
-            answered_locally=bool(kept.get("answered_locally")),
-            kit=bool(kept.get("kit")),
-            cleanup=bool(kept.get("cleanup")),
-            attempt=kept["attempt"] if isinstance(kept.get("attempt"), int) else 0,
-            retry_wait_s=(wait[0], wait[1]) if isinstance(wait, list) and len(wait) == 2 else None,
-            fetch_error=_text(kept.get("fetch_error")),
-            fetch_undefined=[str(name) for name in undefined]
-            if isinstance(undefined, list)
-            else [],
-            fetch_body_error=_text(kept.get("fetch_body_error")),
-            redirects=[hop for hop in hops if isinstance(hop, dict)]
-            if isinstance(hops, list)
-            else [],
-            fetch_body_bytes=(
-                kept["fetch_body_bytes"] if isinstance(kept.get("fetch_body_bytes"), int) else None
-            ),
+            **facts,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CaptureFormatError(f"{where}: malformed capture header ({exc})") from None
