@@ -217,7 +217,8 @@ def diagnose(
         from chatkit_lab.diagnosis import RunConfig
         from chatkit_lab.sources import Limits
 
-        # The one configuration of the run, the message lifecycle and the scenarios alike.
+        # The one configuration of the run, the message lifecycle and the scenarios alike
+        # (the scenarios play their own messages, and --save keeps one folder per scenario).
         config = RunConfig(
             target,
             headers=headers,
