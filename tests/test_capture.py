@@ -95,6 +95,39 @@ def write_lines(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def test_the_client_fields_round_trip_and_are_read_from_meta_in_earlier_files(
+    tmp_path: Path,
+) -> None:
+    capture = make_capture(client_type="threads.delete", kit=True, cleanup=True)
+    loaded = Capture.load(capture.save(tmp_path / "typed.jsonl"))
+    assert (loaded.client_type, loaded.answered_locally, loaded.kit, loaded.cleanup) == (
+        "threads.delete",
+        False,
+        True,
+        True,
+    )
+    records = list(make_capture().to_records())
+    fields = {"answered_locally", "cleanup", "fetch_error", "fetch_body_error", "fetch_body_bytes"}
+    fields |= {"client_type", "kit", "attempt", "retry_wait_s", "fetch_undefined"}
+    records[0] = {key: value for key, value in records[0].items() if key not in fields}
+    records[0]["meta"] = {  # an earlier file kept them in meta
+        "client_type": "threads.create",
+        "kit": True,
+        "attempt": 2,
+        "retry_wait_s": [2, 4],
+        "fetch_undefined": ["tokenRef"],
+        "source": "har",
+    }
+    loaded = load_captures(write_lines(tmp_path / "earlier.jsonl", records))[0]
+    assert (loaded.client_type, loaded.kit, loaded.cleanup) == ("threads.create", True, False)
+    assert (loaded.attempt, loaded.retry_wait_s, loaded.fetch_undefined) == (
+        2,
+        (2, 4),
+        ["tokenRef"],
+    )
+    assert loaded.meta == {"source": "har"}
+
+
 def test_an_older_format_version_is_refused_with_advice(tmp_path: Path) -> None:
     records = list(make_capture().to_records())
     records[0]["version"] = CAPTURE_VERSION - 1

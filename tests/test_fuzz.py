@@ -258,7 +258,7 @@ def captures(draw: st.DrawFn) -> Capture:
         offset += draw(st.integers(0, 10**8))
         capture.add_chunk(piece, offset)
     if draw(st.booleans()):
-        capture.meta["redirects"] = [{"status": 307, "url": "http://a", "location": "http://b"}]
+        capture.redirects = [{"status": 307, "url": "http://a", "location": "http://b"}]
     return capture
 
 

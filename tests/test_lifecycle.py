@@ -79,7 +79,7 @@ async def test_a_request_the_custom_fetch_answers_itself_is_still_a_capture() ->
     mount = life.steps[0]
     assert mount.answered_locally and mount.wire_request is None
     assert mount.capture.transport == "local"
-    assert mount.capture.meta["answered_locally"] is True
+    assert mount.capture.answered_locally is True
     assert mount.capture.json_body() == {"data": [], "has_more": False}
     create = life.step("send: threads.create")
     assert create is not None and create.wire_request is not None

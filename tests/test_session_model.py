@@ -263,7 +263,7 @@ async def test_a_server_without_an_attachment_store_is_told_what_the_sdk_needs()
         ),
         label="attach",
     )
-    capture.meta["client_type"] = "attachments.create"
+    capture.client_type = "attachments.create"
     capture.status = 500
     capture.add_chunk(b"Internal Server Error", 0)
     capture.ending = Ending("complete")

@@ -282,7 +282,7 @@ async def test_followed_redirects_never_carry_credentials_to_another_host(
     received = moved.json_body()
     assert "authorization" not in received and "x-api-key" not in received
     assert received["x-trace"] == "t"
-    assert moved.meta["redirects"][0]["status"] == 307
+    assert moved.redirects[0]["status"] == 307
     assert any("credentials not forwarded" in note for note in moved.notes)
 
 

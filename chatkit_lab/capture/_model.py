@@ -156,6 +156,30 @@ class Capture:
     started_at: str = field(default_factory=_now_iso)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    client_type: str | None = None
+    """The ChatKit request type the client sent (``threads.create``), before a transform or
+    fetch rewrote the request; ``None`` when no client was played (a HAR file, a proxy)."""
+    answered_locally: bool = False
+    """The client's fetch (or transform) answered the request itself: the backend never saw it."""
+    kit: bool = False
+    """A request the kit made for itself (a probe, a load it checks with, a cleanup), not
+    ChatKit's: kept, not judged."""
+    cleanup: bool = False
+    """The kit deleting a thread the run created (a :attr:`kit` request)."""
+    attempt: int = 0
+    """Which re-send of a streaming request ChatKit's host script made (0: the first try)."""
+    retry_wait_s: tuple[float, float] | None = None
+    """How long ChatKit waits before that re-send (the shortest and the longest, seconds)."""
+    fetch_error: str | None = None
+    """What the custom fetch threw instead of returning a Response."""
+    fetch_undefined: list[str] = field(default_factory=list)
+    """Names the custom fetch used without defining them (their ReferenceError caught)."""
+    fetch_body_error: str | None = None
+    """Why the body ChatKit read from the fetch's Response broke off (the wire's arrived whole)."""
+    fetch_body_bytes: int | None = None
+    """How many bytes of that body ChatKit read before it broke off."""
+    redirects: list[dict[str, Any]] = field(default_factory=list)
+    """The redirects the transport followed, one ``{"status", "url", "location"}`` each."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -395,6 +419,11 @@ def redact_capture(
         target=scrub.redact_string(capture.target),
         notes=[scrub.redact_text(note) for note in capture.notes],
         meta=scrub.redact_obj(capture.meta),
+        client_type=scrub.redact_obj(capture.client_type),
+        fetch_error=scrub.redact_obj(capture.fetch_error),
+        fetch_undefined=scrub.redact_obj(capture.fetch_undefined),
+        fetch_body_error=scrub.redact_obj(capture.fetch_body_error),
+        redirects=scrub.redact_obj(capture.redirects),
     )
 
 
@@ -426,6 +455,7 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
         },
         "notes": list(capture.notes),
         "meta": capture.meta,
+        **{name: getattr(capture, name) for name in _FORMERLY_META},
     }
     for chunk in capture.chunks:
         yield {
@@ -570,6 +600,51 @@ def load_captures(path: str | Path) -> list[Capture]:
     return captures
 
 
+_FORMERLY_META = (
+    "client_type",
+    "answered_locally",
+    "kit",
+    "cleanup",
+    "attempt",
+    "retry_wait_s",
+    "fetch_error",
+    "fetch_undefined",
+    "fetch_body_error",
+    "fetch_body_bytes",
+    "redirects",
+)
+"""Fields of the capture header that files saved by earlier versions kept in ``meta``."""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _facts(meta: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The header's :data:`_FORMERLY_META` fields (taken out of ``meta`` in an earlier file),
+    each of its type, else its default."""
+    kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
+    kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
+    attempt, wait, got = kept.get("attempt"), kept.get("retry_wait_s"), kept.get("fetch_body_bytes")
+    undefined = kept.get("fetch_undefined")
+    undefined = undefined if isinstance(undefined, list) else []
+    hops = kept.get("redirects")
+    hops = hops if isinstance(hops, list) else []
+    return {
+        "client_type": _text(kept.get("client_type")),
+        "answered_locally": bool(kept.get("answered_locally")),
+        "kit": bool(kept.get("kit")),
+        "cleanup": bool(kept.get("cleanup")),
+        "attempt": attempt if isinstance(attempt, int) else 0,
+        "retry_wait_s": (wait[0], wait[1]) if isinstance(wait, list) and len(wait) == 2 else None,
+        "fetch_error": _text(kept.get("fetch_error")),
+        "fetch_undefined": [str(name) for name in undefined],
+        "fetch_body_error": _text(kept.get("fetch_body_error")),
+        "fetch_body_bytes": got if isinstance(got, int) else None,
+        "redirects": [hop for hop in hops if isinstance(hop, dict)],
+    }
+
+
 def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
     if record.get("format") != CAPTURE_FORMAT:
         raise CaptureFormatError(
@@ -591,6 +666,8 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
     try:
         request = record["request"]
         ending = record.get("ending") or {}
+        meta = dict(record.get("meta", {}))
+        facts = _facts(meta, record)
         capture = Capture(
             request=RequestRecord(
                 method=request["method"],
@@ -613,7 +690,8 @@ def _capture_from_header(record: dict[str, Any], where: str) -> Capture:
             id=record["id"],
             started_at=record.get("started_at", ""),
             notes=list(record.get("notes", [])),
-            meta=dict(record.get("meta", {})),
+            meta=meta,
+            **facts,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CaptureFormatError(f"{where}: malformed capture header ({exc})") from None

@@ -361,7 +361,7 @@ def retry_duplicated(life: LifecycleContext) -> Iterator[Found]:
 )
 def cleanup_not_confirmed(life: LifecycleContext) -> Iterator[Found]:
     lifecycle = life.lifecycle
-    if lifecycle is None or not any(s.capture.meta.get("cleanup") for s in lifecycle.steps):
+    if lifecycle is None or not any(s.capture.cleanup for s in lifecycle.steps):
         return
     created = dict.fromkeys(lifecycle.created_threads)
     left = [thread for thread in created if thread not in lifecycle.deleted_threads]

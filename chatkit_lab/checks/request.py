@@ -42,7 +42,7 @@ REWRITE_FIX = (
 
 
 def _reached_backend(exchange: ExchangeContext) -> bool:
-    return not exchange.capture.meta.get("answered_locally")
+    return not exchange.capture.answered_locally
 
 
 @check(
@@ -58,7 +58,7 @@ def answered_locally(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     if not _reached_backend(exchange):
         yield Found(
-            f"{capture.meta.get('client_type', 'a request')} was answered by the custom fetch; "
+            f"{capture.client_type or 'a request'} was answered by the custom fetch; "
             "the backend never saw it",
             Evidence(capture=capture.name, excerpt=excerpt(capture.body)),
         )
@@ -138,7 +138,7 @@ def redirect(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
     if not _reached_backend(exchange):
         return
-    hops = _hops(capture)
+    hops = capture.redirects
     lost = _lost_on_the_way(capture, hops)
     if hops and lost:
         yield Found(_followed(capture, hops, lost), _hops_evidence(capture, hops))
@@ -162,7 +162,7 @@ def redirect(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def redirect_followed(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    hops = _hops(capture)
+    hops = capture.redirects
     if _reached_backend(exchange) and hops and not _lost_on_the_way(capture, hops):
         yield Found(_followed(capture, hops, []), _hops_evidence(capture, hops))
 
@@ -207,8 +207,8 @@ def http_error(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    kind = capture.meta.get("client_type")
-    if kind in SEND_TYPES or not isinstance(kind, str) or capture.meta.get("kit"):
+    kind = capture.client_type
+    if kind is None or kind in SEND_TYPES or capture.kit:
         return
     if not _reached_backend(exchange) or not carries_turn(capture):
         return
@@ -241,9 +241,9 @@ def load_ran_a_turn(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    error = capture.meta.get("fetch_error")
-    if isinstance(error, str) and error:
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+    error = capture.fetch_error
+    if error:
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the custom fetch threw on {kind}: {error}",
             Evidence(capture=capture.name, detail={"client_sent": kind}),
@@ -262,10 +262,10 @@ def fetch_threw(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    error = capture.meta.get("fetch_body_error")
-    if isinstance(error, str):
-        got = capture.meta.get("fetch_body_bytes")
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+    error = capture.fetch_body_error
+    if error is not None:
+        got = capture.fetch_body_bytes
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the Response the fetch handed back for {kind} broke off after {got} of "
             f"{capture.size} bytes ({error[:200]}): ChatKit got a broken stream, the wire a "
@@ -289,10 +289,10 @@ def fetch_body_failed(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    missing = capture.meta.get("fetch_undefined")
-    if isinstance(missing, list) and missing:
+    missing = capture.fetch_undefined
+    if missing:
         names = ", ".join(str(name) for name in missing[:5])
-        kind = capture.meta.get("client_type") or capture.request_type or "a request"
+        kind = capture.client_type or capture.request_type or "a request"
         yield Found(
             f"the fetch file does not define {names}: its own catch swallowed the "
             f"ReferenceError on {kind}",
@@ -314,10 +314,10 @@ def fetch_name_undefined(exchange: ExchangeContext) -> Iterator[Found]:
 )
 def resent_by_chatkit(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    attempt = capture.meta.get("attempt")
-    if isinstance(attempt, int) and attempt > 0:
-        kind = capture.meta.get("client_type") or capture.request_type or "the request"
-        wait = capture.meta.get("retry_wait_s")
+    attempt = capture.attempt
+    if attempt > 0:
+        kind = capture.client_type or capture.request_type or "the request"
+        wait = capture.retry_wait_s
         waited = f", after ChatKit waits {wait[0]:g}-{wait[1]:g} s" if wait else ""
         yield Found(
             f"{SOURCE} re-sent {kind} (retry {attempt} of 5{waited})",
@@ -355,32 +355,24 @@ def body_message(capture: Capture) -> str:
     return first[:200]
 
 
-def _hops(capture: Capture) -> list[Any]:
-    """The redirects the transport followed (``[]`` when it followed none)."""
-    hops = capture.meta.get("redirects")
-    return hops if isinstance(hops, list) else []
-
-
-def _lost_on_the_way(capture: Capture, hops: list[Any]) -> list[str]:
+def _lost_on_the_way(capture: Capture, hops: list[dict[str, Any]]) -> list[str]:
     """What the followed redirects lost: the credentials, the method and body."""
     if not hops:
         return []
     lost = [note for note in capture.notes if "credentials not forwarded" in note]
-    if any(isinstance(hop, dict) and hop.get("status") in (301, 302, 303) for hop in hops):
+    if any(hop.get("status") in (301, 302, 303) for hop in hops):
         lost.append(f"the request arrived as {capture.request.method} without its body")
     return lost
 
 
-def _followed(capture: Capture, hops: list[Any], lost: list[str]) -> str:
-    first = hops[0] if isinstance(hops[0], dict) else {}
-    steps = " -> ".join(
-        f"{hop.get('status')} {hop.get('location')}" for hop in hops if isinstance(hop, dict)
-    )
+def _followed(capture: Capture, hops: list[dict[str, Any]], lost: list[str]) -> str:
+    first = hops[0]
+    steps = " -> ".join(f"{hop.get('status')} {hop.get('location')}" for hop in hops)
     tail = f"; {'; '.join(lost)}" if lost else ""
     return f"HTTP {first.get('status')} redirect followed ({steps}){tail}"
 
 
-def _hops_evidence(capture: Capture, hops: list[Any]) -> Evidence:
+def _hops_evidence(capture: Capture, hops: list[dict[str, Any]]) -> Evidence:
     return Evidence(capture=capture.name, detail={"redirects": len(hops)})
 
 

@@ -28,6 +28,7 @@ from chatkit_lab.checks._model import (
 )
 from chatkit_lab.client import SOURCE, stream_open
 from chatkit_lab.client.protocol import NON_STREAMING_TYPES
+from chatkit_lab.sources import encoding_info
 
 __all__ = ["body_not_saved", "buffering_evidence", "check_transport"]
 
@@ -40,8 +41,8 @@ def _answered(exchange: ExchangeContext) -> bool:
 
 def _decoding_error(capture: Capture) -> str | None:
     """Why the body could not be decoded as its ``Content-Encoding`` says (``None``: it could)."""
-    info = capture.meta.get("content_encoding")
-    error = info.get("error") if isinstance(info, dict) else None
+    info = encoding_info(capture)
+    error = info.get("error") if info is not None else None
     return error if isinstance(error, str) else None
 
 
@@ -72,12 +73,12 @@ def _refused(capture: Capture) -> bool:
 
 def _asked_for_json(capture: Capture) -> bool:
     """Whether the client sent a ChatKit request type whose reply is JSON."""
-    asked = capture.meta.get("client_type") or capture.request_type
+    asked = capture.client_type or capture.request_type
     return asked in NON_STREAMING_TYPES
 
 
 def _what_was_asked(capture: Capture) -> str:
-    return capture.meta.get("client_type") or capture.request_type or "request"
+    return capture.client_type or capture.request_type or "request"
 
 
 def _a(word: str) -> str:
@@ -283,7 +284,7 @@ def undecodable_body(exchange: ExchangeContext) -> Iterator[Found]:
     error = _decoding_error(capture)
     if error is None or capture.status is None:
         return
-    info = capture.meta["content_encoding"]
+    info = encoding_info(capture) or {}
     yield Found(
         f"the body cannot be decoded as Content-Encoding {info.get('coding') or '?'}: {error}",
         Evidence(
@@ -406,7 +407,7 @@ def json_not_utf8(exchange: ExchangeContext) -> Iterator[Found]:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         parsed = capture.json_result().error is None
-        what = capture.meta.get("client_type") or capture.request_type or "a request"
+        what = capture.client_type or capture.request_type or "a request"
         got = (
             "reads them as U+FFFD, so ChatKit got changed text"
             if parsed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -199,9 +199,14 @@ def diagnose(
     run = run_redactor(target, headers)
     from chatkit_lab.cli._scenarios import check_scenario_options
 
-    played = {"upload_url": upload_url, "upload_type": upload_type, "sync_action": sync_action}
-    played["errors_upstream"] = errors_upstream
-    check_scenario_options(scenario, prompt, played)
+    prompts = check_scenario_options(
+        scenario,
+        prompt,
+        upload_url=upload_url,
+        upload_type=upload_type,
+        sync_action=sync_action,
+        errors_upstream=errors_upstream,
+    )
     if scenario is None and junit:
         fail("--junit goes with --scenario")
     junit = check_out(junit, inputs=(target, fetch), option="--junit")
@@ -209,46 +214,52 @@ def diagnose(
         progress(f"chatkit-lab: diagnosing {target} ...")  # first output, before heavy imports
         if fetch is not None:  # the header says which fetch file ran, progress or not
             say(f"chatkit-lab: fetch {fetch.name} runs between the client and {target}", err=True)
+        from chatkit_lab.diagnosis import RunConfig
         from chatkit_lab.sources import Limits
 
-        # What every client run takes, the message lifecycle and the scenarios alike.
-        options: dict[str, Any] = {
-            "headers": headers,
-            "transform": transform or "default",
-            "loopback": loopback,
-            "limits": Limits(
+        # The one configuration of the run, the message lifecycle and the scenarios alike
+        # (the scenarios play their own messages, and --save keeps one folder per scenario).
+        config = RunConfig(
+            target,
+            headers=headers,
+            transform=transform or "default",
+            loopback=loopback,
+            limits=Limits(
                 connect_s=min(Limits.connect_s, limit),
                 read_s=min(Limits.read_s, limit),
                 total_s=limit,
             ),
-            "verify": not insecure,
-            "keep_threads": keep_threads,
-            "redactor": run,
-            "fetch_file": fetch,
-            "token_env": token_env,
-            "user_id": user_id,
-        }
+            verify=not insecure,
+            keep_threads=keep_threads,
+            redactor=run,
+            fetch_file=fetch,
+            token_env=token_env,
+            user_id=user_id,
+            progress=progress,
+            message=message,
+            without_fetch=True,
+            save=save,
+            prompts=prompts,
+            upload_url=upload_url,
+            sync_action=sync_action,
+            upload_type=upload_type,
+            errors_upstream=errors_upstream,
+        )
         if scenario is not None:
             from chatkit_lab.cli._scenarios import run_conformance
 
             raise typer.Exit(
                 run_conformance(
-                    target,
+                    config,
                     scenario,
-                    prompt or [],
-                    options={**options, **played},
                     as_json=as_json,
                     out=out,
                     verbose=verbose,
                     width=width(),
-                    save=save,
                     junit=junit,
                 )
             )
-        code = diagnose_one(target, message, url_contains, run, options, save=save)
-        if code is None:
-            return
-        diagnosis, title = code
+        diagnosis, title = diagnose_one(config, url_contains)
         raise typer.Exit(emit([diagnosis], as_json, out, title, verbose, width()))
 
 

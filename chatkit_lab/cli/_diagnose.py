@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chatkit_lab.cli._io import fail, print_json, progress, say
 from chatkit_lab.errors import ChatKitLabError
 
+if TYPE_CHECKING:
+    from chatkit_lab.diagnosis import Diagnosis, RunConfig
+
 
 def emit(
-    diagnoses: list[Any], as_json: bool, out: Path | None, title: str, verbose: bool, width: int
+    diagnoses: list[Diagnosis],
+    as_json: bool,
+    out: Path | None,
+    title: str,
+    verbose: bool,
+    width: int,
 ) -> int:
     """Write the report, print the answer (or JSON); the exit code."""
     from chatkit_lab.cli._progress import height
@@ -34,21 +42,13 @@ def emit(
     return 1 if any(d.failed for d in diagnoses) else 0
 
 
-def diagnose_one(
-    target: str,
-    message: str,
-    url_contains: str | None,
-    run: Any,
-    options: dict[str, Any],
-    *,
-    save: Path | None = None,
-) -> tuple[Any, str] | None:
-    """Diagnose one source: recorded files as they are, a built-in name or a URL by playing the
-    client with ``options`` (the fields of the one :class:`RunConfig` the run is given); the
+def diagnose_one(config: RunConfig, url_contains: str | None) -> tuple[Diagnosis, str]:
+    """Diagnose one source: recorded files as they are (redacted by the configuration's
+    redactor), a built-in name or a URL by playing the client with the configuration; the
     diagnosis and a title."""
-    from chatkit_lab.diagnosis import RunConfig, diagnose_captures, diagnose_source
-    from chatkit_lab.diagnosis import diagnose as run_diagnosis
+    from chatkit_lab.diagnosis import diagnose, diagnose_captures, diagnose_source
 
+    target = config.target
     try:
         kind, source = diagnose_source(target, url_contains=url_contains)
         if kind == "files":
@@ -57,21 +57,17 @@ def diagnose_one(
                 say(f"  note: {problem}", err=True)
             if not source.captures:
                 fail(f"{target}: no usable exchanges")
-            diagnosis = diagnose_captures(source.captures, target=str(target))
-            diagnosis.redactor = run
-            if save is not None:
+            diagnosis = diagnose_captures(source.captures, target=target, redactor=config.redactor)
+            if config.save is not None:
                 from chatkit_lab.diagnosis import save_run
 
-                save_run(diagnosis, save)
+                save_run(diagnosis, config.save)
             return diagnosis, f"ChatKit diagnosis: {Path(target).name}"
         what = "URL" if "://" in target else "built-in backend"
         progress(f"{what} {target}: playing the ChatKit client ...")
         import asyncio
 
-        config = RunConfig(
-            target, message=message, progress=progress, without_fetch=True, save=save, **options
-        )
-        diagnosis = asyncio.run(run_diagnosis(config))
+        diagnosis = asyncio.run(diagnose(config))
     except ChatKitLabError as exc:
         fail(str(exc))
     return diagnosis, f"ChatKit diagnosis: {target}"

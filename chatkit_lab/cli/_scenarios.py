@@ -3,62 +3,72 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chatkit_lab.cli._io import fail, print_json, progress, say
 from chatkit_lab.errors import ChatKitLabError
+
+if TYPE_CHECKING:
+    from chatkit_lab.diagnosis import RunConfig
 
 UPLOADS = ("text/plain", "image/png", "application/pdf")
 """The file types ``--upload-type`` can make."""
 
 
 def check_scenario_options(
-    scenario: str | None, prompts: list[str] | None, played: dict[str, Any]
-) -> None:
+    scenario: str | None,
+    prompts: list[str] | None,
+    *,
+    upload_url: str | None,
+    upload_type: str | None,
+    sync_action: bool,
+    errors_upstream: str | None,
+) -> dict[str, dict[str, str]] | None:
     """Refuse the scenario-only options without ``--scenario``, and values the kit cannot use
-    (exit 2 with what to give)."""
-    if scenario is None and (prompts or any(played.values())):
+    (exit 2 with what to give); the ``--prompt`` overrides by scenario."""
+    if scenario is None and (
+        prompts or upload_url or upload_type or sync_action or errors_upstream
+    ):
         fail(
             "--prompt, --upload-url, --upload-type, --sync-action and --errors-upstream go with "
             "--scenario"
         )
-    upload_type = played.get("upload_type")
     if upload_type is not None and upload_type not in UPLOADS:
         fail(f"bad --upload-type {upload_type!r}: use {', '.join(UPLOADS)}")
-    upstream = played.get("errors_upstream")
-    if upstream is not None:
-        from chatkit_lab.scenarios import parse_upstream
+    if errors_upstream is None and not prompts:
+        return None
+    from chatkit_lab.scenarios import parse_upstream, resolve_prompts
 
-        try:
-            parse_upstream(upstream)
-        except ChatKitLabError as exc:
-            fail(str(exc))
+    try:
+        if errors_upstream is not None:
+            parse_upstream(errors_upstream)
+        return resolve_prompts(prompts or [])
+    except ChatKitLabError as exc:
+        fail(str(exc))
 
 
 def run_conformance(
-    target: str,
+    config: RunConfig,
     scenarios: str,
-    prompts: list[str],
     *,
-    options: dict[str, Any],
     as_json: bool,
     out: Path | None,
     verbose: bool,
     width: int,
-    save: Path | None = None,
     junit: Path | None = None,
 ) -> int:
-    """Run ``scenarios`` against ``target`` (a built-in name or a URL), print the table (or
-    JSON), write the report to ``out``; the exit code (1 when a scenario fails)."""
+    """Run ``scenarios`` against the configuration's target (a built-in name or a URL), print
+    the table (or JSON), write the report to ``out`` and one recording per scenario to the
+    configuration's ``save``; the exit code (1 when a scenario fails)."""
     import asyncio
 
-    from chatkit_lab.diagnosis import RunConfig, diagnose_scenarios, diagnose_source
+    from chatkit_lab.diagnosis import diagnose_scenarios, diagnose_source
     from chatkit_lab.report import conformance_lines, write_conformance_report
-    from chatkit_lab.scenarios import resolve_prompts, resolve_scenarios
+    from chatkit_lab.scenarios import resolve_scenarios
 
+    target = config.target
     try:
         chosen = resolve_scenarios(scenarios)
-        overrides = resolve_prompts(prompts)
         kind, _ = diagnose_source(target)
         if kind != "target":
             fail(
@@ -66,16 +76,15 @@ def run_conformance(
                 f"not {target} (a recording can only be diagnosed as it is)"
             )
         progress(f"{target}: playing {len(chosen)} scenario(s) ...")
-        config = RunConfig(target, prompts=overrides, progress=progress, **options)
         conformance = asyncio.run(diagnose_scenarios(config, [s.name for s in chosen]))
     except ChatKitLabError as exc:
         fail(str(exc))
-    if save is not None:
+    if config.save is not None:
         from chatkit_lab.diagnosis import save_run
 
         try:  # one folder per scenario, each a recording `diagnose` reads again
             for result in conformance.results:
-                save_run(result.diagnosis, save / result.name)
+                save_run(result.diagnosis, Path(config.save) / result.name)
         except ChatKitLabError as exc:
             fail(str(exc))
     if out is not None:

@@ -191,14 +191,14 @@ def mark_outcome(capture: Capture, handed_back: Capture | None, console: str) ->
     while the wire's arrived whole (ChatKit is judged on what it got)."""
     missing = undefined_names(console)
     if missing:
-        capture.meta["fetch_undefined"] = missing
+        capture.fetch_undefined = missing
     if (
         handed_back is not None
         and handed_back.ending.state in ("error", "reset")
         and capture.ending.state == "complete"
     ):
-        capture.meta["fetch_body_error"] = handed_back.ending.message[:500]
-        capture.meta["fetch_body_bytes"] = handed_back.size
+        capture.fetch_body_error = handed_back.ending.message[:500]
+        capture.fetch_body_bytes = handed_back.size
 
 
 def local_capture(request: ClientRequest, reply: LocalResponse, label: str, target: str) -> Capture:
@@ -217,10 +217,9 @@ def local_capture(request: ClientRequest, reply: LocalResponse, label: str, targ
         ending=Ending("complete", "answered by the client transform", 0),
     )
     capture.add_chunk(reply.body, 0)
-    capture.meta["answered_locally"] = True
-    capture.meta["client_type"] = (
-        request.json.get("type") if isinstance(request.json, dict) else None
-    )
+    capture.answered_locally = True
+    kind = request.json.get("type") if isinstance(request.json, dict) else None
+    capture.client_type = kind if isinstance(kind, str) else None
     capture.notes.append(
         "answered by the client transform (custom fetch); the backend never saw it"
     )

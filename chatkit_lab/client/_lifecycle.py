@@ -165,7 +165,7 @@ class LifecycleRunner:
         async def send(request: ClientRequest) -> Capture:
             capture = await self.sender.send_request(request, label=name, limits=limits)
             capture.target = capture.target or self.target
-            capture.meta.setdefault("client_type", payload["type"])
+            capture.client_type = capture.client_type or payload["type"]
             if request.body != client_request.body:
                 capture.meta["client_body"] = client_request.body.decode("utf-8", "replace")
             return capture
@@ -192,8 +192,8 @@ class LifecycleRunner:
             step = Step(name, kind, expects, client_request, capture, wire=list(wire))
             step.answered_locally = not wire  # nothing on the wire: the fetch's fault alone
             step.fetch_error = error
-            capture.meta["fetch_error"] = error
-            capture.meta.setdefault("client_type", kind)
+            capture.fetch_error = error
+            capture.client_type = capture.client_type or kind
             step.wire_request = outcome.wire_requests[0] if outcome.wire_requests else None
             step.controls = list(outcome.controls)
             return step
@@ -255,8 +255,8 @@ class LifecycleRunner:
             step = await self.exchange(f"{name} (retry {attempt})", payload, expects, stop=stop)
             step.attempt = attempt
             step.retry_wait_s = wait
-            step.capture.meta["attempt"] = attempt
-            step.capture.meta["retry_wait_s"] = list(wait)
+            step.capture.attempt = attempt
+            step.capture.retry_wait_s = wait
             life.steps.append(step)
             self._tell(step)
         if _kit_gave_up(step) and expects == "stream" and step.capture.status is None:
@@ -277,13 +277,16 @@ class LifecycleRunner:
         life.kit_steps.append(step)
         return step
 
-    async def _direct(self, name: str, payload: dict[str, Any], label: str, **meta: Any) -> Step:
-        """Send ``payload`` straight to the target with the user's headers (no fetch)."""
+    async def _direct(
+        self, name: str, payload: dict[str, Any], label: str, *, cleanup: bool = False
+    ) -> Step:
+        """Send ``payload`` straight to the target with the user's headers (no fetch): the kit's
+        own request (a ``cleanup`` when it deletes a thread the run created)."""
         request = ClientRequest.chatkit(self.url, payload, self.headers)
         capture = await self.sender.send_request(request, label=label, limits=self.limits)
         capture.target = capture.target or self.target
-        capture.meta.update(meta)
-        capture.meta["kit"] = True
+        capture.kit = True
+        capture.cleanup = cleanup
         step = Step(name, payload["type"], "json", request, capture, request, wire=[capture])
         step.network = json_reply(capture.status, capture.body)
         return step

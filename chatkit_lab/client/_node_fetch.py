@@ -43,6 +43,7 @@ from chatkit_lab.client._network import status_text
 from chatkit_lab.client.js import NodeError, ensure_node_modules
 from chatkit_lab.errors import TransformError
 from chatkit_lab.redact import redact_obj, redact_text, register_secrets
+from chatkit_lab.sources import encoding_info
 
 Process = asyncio.subprocess.Process
 
@@ -340,7 +341,8 @@ class PendingFetch:
         )
         for chunk in self.chunks:
             capture.add_chunk(chunk, 0)
-        capture.meta.update(reply_origin=origin, answered_locally=origin == "local")
+        capture.meta["reply_origin"] = origin
+        capture.answered_locally = origin == "local"
         if head.get("statusText"):
             capture.meta["status_text"] = str(head["statusText"])
         if origin == "local":
@@ -629,8 +631,8 @@ class NodeFetch:
             await self._write({"op": "wire_fail", **where, "message": reason})
             return
         headers = [list(pair) for pair in capture.response_headers]
-        coding = capture.meta.get("content_encoding")
-        if isinstance(coding, dict) and coding.get("decoded"):  # the chunks are decoded already
+        coding = encoding_info(capture)
+        if coding is not None and coding.get("decoded"):  # the chunks are decoded already
             dropped = ("content-encoding", "content-length")
             headers = [pair for pair in headers if pair[0].lower() not in dropped]
         reason = status_text(capture.status)

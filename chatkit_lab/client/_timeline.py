@@ -213,7 +213,7 @@ def item_text(item: dict[str, Any]) -> str:
 def timeline(life: Lifecycle) -> Timeline:
     """The screens of a session: every send, its stream, and every thread load, in order."""
     play = _Screenplay()
-    steps = [step for step in life.steps if not step.capture.meta.get("cleanup")]
+    steps = [step for step in life.steps if not step.capture.cleanup]
     for index, step in enumerate(steps):
         later = steps[index + 1] if index + 1 < len(steps) else None
         if step.client_type in SEND_TYPES and step.expects == "stream":

@@ -310,11 +310,7 @@ def build_session(
 ) -> SessionModel:
     """The session model of a finished lifecycle (the kit's own run, or one read from captures
     with :func:`lifecycle_of_captures`)."""
-    steps = [
-        step
-        for step in lifecycle.steps
-        if not step.capture.meta.get("cleanup") and not step.capture.meta.get("kit")
-    ]
+    steps = [step for step in lifecycle.steps if not step.capture.cleanup and not step.capture.kit]
     exchanges = [_exchange(step, fetch_in_path, recorded) for step in steps]
     return SessionModel(
         target=target or lifecycle.target,
@@ -324,13 +320,6 @@ def build_session(
         fetch_in_path=fetch_in_path,
         recorded=recorded,
     )
-
-
-def _client_type(capture: Capture) -> str:
-    client_type = capture.meta.get("client_type")
-    if isinstance(client_type, str):
-        return client_type
-    return capture.request_type or ""
 
 
 def _expects(capture: Capture, kind: str) -> str:
@@ -345,7 +334,7 @@ def _expects(capture: Capture, kind: str) -> str:
 
 def recorded_step(capture: Capture, expects: str | None = None) -> Step:
     """A step for a recorded capture, judged by the host script's rules as the client would."""
-    kind = _client_type(capture)
+    kind = capture.client_type or capture.request_type or ""
     request = ClientRequest(
         capture.request.method,
         capture.request.url,
@@ -360,7 +349,7 @@ def recorded_step(capture: Capture, expects: str | None = None) -> Step:
         request,
         capture,
         None,
-        bool(capture.meta.get("answered_locally")),
+        capture.answered_locally,
     )
     step.wire = [capture]
     if wants == "stream":

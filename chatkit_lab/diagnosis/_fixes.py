@@ -73,7 +73,7 @@ def _http_error_fix(
     language: tuple[str, str] | None,
 ) -> str | None:
     status = capture.status or 0
-    kind = capture.meta.get("client_type") or capture.request_type or "this request"
+    kind = capture.client_type or capture.request_type or "this request"
     said = body_message(capture)
     quoted = f": “{said}”" if said else ""
     others = _ok_elsewhere(session, finding.evidence.capture or "")

@@ -19,18 +19,13 @@ from chatkit_lab.diagnosis._fixes import fit_fixes
 from chatkit_lab.diagnosis._model import Diagnosis
 from chatkit_lab.diagnosis._run import _merge_repeated, evaluate_steps
 from chatkit_lab.errors import TargetError
+from chatkit_lab.redact import Redactor, current_redactor
 from chatkit_lab.sources import FileSource, is_capture_path, read_captures
 from chatkit_lab.targets import is_url, target_names
 
 
-def _client_type(capture: Capture) -> str | None:
-    """What the client asked for: the type before a custom fetch rewrote it, when recorded."""
-    client_type = capture.meta.get("client_type")
-    return client_type if isinstance(client_type, str) else capture.request_type
-
-
 def _expects(capture: Capture) -> str | None:
-    kind = _client_type(capture)
+    kind = capture.client_type or capture.request_type  # what the client asked, when recorded
     if kind in STREAMING_TYPES:
         return "stream"
     if kind in NON_STREAMING_TYPES:
@@ -38,13 +33,16 @@ def _expects(capture: Capture) -> str | None:
     return None
 
 
-def diagnose_captures(captures: list[Capture], target: str = "captures") -> Diagnosis:
-    """Diagnose loose captures (a HAR import, proxy recordings, saved files) without a runner.
+def diagnose_captures(
+    captures: list[Capture], target: str = "captures", redactor: Redactor | None = None
+) -> Diagnosis:
+    """Diagnose loose captures (a HAR import, proxy recordings, saved files) without a runner;
+    the diagnosis carries ``redactor`` (else the current one).
 
     The request type of each capture decides what reply it expects; a ``threads.get_by_id``
     capture is diffed against the streams recorded before it.
     """
-    diagnosis = Diagnosis(target, captures=list(captures))
+    diagnosis = Diagnosis(target, captures=list(captures), redactor=redactor or current_redactor())
     steps = []
     for capture in captures:
         expects = _expects(capture)

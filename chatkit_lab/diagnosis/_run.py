@@ -38,7 +38,7 @@ from chatkit_lab.client.session import build_session
 from chatkit_lab.diagnosis._fixes import fit_fixes, fit_to_run_without_fetch
 from chatkit_lab.diagnosis._model import Counterfactual, Diagnosis
 from chatkit_lab.errors import ChatKitLabError, TargetError
-from chatkit_lab.redact import Redactor, current_redactor, redacting, request_secrets
+from chatkit_lab.redact import Redactor, current_redactor, redacting, run_redactor
 from chatkit_lab.sources import Limits
 from chatkit_lab.targets import Target, open_target
 
@@ -98,7 +98,7 @@ def evaluate_steps(steps: list[Step], diagnosis: Diagnosis) -> tuple[list[Findin
     evaluated: set[str] = set()
     for step in steps:
         capture = step.capture
-        if capture.meta.get("cleanup") or capture.meta.get("kit"):
+        if capture.cleanup or capture.kit:
             continue
         client_body = step.client_request.body if step.wire_request is not None else None
         exchange = ExchangeContext(capture, step.expects, client_body)
@@ -150,11 +150,17 @@ def _run_layer(
 
 
 def begin_evaluation(
-    life: Lifecycle, target: str, transform: str
+    life: Lifecycle, target: str, transform: str, redactor: Redactor | None = None
 ) -> tuple[Diagnosis, list[Finding], set[str]]:
-    """A diagnosis of a finished session with its session model, and what the per-exchange
-    layers found in it (with the layers they evaluated)."""
-    diagnosis = Diagnosis(target or life.target, lifecycle=life, transform=transform)
+    """A diagnosis of a finished session with its session model and the run's redactor (else
+    the current one), and what the per-exchange layers found in it (with the layers they
+    evaluated)."""
+    diagnosis = Diagnosis(
+        target or life.target,
+        lifecycle=life,
+        transform=transform,
+        redactor=redactor or current_redactor(),
+    )
     diagnosis.captures = life.captures
     diagnosis.session = build_session(
         life, fetch_in_path=transform not in ("", "none"), target=target or life.target
@@ -163,9 +169,12 @@ def begin_evaluation(
     return diagnosis, found, evaluated
 
 
-def evaluate_lifecycle(life: Lifecycle, target: str = "", transform: str = "") -> Diagnosis:
-    """Run every layer's checks over a finished lifecycle."""
-    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
+def evaluate_lifecycle(
+    life: Lifecycle, target: str = "", transform: str = "", redactor: Redactor | None = None
+) -> Diagnosis:
+    """Run every layer's checks over a finished lifecycle (the diagnosis carries the run's
+    ``redactor``, else the current one)."""
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform, redactor)
     diagnosis.reloads = diff_lifecycle(life)
     for reload in diagnosis.reloads:
         found.extend(reload.findings)
@@ -252,11 +261,9 @@ class OpenRun:
 
     @classmethod
     def on(cls, target: Target, config: RunConfig) -> OpenRun:
-        """A run on a target opened elsewhere; its redactor (the configuration's, else the
-        current one) learns the target's credential headers."""
-        scrub = (config.redactor or current_redactor()).with_secrets(
-            request_secrets(target.url, target.headers)
-        )
+        """A run on an open target; its redactor (the configuration's, else the current one)
+        learns the target's credential headers."""
+        scrub = run_redactor(target.url, target.headers, base=config.redactor)
         return cls(target, config.fetch, scrub, config)
 
     @property
@@ -296,9 +303,7 @@ class OpenRun:
             runner = self.runner(self.config.progress)
             life = await runner.run(self.config.message, self.config.second_message)
             self.refuse_unreachable(life)
-            diagnosis = evaluate_lifecycle(life, self.target.name, self.fetch_name)
-        diagnosis.redactor = self.redactor
-        return diagnosis
+            return evaluate_lifecycle(life, self.target.name, self.fetch_name, self.redactor)
 
     async def without_fetch(self, life: Lifecycle, fetch_name: str) -> Counterfactual | None:
         """Play the same session with a header-only pass-through instead of the fetch (``None``
@@ -373,9 +378,7 @@ async def open_run(target: str | RunConfig, **options: Any) -> AsyncIterator[Ope
     """
     config = RunConfig.of(target, **options)
     headers = dict(config.headers) if config.headers is not None else None
-    run = (config.redactor or current_redactor()).with_secrets(
-        request_secrets(config.target, headers)
-    )
+    run = run_redactor(config.target, headers, base=config.redactor)
     fetch = config.fetch
     try:
         async with (
@@ -406,7 +409,7 @@ async def open_run(target: str | RunConfig, **options: Any) -> AsyncIterator[Ope
                         env=env,
                     )
                 )
-            yield OpenRun(opened, fetch, run, config)
+            yield OpenRun.on(opened, replace(config, fetch=fetch, redactor=run))
     except ChatKitLabError as exc:
         safe = run.redact_text(str(exc))
         if safe == str(exc):
@@ -428,10 +431,7 @@ async def diagnose(target: str | RunConfig, **options: Any) -> Diagnosis:
     """
     async with open_run(target, **options) as opened:
         config = opened.config
-        run = OpenRun.on(
-            opened.target, replace(config, fetch=opened.fetch, redactor=opened.redactor)
-        )
-        diagnosis = await run.lifecycle()
+        diagnosis = await opened.lifecycle()
         session = diagnosis.session
         if config.without_fetch and session is not None and session.fetch_in_path:
             if config.progress is not None:

@@ -37,7 +37,7 @@ from chatkit_lab.diagnosis._run import (
     open_run,
 )
 from chatkit_lab.errors import ChatKitLabError
-from chatkit_lab.redact import redacting
+from chatkit_lab.redact import Redactor, redacting
 from chatkit_lab.scenarios import (
     CannotGoOn,
     NotOffered,
@@ -81,13 +81,16 @@ def _load_points(life: Lifecycle, diagnosis: Diagnosis, judged: tuple[str, ...])
     return reloads
 
 
-def evaluate_scenario(session: Session, target: str = "", transform: str = "") -> Diagnosis:
-    """Run every layer's checks and the scenario's own over a finished session."""
+def evaluate_scenario(
+    session: Session, target: str = "", transform: str = "", redactor: Redactor | None = None
+) -> Diagnosis:
+    """Run every layer's checks and the scenario's own over a finished session (the diagnosis
+    carries the run's ``redactor``, else the current one)."""
     scenario = session.scenario
     life = session.life
     if scenario.name == "messages":
-        return evaluate_lifecycle(life, target, transform)
-    diagnosis, found, evaluated = begin_evaluation(life, target, transform)
+        return evaluate_lifecycle(life, target, transform, redactor)
+    diagnosis, found, evaluated = begin_evaluation(life, target, transform, redactor)
     for reload in _load_points(life, diagnosis, scenario.judged_loads):
         found.extend(reload.findings)
         evaluated.add("persistence")
@@ -159,14 +162,13 @@ async def run_scenarios(
     """Play each scenario against an open target and grade it (the :class:`RunConfig`, or its
     fields as keywords).
 
-    ``redactor`` is the run's (default: the current one with the target's credential headers).
+    The run's redactor is ``redactor`` (default: the current one) with the target's credential
+    headers.
     When a request gets no answer at all (the backend stopped answering), that scenario fails
     naming the request before it, and every later one is ``not run`` for that reason.
     """
     config = RunConfig.of(config or target.name, **options)
-    if config.redactor is None:
-        return await play_scenarios(OpenRun.on(target, config), scenarios)
-    return await play_scenarios(OpenRun(target, config.fetch, config.redactor, config), scenarios)
+    return await play_scenarios(OpenRun.on(target, config), scenarios)
 
 
 async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance:
@@ -200,7 +202,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
                         scenario,
                         "not run",
                         f"not run: {gone}",
-                        Diagnosis(target.name, lifecycle=session.life),
+                        Diagnosis(target.name, lifecycle=session.life, redactor=redactor),
                     )
                 )
                 continue
@@ -215,7 +217,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
             except ChatKitLabError:
                 raise
             except Exception as exc:  # a reply the play did not foresee: graded, not a traceback
-                diagnosis = Diagnosis(target.name, lifecycle=session.life)
+                diagnosis = Diagnosis(target.name, lifecycle=session.life, redactor=redactor)
                 reason = redactor.redact_text(
                     f"the kit could not finish the scenario: {type(exc).__name__}: {exc}"
                 )
@@ -231,8 +233,7 @@ async def play_scenarios(run: OpenRun, scenarios: list[Scenario]) -> Conformance
                     met.extend(error_events(session.life, scenario.name))
             if scenario.name == "messages":
                 run.refuse_unreachable(session.life)
-            diagnosis = evaluate_scenario(session, target.name, run.fetch_name)
-            diagnosis.redactor = redactor
+            diagnosis = evaluate_scenario(session, target.name, run.fetch_name, redactor)
             if stopped is not None:
                 gone = redactor.redact_text(stopped.reason)
                 conformance.results.append(

@@ -473,7 +473,7 @@ def turns(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     ran = life.turns_for_non_sends
     names = ", ".join(_say(scrub, step.name, 60) for step in ran[:8])
     more = f" and {len(ran) - 8} more" if len(ran) > 8 else ""
-    asked = sum(1 for step in life.steps if not step.capture.meta.get("cleanup"))
+    asked = sum(1 for step in life.steps if not step.capture.cleanup)
     return [
         "### Loads that became chat turns",
         "",
@@ -499,9 +499,7 @@ def cleanup(diagnosis: Diagnosis, scrub: Redactor) -> list[str]:
     lines = ["### Cleanup", ""]
     if not created:
         return lines + ["This session created no thread in the target.", ""]
-    deletes = {
-        _deleted_thread(step): step for step in life.steps if step.capture.meta.get("cleanup")
-    }
+    deletes = {_deleted_thread(step): step for step in life.steps if step.capture.cleanup}
     if not deletes:
         names = ", ".join(_id(scrub, thread) for thread in created[:10])
         if len(created) > 10:

@@ -135,7 +135,7 @@ async def _two_phase(session: Session, stem: str) -> dict[str, Any] | None:
             # the probe is the kit's own: a page would accept only those types in its
             # composer, so the refusal is no fault of the backend (its exchange is kept,
             # not judged)
-            step.capture.meta["kit"] = True
+            step.capture.kit = True
             session.facts["file_type"] = learned
             session.life.notes.append(
                 f"attachments.create refused {mime} ({step.capture.status}); its error names "

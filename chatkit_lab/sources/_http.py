@@ -7,7 +7,7 @@ before ChatKit reads it; ``Content-Encoding`` stays in the recorded headers (see
 verification is on, and redirects are recorded rather than followed by default.
 With ``follow_redirects=True`` each hop is taken the way a browser's ``fetch`` takes it (method
 and body rewritten for 301/302/303, credentials never carried to another origin) and listed in
-``capture.meta["redirects"]``.
+``capture.redirects``.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class HTTPTransport(BaseTransport):
                 location = response.headers.get("location")
                 if self.follow_redirects and response.is_redirect and location:
                     if len(redirects) >= self.max_redirects:
-                        capture.meta["redirects"] = redirects
+                        capture.redirects = redirects
                         await _read_body(response, capture, limits, started)
                         capture.notes.append(
                             f"stopped following redirects after {self.max_redirects}"
@@ -162,8 +162,7 @@ class HTTPTransport(BaseTransport):
                     redirects.append(hop)
                     url = next_url
                     continue
-                if redirects:
-                    capture.meta["redirects"] = redirects
+                capture.redirects = redirects
                 await _read_body(response, capture, limits, started)
                 return
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,9 @@ from chatkit_lab.checks import (
 URL = "http://backend.test/chatkit"
 
 
-def sse_capture(body: bytes, *, timing: bool = True, meta: dict | None = None) -> Capture:
+def sse_capture(
+    body: bytes, *, timing: bool = True, meta: dict | None = None, **fields: Any
+) -> Capture:
     request = RequestRecord("POST", URL, [], b'{"type": "threads.create", "params": {}}')
     made = Capture(
         request=request,
@@ -38,6 +41,7 @@ def sse_capture(body: bytes, *, timing: bool = True, meta: dict | None = None) -
         timing=timing,
         meta=meta or {},
         label="cap",
+        **fields,
     )
     made.add_chunk(body, 1_000_000)
     return made
@@ -136,10 +140,10 @@ def test_a_diagnosis_keeps_its_skips_typed_and_readable() -> None:
 
 
 def test_a_followed_redirect_that_loses_credentials_is_an_error_and_a_clean_one_a_warning() -> None:
-    hops = {"redirects": [{"status": 307, "location": "http://other.test/chatkit"}]}
-    lost = sse_capture(b"", meta=hops)
+    hops = [{"status": 307, "location": "http://other.test/chatkit"}]
+    lost = sse_capture(b"", redirects=hops)
     lost.notes.append("redirect to another origin (http://other.test): credentials not forwarded")
-    clean = sse_capture(b"", meta=hops)
+    clean = sse_capture(b"", redirects=hops)
     lost_found = run_layer("request", ExchangeContext(lost)).findings
     clean_found = run_layer("request", ExchangeContext(clean)).findings
     assert [(f.code, f.severity) for f in lost_found] == [("request.redirect", "error")]

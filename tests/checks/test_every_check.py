@@ -62,6 +62,7 @@ def capture(
     meta: dict[str, Any] | None = None,
     notes: list[str] | None = None,
     label: str = "case",
+    **fields: Any,
 ) -> Capture:
     response = ([("content-type", content_type)] if content_type else []) + list(headers)
     made = Capture(
@@ -73,6 +74,7 @@ def capture(
         label=label,
         meta=meta or {},
         notes=notes or [],
+        **fields,
     )
     for data, at_ns in chunks if chunks is not None else [(body, 2 * MS)] if body else []:
         made.add_chunk(data, at_ns)
@@ -303,12 +305,12 @@ def _buffered(spread: list[int]) -> Capture:
 
 def _load_stream(kind: str = "threads.get_by_id") -> Capture:
     """A thread load the target answered with a chat turn's event stream."""
-    return capture(sse(*reference()), kind=kind, meta={"client_type": kind})
+    return capture(sse(*reference()), kind=kind, client_type=kind)
 
 
 def _load_json(kind: str = "threads.get_by_id") -> Capture:
     body = json.dumps(thread_reply(streamed_items())).encode()
-    return capture(body, content_type=JSON, kind=kind, meta={"client_type": kind})
+    return capture(body, content_type=JSON, kind=kind, client_type=kind)
 
 
 def _streamed_only_at_done() -> list[dict[str, Any]]:
@@ -337,7 +339,7 @@ def _cleaned(deleted: bool) -> LifecycleContext:
     assert life is not None
     life.created_threads = ["thr_1"]
     delete = json_step("cleanup: threads.delete", "threads.delete", {})
-    delete.capture.meta["cleanup"] = True
+    delete.capture.cleanup = True
     life.steps.append(delete)
     life.deleted_threads = ["thr_1"] if deleted else []
     return context
@@ -347,7 +349,7 @@ CASES: dict[str, Case] = {
     # request
     "request.answered_locally": Case(
         "request",
-        lambda: exchange(capture(sse(*reference()), meta={"answered_locally": True})),
+        lambda: exchange(capture(sse(*reference()), answered_locally=True)),
         lambda: exchange(capture(sse(*reference()))),
     ),
     "request.rewritten": Case(
@@ -367,9 +369,7 @@ CASES: dict[str, Case] = {
     ),
     "request.redirect_followed": Case(
         "request",
-        lambda: exchange(
-            capture(sse(*reference()), meta={"redirects": [{"status": 308, "location": URL}]})
-        ),
+        lambda: exchange(capture(sse(*reference()), redirects=[{"status": 308, "location": URL}])),
         lambda: exchange(capture(sse(*reference()))),
     ),
     "request.load_ran_a_turn": Case(
@@ -383,7 +383,8 @@ CASES: dict[str, Case] = {
             capture(
                 status=None,
                 content_type=None,
-                meta={"fetch_error": "TypeError: no token", "client_type": "threads.create"},
+                fetch_error="TypeError: no token",
+                client_type="threads.create",
                 ending=Ending("error", "the custom fetch threw", 0),
             )
         ),
@@ -394,7 +395,8 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(
                 sse(*reference()),
-                meta={"fetch_body_error": "TypeError: boom", "fetch_body_bytes": 200},
+                fetch_body_error="TypeError: boom",
+                fetch_body_bytes=200,
             )
         ),
         lambda: exchange(capture(sse(*reference()))),
@@ -404,15 +406,16 @@ CASES: dict[str, Case] = {
         lambda: exchange(
             capture(
                 sse(*reference()),
-                meta={"fetch_undefined": ["tokenRef (fetch.ts line 12)"], "client_type": "x"},
+                fetch_undefined=["tokenRef (fetch.ts line 12)"],
+                client_type="x",
             )
         ),
-        lambda: exchange(capture(sse(*reference()), meta={"client_type": "threads.create"})),
+        lambda: exchange(capture(sse(*reference()), client_type="threads.create")),
     ),
     "request.resent_by_chatkit": Case(
         "request",
-        lambda: exchange(capture(sse(*reference()), meta={"attempt": 2, "retry_wait_s": [2, 4]})),
-        lambda: exchange(capture(sse(*reference()), meta={"attempt": 0})),
+        lambda: exchange(capture(sse(*reference()), attempt=2, retry_wait_s=(2, 4))),
+        lambda: exchange(capture(sse(*reference()), attempt=0)),
     ),
     "request.http_error": Case(
         "request",

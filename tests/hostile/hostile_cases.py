@@ -202,7 +202,7 @@ def _no_credentials_reached_the_other_host(outcome: Outcome) -> None:
     assert SECRET not in json.dumps(headers)
     assert outcome.capture is not None
     assert any("credentials not forwarded" in note for note in outcome.capture.notes)
-    assert outcome.capture.meta["redirects"][0]["location"].startswith("http://localhost:")
+    assert outcome.capture.redirects[0]["location"].startswith("http://localhost:")
 
 
 def _post_kept_its_body(outcome: Outcome) -> None:

@@ -222,7 +222,7 @@ def cut_stream(ending: Ending) -> Capture:
         headers_ns=1_000_000,
         ending=ending,
         label="stopped case",
-        meta={"client_type": "threads.create"},
+        client_type="threads.create",
     )
     for number, payload in enumerate(payloads, 2):
         made.add_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n", number * 1_000_000)
