@@ -2,8 +2,9 @@
 each added in one place, and everything above them picks them up.
 
 The test follows each recipe once, in a temporary copy of the package (for the check, which lives
-in its layer's module) and a temporary package of its own (for the scenario and the source,
-which register themselves), then drives them through the public API in a fresh interpreter.
+in its layer's module) and a temporary module of its own (for the scenario, declared in
+``tests/scenarios/test_toy_scenario.py``, and the source, each registered with one call), then
+drives them through the public API in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -37,64 +38,14 @@ def toy_header(exchange: ExchangeContext) -> Iterator[Found]:
 TOY_PLUGIN = '''
 """A scenario and a source, each declared in one place and registered with one call."""
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from chatkit_lab.capture import Capture, RequestRecord
-from chatkit_lab.checks import Found, Skip, check
-from chatkit_lab.scenarios import (
-    Fault, Reply, Scenario, ScenarioContext, Session, done_items, item_text, register_scenario,
-)
+from chatkit_lab.scenarios import register_scenario
 from chatkit_lab.sources import FileSource, register_source
+from test_toy_scenario import TOY  # the declaration: play, check, reply and fault in one value
 
-WORD = "plum"
-
-
-async def play(session: Session) -> None:
-    create = await session.create_thread(session.prompt("ask"))
-    session.require_thread(create)
-    items = done_items(create.seen_by_chatkit)
-    replies = [i for i in items if i.get("type") == "assistant_message"]
-    session.facts["reply"] = " ".join(item_text(i) for i in replies)
-
-
-@check(
-    code="rendering.toy_word_missing",
-    layer="rendering",
-    severity="error",
-    description="The reply to the toy prompt names the toy word.",
-    expectation="The reply says the toy word.",
-    fix="Answer the toy prompt with the toy word.",
-)
-def word_missing(ctx: ScenarioContext) -> Iterator[Found | Skip]:
-    if "reply" not in ctx.facts:
-        yield Skip("nothing was asked")
-    elif WORD not in ctx.facts["reply"]:
-        yield Found(f"the reply does not say {WORD!r}", ctx.evidence())
-
-
-def _forget(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {key: _forget(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_forget(value) for value in node]
-    return node.replace(WORD, "pear") if isinstance(node, str) else node
-
-
-SCENARIO = register_scenario(
-    Scenario(
-        name="toy",
-        title="Say the toy word",
-        description="The client asks for the toy word; the reply must name it.",
-        requests=("threads.create",),
-        play=play,
-        checks=__name__,
-        prompts={"ask": "Say the toy word."},
-        replies={"ask": Reply("toy", f"The toy word is {WORD}.")},
-        faulty=Fault("the reference backend that forgets the toy word", events=_forget),
-    )
-)
+SCENARIO = register_scenario(TOY)
 
 
 class ToySource:
@@ -178,7 +129,8 @@ def test_a_check_scenario_and_source_added_as_the_recipes_say_are_picked_up(
     recording = tmp_path / "session.toy"
     recording.write_text('{"data": [], "has_more": false}', encoding="utf-8")
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(plugin)])}
+    paths = [copy, plugin, ROOT / "tests" / "scenarios"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in paths)}
     done = subprocess.run(
         [sys.executable, "-c", DRIVE, str(recording)],
         capture_output=True,
