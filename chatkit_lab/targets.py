@@ -6,10 +6,10 @@ A name is a built-in app the kit runs itself, in process (or on 127.0.0.1 under 
 ``loopback=True``).
 
 Names come from plugins: packages that declare an entry point in the ``chatkit_lab.plugins``
-group, a function that receives the :class:`Registry` and adds targets and client transforms to
-it. The kit's own backends register themselves this way; the core never imports them. Plugins
-load once, the first time a name is looked up, so importing the kit (or diagnosing a URL) does
-not pay for them.
+group, a function that receives the :class:`Registry` and adds targets, client transforms and
+file sources to it. The kit's own backends register themselves this way; the core never imports
+them. Plugins load once, the first time a name is looked up or a path read, so importing the kit
+(or diagnosing a URL) does not pay for them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 from chatkit_lab.client import Transform
 from chatkit_lab.client import load_transform as _resolve_transform
 from chatkit_lab.errors import TargetError
-from chatkit_lab.sources import HTTPTransport, InProcessTransport, Limits, LoopbackServer
+from chatkit_lab.sources import (
+    CaptureSource,
+    HTTPTransport,
+    InProcessTransport,
+    Limits,
+    LoopbackServer,
+    register_source,
+)
 
 PLUGIN_GROUP = "chatkit_lab.plugins"
 """The entry point group plugins declare, e.g. ``builtin = "package.module:register"``."""
@@ -58,7 +65,7 @@ class TargetEntry:
 
 @dataclass
 class Registry:
-    """The target names and client transforms plugins provide."""
+    """The target names, client transforms and file sources plugins provide."""
 
     targets: dict[str, TargetEntry] = field(default_factory=dict)
     transforms: dict[str, Transform | str] = field(default_factory=dict)
@@ -88,6 +95,11 @@ class Registry:
         if not callable(transform) and not (isinstance(transform, str) and ":" in transform):
             raise ValueError(f"transform {name!r} is not callable nor a 'module:callable' name")
         self.transforms[name] = transform
+
+    def add_source(self, source: CaptureSource) -> None:
+        """Register a file source (:func:`~chatkit_lab.sources.register_source`): the paths it
+        sniffs are read wherever a path is, ``chatkit-lab diagnose FILE`` included."""
+        register_source(source)
 
     def load(self, plugins: Iterable[EntryPoint]) -> Registry:
         """Call every plugin's register function with this registry; a failing one is noted

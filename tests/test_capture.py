@@ -128,6 +128,34 @@ def test_the_client_fields_round_trip_and_are_read_from_meta_in_earlier_files(
     assert loaded.meta == {"source": "har"}
 
 
+def test_the_source_fields_round_trip_and_are_read_from_meta_in_earlier_files(
+    tmp_path: Path,
+) -> None:
+    coding = {"coding": "gzip", "decoded": True, "raw_bytes": 12, "raw_pieces": 1}
+    capture = make_capture(
+        content_encoding=coding, body_missing=True, thread_items_before=["msg_1"]
+    )
+    loaded = Capture.load(capture.save(tmp_path / "typed.jsonl"))
+    assert (loaded.content_encoding, loaded.body_missing, loaded.thread_items_before) == (
+        coding,
+        True,
+        ["msg_1"],
+    )
+    records = list(make_capture().to_records())
+    fields = {"content_encoding", "body_missing", "thread_items_before"}
+    records[0] = {key: value for key, value in records[0].items() if key not in fields}
+    records[0]["meta"] = {  # an earlier file kept them in meta
+        "content_encoding": coding,
+        "thread_items_before": ["msg_1", "msg_2"],
+        "har": {"entry": 3, "body_missing": True},
+    }
+    loaded = load_captures(write_lines(tmp_path / "earlier.jsonl", records))[0]
+    assert loaded.content_encoding == coding
+    assert loaded.body_missing is True
+    assert loaded.thread_items_before == ["msg_1", "msg_2"]
+    assert loaded.meta == {"har": {"entry": 3}}
+
+
 def test_an_older_format_version_is_refused_with_advice(tmp_path: Path) -> None:
     records = list(make_capture().to_records())
     records[0]["version"] = CAPTURE_VERSION - 1

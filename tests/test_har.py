@@ -278,7 +278,7 @@ def test_a_missing_event_stream_body_is_reported_while_the_other_entries_import(
     ]
     stream = imported.captures[1]
     assert stream.chunks == []
-    assert stream.meta["har"]["body_missing"] is True
+    assert stream.body_missing is True
     assert stream.ending.state == "error"
     assert "not saved in the HAR" in stream.ending.message
     assert imported.captures[0].json_body() == {"data": [], "has_more": False, "after": None}

@@ -180,6 +180,13 @@ class Capture:
     """How many bytes of that body ChatKit read before it broke off."""
     redirects: list[dict[str, Any]] = field(default_factory=list)
     """The redirects the transport followed, one ``{"status", "url", "location"}`` each."""
+    content_encoding: dict[str, Any] | None = None
+    """What a source did with the body's ``Content-Encoding`` (``{"coding": "gzip", "decoded":
+    true, "raw_bytes": ...}``, see :mod:`chatkit_lab.sources`); ``None``: nothing decoded."""
+    body_missing: bool = False
+    """The file the capture was read from did not save the response body (a HAR)."""
+    thread_items_before: list[str] = field(default_factory=list)
+    """The item ids the thread held before this request (recorded by a scenario's session)."""
 
     def __repr__(self) -> str:
         # bounded: a 32 MiB body must not become a 128 MiB string in a log line or task repr
@@ -424,6 +431,8 @@ def redact_capture(
         fetch_undefined=scrub.redact_obj(capture.fetch_undefined),
         fetch_body_error=scrub.redact_obj(capture.fetch_body_error),
         redirects=scrub.redact_obj(capture.redirects),
+        content_encoding=scrub.redact_obj(capture.content_encoding),
+        thread_items_before=scrub.redact_obj(capture.thread_items_before),
     )
 
 
@@ -612,8 +621,12 @@ _FORMERLY_META = (
     "fetch_body_error",
     "fetch_body_bytes",
     "redirects",
+    "content_encoding",
+    "thread_items_before",
+    "body_missing",
 )
-"""Fields of the capture header that files saved by earlier versions kept in ``meta``."""
+"""Fields of the capture header that files saved by earlier versions kept in ``meta``
+(``body_missing`` in ``meta["har"]``)."""
 
 
 def _text(value: Any) -> str | None:
@@ -624,12 +637,19 @@ def _facts(meta: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """The header's :data:`_FORMERLY_META` fields (taken out of ``meta`` in an earlier file),
     each of its type, else its default."""
     kept = {name: meta.pop(name) for name in _FORMERLY_META if name in meta}
+    har = meta.get("har")
+    if isinstance(har, dict) and "body_missing" in har:
+        meta["har"] = {key: value for key, value in har.items() if key != "body_missing"}
+        kept["body_missing"] = har["body_missing"]
     kept.update((name, record[name]) for name in _FORMERLY_META if name in record)
     attempt, wait, got = kept.get("attempt"), kept.get("retry_wait_s"), kept.get("fetch_body_bytes")
     undefined = kept.get("fetch_undefined")
     undefined = undefined if isinstance(undefined, list) else []
     hops = kept.get("redirects")
     hops = hops if isinstance(hops, list) else []
+    coding = kept.get("content_encoding")
+    held = kept.get("thread_items_before")
+    held = held if isinstance(held, list) else []
     return {
         "client_type": _text(kept.get("client_type")),
         "answered_locally": bool(kept.get("answered_locally")),
@@ -642,6 +662,9 @@ def _facts(meta: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
         "fetch_body_error": _text(kept.get("fetch_body_error")),
         "fetch_body_bytes": got if isinstance(got, int) else None,
         "redirects": [hop for hop in hops if isinstance(hop, dict)],
+        "content_encoding": coding if isinstance(coding, dict) else None,
+        "body_missing": bool(kept.get("body_missing")),
+        "thread_items_before": [str(item) for item in held],
     }
 
 

@@ -15,7 +15,6 @@ from chatkit_lab.checks._analysis import (
     analyze_stream,
 )
 from chatkit_lab.checks._contexts import (
-    EARLIER_ITEMS,
     ExchangeContext,
     LifecycleContext,
     StreamContext,
@@ -79,7 +78,6 @@ __all__ = [
     "Skip",
     "Skipped",
     "StreamContext",
-    "EARLIER_ITEMS",
     "earlier_items",
     "all_checks",
     "analyze_capture",

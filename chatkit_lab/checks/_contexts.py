@@ -26,7 +26,6 @@ from chatkit_lab.client.protocol import SchemaResult, parse_event
 from chatkit_lab.sse import Event
 
 __all__ = [
-    "EARLIER_ITEMS",
     "ExchangeContext",
     "LifecycleContext",
     "StreamContext",
@@ -221,16 +220,9 @@ class StreamContext:
         )
 
 
-EARLIER_ITEMS = "thread_items_before"
-"""The capture meta key where a session records the item ids the thread held before a request."""
-
-
 def earlier_items(capture: Capture) -> frozenset[str]:
     """The item ids the thread held before ``capture``'s request (recorded by the session)."""
-    held = capture.meta.get(EARLIER_ITEMS)
-    if not isinstance(held, list | tuple | set | frozenset):
-        return frozenset()
-    return frozenset(str(item) for item in held)
+    return frozenset(capture.thread_items_before)
 
 
 @dataclass

@@ -376,7 +376,7 @@ def check_transport(capture: Capture, expects: str | None) -> tuple[list[Finding
 
 def body_not_saved(exchange: ExchangeContext) -> Skipped | None:
     """Why nothing above the response head can be judged: a HAR that kept no body (or ``None``)."""
-    if not exchange.capture.meta.get("har", {}).get("body_missing"):
+    if not exchange.capture.body_missing:
         return None
     return Skipped(
         "transport",

@@ -21,7 +21,7 @@ from chatkit_lab.diagnosis._run import _merge_repeated, evaluate_steps
 from chatkit_lab.errors import TargetError
 from chatkit_lab.redact import Redactor, current_redactor
 from chatkit_lab.sources import FileSource, is_capture_path, read_captures
-from chatkit_lab.targets import is_url, target_names
+from chatkit_lab.targets import is_url, registry, target_names
 
 
 def _expects(capture: Capture) -> str | None:
@@ -106,13 +106,15 @@ def diagnose_source(spec: str, **options: Any) -> SourceSpec:
     """What ``spec`` names, and how to diagnose it: ``("files", FileSource)`` for a HAR file, a
     capture file, a recording folder or any registered source
     (:func:`~chatkit_lab.sources.register_source`); ``("target", spec)`` for a built-in name or
-    a URL.
+    a URL. The plugins are loaded before a path is read, so a source an installed plugin adds
+    (:meth:`~chatkit_lab.targets.Registry.add_source`) reads its files.
 
     Raises :class:`~chatkit_lab.errors.TargetError` naming what ``spec`` is not.
     """
     if is_url(spec):
         return SourceSpec("target", spec)
     if is_capture_path(spec):
+        registry()
         return SourceSpec("files", read_captures(spec, **options))
     names = target_names()
     if spec in names:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatkit_lab.capture import Capture
-from chatkit_lab.checks import EARLIER_ITEMS, Evidence, item_text
+from chatkit_lab.checks import Evidence, item_text
 from chatkit_lab.client import (
     JsonReply,
     Lifecycle,
@@ -327,7 +327,7 @@ class Session:
         )
         for made in self.life.steps[count:]:
             if held:
-                made.capture.meta[EARLIER_ITEMS] = held
+                made.capture.thread_items_before = held
         if stopped_answering(step.capture):
             raise StoppedAnswering(
                 f"the backend stopped answering: {kind} got no response "

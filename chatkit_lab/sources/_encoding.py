@@ -14,13 +14,13 @@ How a capture stores a decoded body (the rule every source follows):
   the timing of the raw stream is kept (a piece that yields nothing adds no chunk);
 * the response headers stay as they came: ``Content-Encoding`` still says the body was sent
   encoded (the transport layer warns about a compressed event stream);
-* ``meta["content_encoding"]`` says what was done: ``{"coding": "gzip", "decoded": true,
+* ``capture.content_encoding`` says what was done: ``{"coding": "gzip", "decoded": true,
   "raw_bytes": ..., "raw_pieces": ...}``, plus ``"error"`` when the body could not be decoded
   (then the chunks hold what decoded before the failure and the capture ends in ``error``, as
   the browser's read of the body fails) and ``"notes"`` for oddities (bytes after the end of
   the compressed data, a compressed stream cut short).
 
-A capture without that key whose headers name an encoding holds the raw bytes: a proxy
+A capture without it whose headers name an encoding holds the raw bytes: a proxy
 recording (the proxy relays raw bytes and records them as relayed), an in-process capture, or
 a capture saved before the kit decoded bodies. :func:`decode_capture` gives the decoded copy of
 such a capture; captures read from files go through it, so old files stay readable and
@@ -58,7 +58,6 @@ ACCEPT_ENCODING = ", ".join(coding for coding in DECODABLE if coding != "x-gzip"
 BROWSER_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
 """Codings a current browser decodes; any other name makes it pass the body through raw."""
 
-META_KEY = "content_encoding"
 _PIECE = 64 * 1024
 """Most compressed bytes handed to zlib at once (keeps each step's output bounded)."""
 
@@ -272,7 +271,7 @@ class BodyDecoder:
         return self.notes
 
     def info(self, error: str | None = None) -> dict[str, Any]:
-        """What goes in ``capture.meta["content_encoding"]``."""
+        """What goes in ``capture.content_encoding``."""
         out: dict[str, Any] = {
             "coding": self.coding or self.header,
             "decoded": self.active and error is None,
@@ -293,9 +292,8 @@ def _step(coding: str) -> _Zlib | _Brotli:
 
 
 def encoding_info(capture: Capture) -> dict[str, Any] | None:
-    """``capture.meta["content_encoding"]`` when a source decoded (or tried to) the body."""
-    info = capture.meta.get(META_KEY)
-    return info if isinstance(info, dict) else None
+    """``capture.content_encoding`` when a source decoded (or tried to) the body."""
+    return capture.content_encoding
 
 
 def decoding_failed(message: str, at_ns: int | None) -> Ending:
@@ -313,7 +311,7 @@ class DecodingRecorder:
 
     ``add`` returns ``False`` once the capture is to stop growing: decoding failed (the
     capture's ending then says so) or the decoded or the raw body passed ``max_bytes`` (the
-    caller ends it at the size limit, :attr:`over_limit`). ``meta["content_encoding"]`` is
+    caller ends it at the size limit, :attr:`over_limit`). ``capture.content_encoding`` is
     kept current after every piece, so an exchange cut by a timeout still says what arrived.
     """
 
@@ -327,7 +325,7 @@ class DecodingRecorder:
         """Nothing to undo: pieces become chunks as they are."""
         self._info: dict[str, Any] | None = None
         if not self.passthrough or self.decoder.notes:
-            self._info = capture.meta[META_KEY] = self.decoder.info()
+            self._info = capture.content_encoding = self.decoder.info()
 
     def add(self, raw: bytes, at_ns: int) -> bool:
         """Decode one raw piece into a chunk (none when it completes no output)."""
@@ -342,7 +340,7 @@ class DecodingRecorder:
             data = decoder.feed(raw)
         except DecodingError as exc:
             self.error = str(exc)
-            self._info = self.capture.meta[META_KEY] = decoder.info(self.error)
+            self._info = self.capture.content_encoding = decoder.info(self.error)
             self.capture.ending = decoding_failed(self.error, at_ns)
             return False
         if data:
@@ -357,19 +355,19 @@ class DecodingRecorder:
         return True
 
     def close(self) -> None:
-        """Note how the encoded data ended, in the capture's meta."""
+        """Note how the encoded data ended, in the capture's ``content_encoding``."""
         if self._info is None:
             return
         if self.error is None:
             self.decoder.close()
-        self._info = self.capture.meta[META_KEY] = self.decoder.info(self.error)
+        self._info = self.capture.content_encoding = self.decoder.info(self.error)
 
 
 def decode_capture(capture: Capture, max_bytes: int | None = None) -> Capture:
     """The capture with its body decoded when it holds raw encoded bytes; else ``capture``.
 
     Raw means: the headers name a coding and no source recorded decoding it (no
-    ``meta["content_encoding"]``), and it is not a HAR import (HAR bodies are saved decoded):
+    ``content_encoding``), and it is not a HAR import (HAR bodies are saved decoded):
     a proxy recording, an in-process capture, or a capture saved before the kit decoded bodies.
     The copy keeps every chunk's arrival time and ends at the size limit past ``max_bytes``
     decoded bytes (by default the larger of the default limit and eight times the raw size);

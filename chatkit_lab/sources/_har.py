@@ -842,7 +842,7 @@ def entry_to_capture(
     if codings_of(coding):
         # DevTools saves the body as the page read it: already decoded by the browser.
         body_size = response.get("bodySize")
-        capture.meta["content_encoding"] = {
+        capture.content_encoding = {
             "coding": coding,
             "decoded": True,
             "by": "browser",
@@ -869,7 +869,7 @@ def entry_to_capture(
         capture.add_chunk(data, end_ns if end_ns is not None else (headers_ns or 0))
     if missing:
         notes.append(MISSING_BODY_MESSAGE)
-        har_meta["body_missing"] = True
+        capture.body_missing = True
         capture.ending = Ending("error", MISSING_BODY_MESSAGE, at_ns=end_ns)
     else:
         capture.ending = Ending("complete", at_ns=end_ns)

@@ -131,7 +131,7 @@ def test_a_check_that_cannot_judge_says_so_as_a_typed_skip() -> None:
 
 
 def test_a_diagnosis_keeps_its_skips_typed_and_readable() -> None:
-    missing = sse_capture(b"", meta={"har": {"body_missing": True}})
+    missing = sse_capture(b"", body_missing=True)
     diagnosis = diagnose_captures([missing])
     assert all(isinstance(item, Skipped) for item in diagnosis.skipped)
     layers = {item.layer for item in diagnosis.skipped}

@@ -126,9 +126,7 @@ def action_stream(replaced: str, *, update: str | None = None) -> StreamContext:
         change = {"type": "widget.root.updated", "widget": root}
         payloads.append({"type": "thread.item.updated", "item_id": update, "update": change})
     payloads.append({"type": "thread.item.replaced", "item": _widget_item(replaced, "19 C")})
-    made = capture(
-        sse(*payloads), kind="threads.custom_action", meta={"thread_items_before": ["wdg_1"]}
-    )
+    made = capture(sse(*payloads), kind="threads.custom_action", thread_items_before=["wdg_1"])
     return StreamContext.of(made)
 
 

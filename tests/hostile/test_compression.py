@@ -166,7 +166,7 @@ async def test_a_compressed_json_reply_is_read_as_json(encoding: str, compress: 
     assert capture.ending.state == "complete", capture.ending
     assert capture.json_body() == json.loads(THREAD)
     assert capture.header("content-encoding") == encoding
-    assert capture.meta["content_encoding"]["raw_bytes"] == len(compress(THREAD))
+    assert capture.content_encoding["raw_bytes"] == len(compress(THREAD))
     diagnosis = diagnose_captures([capture])
     assert not {c for c in codes(diagnosis) if c.startswith("transport.")}, diagnosis.headline()
 
@@ -233,7 +233,7 @@ async def test_a_coding_a_browser_does_not_know_is_passed_through_as_the_browser
             "POST", "/chatkit", headers=JSON_HEADERS, body=ENVELOPE
         )
     assert capture.json_body() == json.loads(THREAD)
-    info = capture.meta["content_encoding"]
+    info = capture.content_encoding
     assert info["decoded"] is False and "does not know" in " ".join(info["notes"])
     assert decode_capture(raw_reply(THREAD, "utf-8")).json_body() == json.loads(THREAD)
     assert "transport.undecodable_body" not in codes(diagnose_captures([capture]))
@@ -304,7 +304,7 @@ def test_a_har_body_is_taken_as_already_decoded_by_the_browser() -> None:
     (capture,) = load_har(har).captures
     assert decode_capture(capture) is capture
     assert capture.json_body() == json.loads(THREAD)
-    assert capture.meta["content_encoding"] == {
+    assert capture.content_encoding == {
         "coding": "gzip",
         "decoded": True,
         "by": "browser",
