@@ -35,7 +35,7 @@ from chatkit_lab.checks._model import (
     checks_of,
     run_checks,
 )
-from chatkit_lab.checks._ordering_machine import ItemTrack, OrderingMachine
+from chatkit_lab.checks._ordering_machine import ItemTrack, OrderingMachine, Violation
 from chatkit_lab.client.protocol import SchemaResult
 from chatkit_lab.sse import Event
 
@@ -54,6 +54,12 @@ def _at_end(stream: StreamContext) -> tuple[int, ...]:
     return (len(stream.events),)
 
 
+def _found(stream: StreamContext, seen: Violation, message: str, facts: tuple[str, ...]) -> Found:
+    """The finding at the event that broke a rule, with the named facts as its evidence."""
+    detail = {name: seen.facts[name] for name in facts}
+    return Found(message, stream.evidence(seen.event, **detail), at=(seen.event.index,))
+
+
 @check(
     code="ordering.thread_not_first",
     layer="ordering",
@@ -66,11 +72,12 @@ def _at_end(stream: StreamContext) -> tuple[int, ...]:
 def thread_not_first(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("thread_not_first"):
         event, first = seen.event, seen.facts["first_item_event"]
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"thread.created arrives at event #{event.index}, after item event #{first}: the "
             "client has no thread to put that item in yet",
-            stream.evidence(event, first_item_event=first),
-            at=(event.index,),
+            ("first_item_event",),
         )
 
 
@@ -132,11 +139,12 @@ def user_message_not_done(stream: StreamContext) -> Iterator[Found]:
 def update_before_added(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("update_before_added"):
         event, facts = seen.event, seen.facts
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index} updates item {facts['item_id']!r} ({facts['update']}) before "
             "any thread.item.added for it: the client has no such item to update",
-            stream.evidence(event, item_id=facts["item_id"], update=facts["update"]),
-            at=(event.index,),
+            ("item_id", "update"),
         )
 
 
@@ -153,16 +161,12 @@ def update_before_added(stream: StreamContext) -> Iterator[Found]:
 def event_after_done(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("event_after_done"):
         event, facts = seen.event, seen.facts
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index} updates item {facts['item_id']!r} ({facts['update']}) after "
             f"its thread.item.{facts['phase']} at event #{facts['finished_at']}",
-            stream.evidence(
-                event,
-                item_id=facts["item_id"],
-                update=facts["update"],
-                finished_at=facts["finished_at"],
-            ),
-            at=(event.index,),
+            ("item_id", "update", "finished_at"),
         )
 
 
@@ -181,12 +185,13 @@ def event_after_done(stream: StreamContext) -> Iterator[Found]:
 def replaced_unknown_item(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("replaced_unknown_item"):
         event, facts = seen.event, seen.facts
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index} replaces {facts['item_type'] or 'item'} {facts['item_id']!r}, "
             "an id the thread never had: the client gets a new item instead of the changed one "
             "(after a reload the store may show the old and the new side by side)",
-            stream.evidence(event, item_id=facts["item_id"]),
-            at=(event.index,),
+            ("item_id",),
         )
 
 
@@ -211,17 +216,12 @@ def duplicate_item_id(stream: StreamContext) -> Iterator[Found]:
             else f"a second {facts['kind']} for {was} {facts['item_id']!r} (first seen at event "
             f"#{facts['first_event']}, already {facts['phase']})"
         )
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index}: duplicate item id {facts['item_id']!r}: {what}; the client "
             "keys items by id, so the later one overwrites the earlier",
-            stream.evidence(
-                event,
-                item_id=facts["item_id"],
-                first_event=facts["first_event"],
-                earlier_type=facts["earlier_type"],
-                later_type=facts["later_type"],
-            ),
-            at=(event.index,),
+            ("item_id", "first_event", "earlier_type", "later_type"),
         )
 
 
@@ -240,17 +240,13 @@ def content_index(stream: StreamContext) -> Iterator[Found]:
         event, facts = seen.event, seen.facts
         parts = facts["parts"]
         existing = "no parts yet" if parts == 0 else f"parts 0..{parts - 1} so far"
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index}: {facts['update']} for content_index "
             f"{facts['content_index']} of {facts['item_id']!r}, which has {existing} "
             f"(expected 0..{parts})",
-            stream.evidence(
-                event,
-                item_id=facts["item_id"],
-                content_index=facts["content_index"],
-                parts=parts,
-            ),
-            at=(event.index,),
+            ("item_id", "content_index", "parts"),
         )
 
 
@@ -310,16 +306,12 @@ def task_index(stream: StreamContext) -> Iterator[Found]:
 def update_wrong_item(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("update_wrong_item"):
         event, facts = seen.event, seen.facts
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"event #{event.index} sends a {facts['update']} update to {facts['item_type']} "
             f"{facts['item_id']!r}; it applies to {facts['expected']} items",
-            stream.evidence(
-                event,
-                item_id=facts["item_id"],
-                update=facts["update"],
-                item_type=facts["item_type"],
-            ),
-            at=(event.index,),
+            ("item_id", "update", "item_type"),
         )
 
 
@@ -369,14 +361,13 @@ def error_event(stream: StreamContext) -> Iterator[Found]:
     for seen in stream.ordering.broke("error_event"):
         event, facts = seen.event, seen.facts
         message = facts["message"]
-        yield Found(
+        yield _found(
+            stream,
+            seen,
             f"the server sent an error event at #{event.index} (code {facts['code']!r}"
             + (f", message {message!r}" if message else "")
             + f", allow_retry={facts['allow_retry']})",
-            stream.evidence(
-                event, code=facts["code"], message=message, allow_retry=facts["allow_retry"]
-            ),
-            at=(event.index,),
+            ("code", "message", "allow_retry"),
         )
 
 

@@ -10,6 +10,7 @@ Each load point's replies and their match with the streamed items are gathered o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from chatkit_lab.capture import Capture
 from chatkit_lab.checks._contexts import LifecycleContext, reply_kind
@@ -17,6 +18,7 @@ from chatkit_lab.checks._model import Evidence, Found, check, checks_of, excerpt
 from chatkit_lab.checks._reload import (
     ItemView,
     Reload,
+    Reply,
     item_text,
     load_fates,
     load_point,
@@ -36,6 +38,18 @@ def _after_items(n: int, reload: Reload) -> tuple[int, ...]:
     return (n, len(reload.streamed))
 
 
+def _bad_reply(
+    reload: Reload, what: str, reply: Reply, at: tuple[int, ...], **detail: Any
+) -> Found:
+    """A load reply that is not the ChatKit reply it should be: its problem, the body quoted."""
+    capture = reply.capture
+    return Found(
+        f"{reload.name}: {what} returned {reply.problem}",
+        Evidence(capture=capture.name, excerpt=excerpt(capture.body), detail=detail),
+        at=at,
+    )
+
+
 @check(
     code="persistence.reload_failed",
     layer="persistence",
@@ -49,14 +63,12 @@ def reload_failed(life: LifecycleContext) -> Iterator[Found]:
     for n, reload in enumerate(life.reloads):
         got = reload.got
         if got is not None and got.problem:
-            yield Found(
-                f"{reload.name}: threads.get_by_id returned {got.problem}",
-                Evidence(
-                    capture=got.capture.name,
-                    excerpt=excerpt(got.capture.body),
-                    detail={"streamed_items": len(reload.streamed)},
-                ),
-                at=_before_items(n),
+            yield _bad_reply(
+                reload,
+                "threads.get_by_id",
+                got,
+                _before_items(n),
+                streamed_items=len(reload.streamed),
             )
 
 
@@ -210,11 +222,7 @@ def items_list_failed(life: LifecycleContext) -> Iterator[Found]:
     for n, reload in enumerate(life.reloads):
         listed = reload.listed
         if listed is not None and listed.problem:
-            yield Found(
-                f"{reload.name}: items.list returned {listed.problem}",
-                Evidence(capture=listed.capture.name, excerpt=excerpt(listed.capture.body)),
-                at=_after_items(n, reload),
-            )
+            yield _bad_reply(reload, "items.list", listed, _after_items(n, reload))
 
 
 @check(
@@ -263,11 +271,7 @@ def pagination(life: LifecycleContext) -> Iterator[Found]:
             continue
         bad = reload.pages[-1]
         if bad.problem:
-            yield Found(
-                f"{reload.name}: {bad.step.name} returned {bad.problem}",
-                Evidence(capture=bad.capture.name, excerpt=excerpt(bad.capture.body)),
-                at=_after_items(n, reload),
-            )
+            yield _bad_reply(reload, bad.step.name, bad, _after_items(n, reload))
             continue
         problems = paging_problems(reload)
         if problems:

@@ -36,8 +36,8 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
-    done_items,
 )
+from chatkit_lab.scenarios._steps import finished, reload_thread
 
 FILE = b"chatkit-lab attachment: three lines of plain text.\nline two\nline three\n"
 
@@ -218,11 +218,10 @@ async def play(session: Session) -> None:
         "send: threads.add_user_message with files",
         attachments=attached,
     )
-    sent_user = [i for i in done_items(message.seen_by_chatkit) if i.get("type") == "user_message"]
+    sent_user = finished(message, "user_message")
     session.facts["attached"] = attached
     session.facts["user_message"] = sent_user[-1] if sent_user else None
-    session.facts["reload"] = await session.load(thread_id, RELOAD)
-    session.facts["reload_capture"] = session.capture_of(f"{RELOAD}: items.list")
+    await reload_thread(session, thread_id, RELOAD)
     removed = await _two_phase(session, "removed")
     if removed is not None:
         deleted = await session.send(

@@ -25,6 +25,7 @@ from chatkit_lab.scenarios._base import (
     done_items,
     item_text,
 )
+from chatkit_lab.scenarios._steps import reload_thread
 from chatkit_lab.sources import StopReading
 
 DELTA = b"assistant_message.content_part.text_delta"
@@ -98,8 +99,7 @@ async def play(session: Session) -> None:
     session.facts["seen"] = seen
     session.facts["stopped_capture"] = capture.name
     await asyncio.sleep(SETTLE_S)
-    session.facts["reload"] = await session.load(thread_id, "reload after stop")
-    session.facts["reload_capture"] = session.capture_of("reload after stop: items.list")
+    await reload_thread(session, thread_id, "reload after stop")
     after = await session.say(
         thread_id, session.prompt("next"), "send after stop: threads.add_user_message"
     )

@@ -26,6 +26,7 @@ from chatkit_lab.scenarios._base import (
     done_items,
     item_text,
 )
+from chatkit_lab.scenarios._steps import finished, reload_thread, require_items
 
 RESULT = {"text": "hello from the editor"}
 """What the kit's stand-in for ``onClientTool`` returns."""
@@ -37,13 +38,8 @@ MAX_CHAIN = 4
 async def play(session: Session) -> None:
     create = await session.create_thread(session.prompt("ask"))
     thread_id = session.require_thread(create)
-    calls = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "client_tool_call"]
-    if not calls:
-        session.not_offered(
-            "the reply held no client_tool_call item: the backend offers no client tools, or "
-            "needs other words (--prompt client-tool.ask=...)",
-            create,
-        )
+    calls = finished(create, "client_tool_call")
+    require_items(session, create, calls, "client_tool_call", "offers no client tools")
     call = calls[-1]
     chain = [_link(call, create.capture.name)]
     name = "tool output: threads.add_client_tool_output"
@@ -55,11 +51,8 @@ async def play(session: Session) -> None:
             "stream",
         )
         continuation = done_items(output.seen_by_chatkit)
-        pending = [
-            i
-            for i in continuation
-            if i.get("type") == "client_tool_call" and i.get("status", "pending") == "pending"
-        ]
+        calls = finished(output, "client_tool_call")
+        pending = [i for i in calls if i.get("status", "pending") == "pending"]
         if not pending:
             break
         # a chain of tool calls: the page runs each one, as onClientTool would
@@ -70,9 +63,8 @@ async def play(session: Session) -> None:
         chain=chain,
         continuation=continuation,
         continuation_capture=output.capture.name,
-        reload=await session.load(thread_id, RELOAD),
-        reload_capture=session.capture_of(f"{RELOAD}: items.list"),
     )
+    await reload_thread(session, thread_id, RELOAD)
 
 
 def unsaved_tool_output(method: str, item: dict[str, Any]) -> list[dict[str, Any]]:

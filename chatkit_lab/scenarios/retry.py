@@ -22,6 +22,7 @@ from chatkit_lab.scenarios._base import (
     done_items,
     item_text,
 )
+from chatkit_lab.scenarios._steps import reload_thread
 
 RELOAD = "reload after retry"
 
@@ -45,7 +46,6 @@ async def play(session: Session) -> None:
         {"thread_id": thread_id, "item_id": user["id"]},
         "stream",
     )
-    after = await session.load(thread_id, RELOAD)
     kept_upto = next(
         (n for n, item in enumerate(before) if item.get("id") == user["id"]), len(before) - 1
     )
@@ -54,9 +54,8 @@ async def play(session: Session) -> None:
         old_reply=[item for item in streamed if item.get("type") != "user_message"],
         new_reply=[item for item in done_items(retry.seen_by_chatkit)],
         kept=before[: kept_upto + 1],
-        reload=after,
-        reload_capture=session.capture_of(f"{RELOAD}: items.list"),
     )
+    await reload_thread(session, thread_id, RELOAD)
 
 
 SCENARIO = Scenario(

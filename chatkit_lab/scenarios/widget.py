@@ -25,8 +25,8 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
-    done_items,
 )
+from chatkit_lab.scenarios._steps import finished, require_items
 
 CHANGES = ("thread.item.done", "thread.item.replaced", "thread.item.updated", "thread.item.removed")
 MAX_DEPTH = 40
@@ -112,13 +112,8 @@ def _changes(events: list[Any]) -> list[str]:
 async def play(session: Session) -> None:
     create = await session.create_thread(session.prompt("ask"))
     thread_id = session.require_thread(create)
-    widgets = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "widget"]
-    if not widgets:
-        session.not_offered(
-            "the reply held no widget item: the backend shows no widgets, or needs other words "
-            "(--prompt widget.ask=...)",
-            create,
-        )
+    widgets = finished(create, "widget")
+    require_items(session, create, widgets, "widget", "shows no widgets")
     widget = widgets[-1]
     found = actions(widget.get("widget"))
     action = first_action(widget.get("widget"))

@@ -19,8 +19,8 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
-    done_items,
 )
+from chatkit_lab.scenarios._steps import finished, reload_thread, require_items
 
 
 def _tasks(item: dict[str, Any]) -> list[Any]:
@@ -57,12 +57,8 @@ def task_updates(events: list[Any]) -> int:
 async def play(session: Session) -> None:
     create = await session.create_thread(session.prompt("ask"))
     thread_id = session.require_thread(create)
-    flows = [i for i in done_items(create.seen_by_chatkit) if i.get("type") == "workflow"]
-    started = [
-        i
-        for i in done_items(create.seen_by_chatkit, ("thread.item.added",))
-        if i.get("type") == "workflow"
-    ]
+    flows = finished(create, "workflow")
+    started = finished(create, "workflow", ("thread.item.added",))
     if not flows and started:
         # the kit found a workflow it never finished: graded by the ordering layer's
         # ordering.unfinished_item on this stream, never a skip
@@ -71,20 +67,14 @@ async def play(session: Session) -> None:
             "the reply started a workflow and never finished it (no thread.item.done for it)"
         )
         return
-    if not flows:
-        session.not_offered(
-            "the reply held no finished workflow item: the backend shows no workflows, or needs "
-            "other words (--prompt workflow.ask=...)",
-            create,
-        )
+    require_items(session, create, flows, "finished workflow", "shows no workflows")
     session.facts.update(
         workflows=flows,
         updates=task_updates(create.seen_by_chatkit.events),
         added=tasks_added(create.seen_by_chatkit.events),
         stream_capture=create.capture.name,
-        reload=await session.load(thread_id, "reload"),
     )
-    session.facts["reload_capture"] = session.capture_of("reload: items.list")
+    await reload_thread(session, thread_id, "reload")
 
 
 def off_by_one_task_index(payload: dict[str, Any]) -> dict[str, Any]:
