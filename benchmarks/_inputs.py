@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,17 @@ def _entry(
             "_error": None,
         },
         "serverIPAddress": "192.0.2.20",
-        "startedDateTime": f"2026-02-11T14:{number // 60 % 60:02d}:{number % 60:02d}.101Z",
+        "startedDateTime": _started(number),
         "time": 120.5,
         "timings": {"blocked": 1.1, "send": 0.1, "wait": 9.8, "receive": 110.0},
     }
+
+
+def _started(number: int) -> str:
+    """Entry ``number``'s start, a second after the one before (in time order, as a browser
+    writes them, however many entries there are)."""
+    started = datetime(2026, 2, 11, 14, tzinfo=UTC) + timedelta(seconds=number)
+    return started.strftime("%Y-%m-%dT%H:%M:%S.101Z")
 
 
 def write_har(path: Path, total_bytes: int, stream_bytes: int = 1_000_000) -> dict[str, int]:

@@ -13,11 +13,7 @@ fast: the heavy libraries (pandas, the ChatKit SDK, the agents SDK) load only wh
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
-
-__version__ = version("chatkit-lab")
-"""One version, the one ``pyproject.toml`` declares (read from the installed metadata)."""
 
 _EXPORTS: dict[str, str] = {
     # sources: where captures come from
@@ -87,6 +83,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # One version, the one ``pyproject.toml`` declares, read from the installed metadata on
+        # first use (importlib.metadata takes longer to import than the command line's help).
+        from importlib.metadata import version
+
+        globals()[name] = version("chatkit-lab")
+        return globals()[name]
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'chatkit_lab' has no attribute {name!r}")
@@ -100,6 +103,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors; nothing here runs
+    __version__: str
     from chatkit_lab.capture import Capture, load_captures, save_captures
     from chatkit_lab.checks import analyze_capture, analyze_events, check_specs
     from chatkit_lab.diagnosis import (

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from chatkit_lab import __version__
+import chatkit_lab
 from chatkit_lab.cli._diagnose import diagnose_one, emit
 from chatkit_lab.cli._io import (
     JSON_MODE,
@@ -47,7 +47,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"chatkit-lab {__version__}")
+        typer.echo(f"chatkit-lab {chatkit_lab.__version__}")
         raise typer.Exit(0)
 
 
