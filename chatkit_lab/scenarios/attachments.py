@@ -36,8 +36,9 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
+    finished,
+    reload_thread,
 )
-from chatkit_lab.scenarios._steps import finished, reload_thread
 
 FILE = b"chatkit-lab attachment: three lines of plain text.\nline two\nline three\n"
 

@@ -24,8 +24,8 @@ from chatkit_lab.scenarios._base import (
     Session,
     done_items,
     item_text,
+    reload_thread,
 )
-from chatkit_lab.scenarios._steps import reload_thread
 from chatkit_lab.sources import StopReading
 
 DELTA = b"assistant_message.content_part.text_delta"

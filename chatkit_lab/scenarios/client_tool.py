@@ -24,9 +24,11 @@ from chatkit_lab.scenarios._base import (
     ScenarioContext,
     Session,
     done_items,
+    finished,
     item_text,
+    reload_thread,
+    require_items,
 )
-from chatkit_lab.scenarios._steps import finished, reload_thread, require_items
 
 RESULT = {"text": "hello from the editor"}
 """What the kit's stand-in for ``onClientTool`` returns."""

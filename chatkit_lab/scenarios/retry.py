@@ -21,8 +21,8 @@ from chatkit_lab.scenarios._base import (
     Session,
     done_items,
     item_text,
+    reload_thread,
 )
-from chatkit_lab.scenarios._steps import reload_thread
 
 RELOAD = "reload after retry"
 

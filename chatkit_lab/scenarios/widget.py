@@ -25,8 +25,9 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
+    finished,
+    require_items,
 )
-from chatkit_lab.scenarios._steps import finished, require_items
 
 CHANGES = ("thread.item.done", "thread.item.replaced", "thread.item.updated", "thread.item.removed")
 MAX_DEPTH = 40

@@ -19,8 +19,10 @@ from chatkit_lab.scenarios._base import (
     Scenario,
     ScenarioContext,
     Session,
+    finished,
+    reload_thread,
+    require_items,
 )
-from chatkit_lab.scenarios._steps import finished, reload_thread, require_items
 
 
 def _tasks(item: dict[str, Any]) -> list[Any]:
