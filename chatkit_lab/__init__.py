@@ -28,9 +28,9 @@ _EXPORTS: dict[str, str] = {
     "Capture": "chatkit_lab.capture",
     "load_captures": "chatkit_lab.capture",
     "save_captures": "chatkit_lab.capture",
-    # sse: frames and events
-    "parse_bytes": "chatkit_lab.sse",
-    "decode_events": "chatkit_lab.sse",
+    # sse: ChatKit's messages and their events
+    "dispatch_bytes": "chatkit_lab.sse",
+    "decode_messages": "chatkit_lab.sse",
     # checks
     "analyze_capture": "chatkit_lab.checks",
     "analyze_events": "chatkit_lab.checks",
@@ -65,16 +65,16 @@ __all__ = [
     "analyze_capture",
     "analyze_events",
     "check_specs",
-    "decode_events",
+    "decode_messages",
     "diagnose",
     "diagnose_captures",
     "diagnose_scenarios",
     "diagnose_target",
+    "dispatch_bytes",
     "load_captures",
     "load_har",
     "open_app_target",
     "open_target",
-    "parse_bytes",
     "register_secrets",
     "report_markdown",
     "save_captures",
@@ -124,5 +124,5 @@ if TYPE_CHECKING:  # for type checkers and editors; nothing here runs
         RecordingProxy,
         load_har,
     )
-    from chatkit_lab.sse import decode_events, parse_bytes
+    from chatkit_lab.sse import decode_messages, dispatch_bytes
     from chatkit_lab.targets import open_app_target, open_target

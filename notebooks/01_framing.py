@@ -23,7 +23,7 @@
 # each of the report's three backend attempts, record every chunk with its arrival time, and cut
 # the body into messages the way ChatKit does: its host script reads the stream with
 # `@microsoft/fetch-event-source` (a fact from the protocol notes), not with a browser's
-# `EventSource`. A browser's own parser (WHATWG rules) and `httpx-sse` serve only as the
+# `EventSource`. `httpx-sse`, what a Python client of the backend would use, serves as the
 # comparison.
 #
 # The backends sleep a little between events (`delay_s`) so the arrival times show streaming
@@ -42,8 +42,8 @@ from chatkit_lab import HTTPTransport, InProcessTransport, LoopbackServer
 from chatkit_lab.backends import legacy_app, legacy_fetch, reference_app
 from chatkit_lab.checks import check_framing
 from chatkit_lab.client import ClientRequest
-from chatkit_lab.report import chunks_table, frames_table, readable
-from chatkit_lab.sse import dispatch_bytes, parse_bytes
+from chatkit_lab.report import chunks_table, messages_table, readable
+from chatkit_lab.sse import dispatch_bytes
 
 DELAY_S = 0.01
 MESSAGE = "Hello! What can you do?"
@@ -112,7 +112,7 @@ with LoopbackServer(reference_app(delay_s=DELAY_S)) as server:
     )
 
 summary = pd.DataFrame([capture.summary() for capture in captures.values()])
-display(readable(summary.drop(columns=["target"])))
+display(readable(summary.drop(columns=["target", "request"])))
 
 # %% [markdown]
 # Every exchange is a `200` with `text/event-stream` that ended cleanly: the transport layer is
@@ -121,7 +121,7 @@ display(readable(summary.drop(columns=["target"])))
 # ## Chunks: what arrived, and when
 #
 # One row per body chunk: its arrival offset from the request, the gap since the previous chunk
-# and the first bytes (a line break shows as `\n`, so the blank line that ends a frame reads
+# and the first bytes (a line break shows as `\n`, so the blank line that ends a message reads
 # `\n\n`). Here is attempt 3, the report's current backend.
 
 # %%
@@ -157,16 +157,13 @@ for name in ("legacy attempt 2", "reference"):
     display(readable(messages, wrap=("data",)))
 
 # %% [markdown]
-# For comparison, a browser's `EventSource` (WHATWG rules) cuts the same bytes into frames: it
-# reads the same fields, but dispatches a frame only if it has data, treats a line without a
-# colon as a field, and keeps an empty first `data:` line. The kit keeps its byte-level detail
-# (line endings, fields, completeness) for the framing checks; where it and ChatKit's parser
-# disagree, ChatKit's parser is what counts.
+# Each message keeps where it came from: its byte range in the body, the chunk whose blank line
+# dispatched it, and when that chunk arrived. Bytes left at the end without a blank line after
+# them would be a last row, never dispatched.
 
 # %%
-FRAME_COLUMNS = ["frame", "bytes", "chunks", "arrived_ms", "line_ending", "fields", "event"]
-frames = frames_table(captures["legacy attempt 2"]).head(4)[[*FRAME_COLUMNS, "dispatched"]]
-display(readable(frames))
+MESSAGE_COLUMNS = ["message", "bytes", "chunk", "arrived_ms", "event", "dispatched"]
+display(readable(messages_table(captures["legacy attempt 2"]).head(4)[MESSAGE_COLUMNS]))
 
 # %% [markdown]
 # ## Timeline of arrivals
@@ -190,11 +187,12 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Three parsers, the same bytes
+# ## Two parsers, the same bytes
 #
-# The same body goes through ChatKit's parser (`fetch-event-source`), a WHATWG `EventSource`
-# parser and `httpx-sse` (what a Python client would use), each listing what it dispatches as
-# (event name, data, last event id, retry). Agreement means all three dispatch the same messages.
+# The same body goes through ChatKit's parser (`fetch-event-source`) and `httpx-sse` (what a
+# Python client would use), each listing what it dispatches as (event name, data, last event id,
+# retry). Agreement means both dispatch the same messages, so a test written with `httpx-sse`
+# sees what ChatKit sees.
 
 
 # %%
@@ -204,9 +202,6 @@ def opinions(body: bytes) -> dict[str, list[tuple]]:
     return {
         "ChatKit (fetch-event-source)": [
             (m.event or "message", m.data, m.last_event_id, m.retry) for m in dispatch_bytes(body)
-        ],
-        "WHATWG EventSource": [
-            (f.event, f.data, f.last_event_id, f.retry) for f in parse_bytes(body) if f.dispatched
         ],
         "httpx-sse": [(s.event, s.data, s.id, s.retry) for s in EventSource(response).iter_sse()],
     }
@@ -228,10 +223,11 @@ display(readable(agreement))
 # %% [markdown]
 # What a disagreement looks like: a hand-made stream with a keep-alive comment and a block that
 # only sets `retry:`. ChatKit's parser dispatches both as messages with empty data (what the
-# closed UI does with them is not known); a browser's `EventSource` dispatches neither. The kit
-# names that difference instead of hiding it, which is why the framing verdict rests on
-# ChatKit's parser and the other two only serve as the comparison. Each column lists, in order,
-# what one parser dispatches.
+# closed UI does with them is not known); `httpx-sse` yields the `retry:` block as an event and
+# drops the comment, and a browser's `EventSource` dispatches neither. The kit names that
+# difference instead of hiding it, which is why the framing verdict rests on ChatKit's parser
+# and the other only serves as the comparison. Each column lists, in order, what one parser
+# dispatches.
 
 # %%
 odd = b': ping\n\nretry: 1000\n\ndata: {"type":"thread.created"}\n\n'
@@ -244,32 +240,27 @@ display(readable(pd.DataFrame(demo).fillna("(nothing dispatched)")))
 # %% [markdown]
 # ## Conclusion on framing
 #
-# The verdict below is computed from the captures: every frame complete, every message
-# dispatched by ChatKit's parser, no framing finding, and the comparison parsers agreeing.
+# The verdict below is computed from the captures: every message dispatched by ChatKit's parser,
+# nothing left undispatched at the end, no framing error, and the two parsers agreeing.
 
 # %%
 framing_findings = {name: check_framing(capture) for name, capture in captures.items()}
-frames_total = sum(len(capture.frames) for capture in captures.values())
-bad_frames = [
-    (name, frame.index)
-    for name, capture in captures.items()
-    for frame in capture.frames
-    if not (frame.complete and frame.dispatched)
-]
+messages_total = sum(len(capture.messages) for capture in captures.values())
+undispatched = [name for name, capture in captures.items() if capture.dispatch.undispatched]
 errors = [f for found in framing_findings.values() for f in found if f.severity == "error"]
 disagreements = list(agreement.loc[~agreement["agree"], "capture"])
 
-if not bad_frames and not errors and not disagreements:
+if not undispatched and not errors and not disagreements:
     conclusion = (
-        f"**Framing is not the cause:** all {frames_total} frames of the {len(captures)} "
-        "captures (the reference and every legacy attempt) are complete and well-formed, "
-        "ChatKit's parser (fetch-event-source) dispatches every message, and a browser's "
-        "EventSource and httpx-sse agree on every one. `event:` lines or their absence make "
-        "no difference: the client reads the JSON `type` inside `data:`."
+        f"**Framing is not the cause:** ChatKit's parser (fetch-event-source) dispatches all "
+        f"{messages_total} messages of the {len(captures)} captures (the reference and every "
+        "legacy attempt), leaves no bytes undispatched, and httpx-sse agrees on every one. "
+        "`event:` lines or their absence make no difference: the client reads the JSON `type` "
+        "inside `data:`."
     )
 else:
     conclusion = (
-        f"**Framing needs a look:** {len(bad_frames)} frame(s) not dispatched, "
+        f"**Framing needs a look:** bytes left undispatched in {undispatched or 'none'}, "
         f"{len(errors)} framing error(s), the parsers disagree on {disagreements or 'nothing'}."
     )
 display(Markdown(conclusion))

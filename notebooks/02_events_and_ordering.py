@@ -17,7 +17,7 @@
 # %% [markdown]
 # # 02 · Events and ordering: does the client understand what arrives?
 #
-# Notebook 01 showed that every frame arrives and is dispatched. The next question is what the
+# Notebook 01 showed that every message arrives and is dispatched. The next question is what the
 # client makes of each event. ChatKit keys every event on the JSON `type` field and validates it
 # against its own event types (`chatkit.types.ThreadStreamEvent` in the server SDK). The report
 # tried three formats borrowed from other OpenAI APIs; here we put each event next to the
@@ -33,7 +33,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
-from chatkit_lab import analyze_events, decode_events, diagnose, parse_bytes
+from chatkit_lab import analyze_events, decode_messages, diagnose, dispatch_bytes
 from chatkit_lab.report import findings_table, readable, table
 
 # %% [markdown]
@@ -162,7 +162,7 @@ scrambled = [first_user] + [
 ]
 body = b"".join(f"data: {e.data}\n\n".encode() for e in scrambled)
 scrambled_analysis = analyze_events(
-    decode_events(parse_bytes(body)), "threads.create", "scrambled reference"
+    decode_messages(dispatch_bytes(body)), "threads.create", "scrambled reference"
 )
 scrambled_findings = findings_table(scrambled_analysis).query("layer == 'ordering'")
 display(readable(scrambled_findings[["code", "summary"]], wrap=("summary",)))

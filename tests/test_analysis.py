@@ -35,7 +35,7 @@ from chatkit_lab.checks._analysis import analyze_capture, analyze_events
 from chatkit_lab.report import findings_table
 from chatkit_lab.report import table as report_table
 from chatkit_lab.report._tables import ANALYSIS_COLUMNS as TABLE_COLUMNS
-from chatkit_lab.sse import Event, decode_events, parse_bytes
+from chatkit_lab.sse import Event, decode_messages, dispatch_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 REPLY = ["Hello", " from", " the", " reference", " server."]
@@ -169,7 +169,7 @@ async def sdk_conversation(reply: list[str] | None = None) -> tuple[bytes, bytes
 
 
 def events_of(raw: bytes) -> list[Event]:
-    return decode_events(parse_bytes(raw))
+    return decode_messages(dispatch_bytes(raw))
 
 
 def stream(name: str) -> list[Event]:

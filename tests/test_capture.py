@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from chatkit_lab.capture import (
@@ -16,7 +17,7 @@ from chatkit_lab.capture import (
     save_captures,
 )
 from chatkit_lab.errors import CaptureFormatError
-from chatkit_lab.report import chunks_table, events_table, frames_table
+from chatkit_lab.report import chunks_table, events_table, messages_table
 
 STREAM = [
     b'data: {"type":"thread.created","thread":{"id":"thr_1"}}\n\n',
@@ -246,25 +247,26 @@ def test_the_chunks_table_has_one_row_per_chunk_with_gaps() -> None:
     assert list(table["bytes"]) == [len(data) for data in STREAM]
 
 
-def test_the_frames_table_has_one_row_per_frame_including_undispatched() -> None:
-    table = frames_table(make_capture())
+def test_the_messages_table_has_a_row_per_message_chatkit_got_and_one_for_an_unended_tail() -> None:
+    table = messages_table(make_capture([*STREAM, b"data: cut"]))
     assert list(table.columns) == [
-        "frame",
+        "message",
         "bytes",
-        "chunks",
+        "chunk",
         "arrived_ms",
-        "line_ending",
-        "fields",
         "event",
         "id",
+        "retry",
         "dispatched",
-        "complete",
         "data",
         "notes",
     ]
-    assert list(table["dispatched"]) == [True, True, False, True]
-    assert list(table["chunks"]) == ["0", "1..2", "2", "2"]
-    assert list(table["arrived_ms"]) == [2.0, 82.0, 82.0, 82.0]
+    assert list(table["dispatched"]) == [True, True, True, True, False]
+    assert list(table["chunk"]) == [0, 2, 2, 2, 3]
+    assert list(table["arrived_ms"])[:4] == [2.0, 82.0, 82.0, 82.0]
+    assert pd.isna(table["arrived_ms"].iloc[4])
+    assert table["data"].iloc[2] == "" and table["data"].iloc[4] == "cut"
+    assert "never dispatches" in table["notes"].iloc[4]
 
 
 def test_the_events_table_has_one_row_per_dispatched_event() -> None:

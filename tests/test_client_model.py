@@ -15,7 +15,7 @@ from chatkit_lab.client import (
     ClientState,
     replay,
 )
-from chatkit_lab.sse import Event, decode_events, parse_bytes
+from chatkit_lab.sse import Event, decode_messages, dispatch_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 TS = "2026-02-11T10:00:00"
@@ -23,11 +23,11 @@ TS = "2026-02-11T10:00:00"
 
 def events_of(*payloads: dict[str, Any]) -> list[Event]:
     raw = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
-    return decode_events(parse_bytes(raw))
+    return decode_messages(dispatch_bytes(raw))
 
 
 def stream(name: str) -> list[Event]:
-    return decode_events(parse_bytes((STREAMS / name).read_bytes()))
+    return decode_messages(dispatch_bytes((STREAMS / name).read_bytes()))
 
 
 def item(kind: str, item_id: str, item_type: str, text: str | None) -> dict[str, Any]:

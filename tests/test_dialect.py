@@ -14,13 +14,13 @@ from chatkit_lab.checks.dialect import (
     dialect_counts,
 )
 from chatkit_lab.checks.schema import check_dialect
-from chatkit_lab.sse import Event, decode_events, parse_bytes
+from chatkit_lab.sse import Event, decode_messages, dispatch_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 
 
 def events_of(raw: bytes) -> list[Event]:
-    return decode_events(parse_bytes(raw))
+    return decode_messages(dispatch_bytes(raw))
 
 
 def one(payload: object, event: str | None = None) -> Event:

@@ -7,9 +7,10 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from whatwg import Frame, FrameParser, parse_bytes, parse_frames
 
 from chatkit_lab.capture import Chunk
-from chatkit_lab.sse import BOM, Frame, FrameParser, parse_bytes, parse_frames
+from chatkit_lab.sse import BOM
 
 
 def dispatched(frames: list[Frame]) -> list[tuple[str, str]]:

@@ -21,14 +21,12 @@ from chatkit_lab import (
     ChatKitLabError,
     analyze_capture,
     analyze_events,
-    decode_events,
     diagnose_captures,
-    parse_bytes,
 )
 from chatkit_lab.capture import END_STATES, Chunk, Ending, RequestRecord
 from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, CHATKIT_ITEM_TYPES, KNOWN_TYPES
-from chatkit_lab.report import events_table, findings_table, frames_table, table
-from chatkit_lab.sse import FrameParser, parse_frames
+from chatkit_lab.report import events_table, findings_table, messages_table, table
+from chatkit_lab.sse import MessageParser, decode_messages, dispatch_bytes, dispatch_messages
 
 T = TypeVar("T")
 
@@ -270,10 +268,8 @@ def survives(stage: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return None
 
 
-def frame_key(frames: list[Any]) -> list[tuple[Any, ...]]:
-    return [
-        (f.start, f.end, f.data, f.event, f.id, f.retry, f.dispatched, f.complete) for f in frames
-    ]
+def message_key(messages: list[Any]) -> list[tuple[Any, ...]]:
+    return [(m.start, m.end, m.data, m.event, m.id, m.retry, m.last_event_id) for m in messages]
 
 
 # -- framing ---------------------------------------------------------------------------------
@@ -281,29 +277,32 @@ def frame_key(frames: list[Any]) -> list[tuple[Any, ...]]:
 
 @FUZZ
 @given(body_and_chunks())
-def test_the_frame_parser_takes_any_bytes_in_any_chunking(
+def test_chatkits_message_parser_takes_any_bytes_in_any_chunking(
     sample: tuple[bytes, list[bytes]],
 ) -> None:
     body, pieces = sample
-    parser = FrameParser()
+    parser = MessageParser()
     for index, piece in enumerate(pieces):
         survives(parser.feed, piece, index, index * 1000)
     survives(parser.close)
-    for frame in parser.frames:
-        assert 0 <= frame.start <= frame.end <= len(body)
-        assert frame.dispatched <= frame.complete
+    ends = [0]
+    for message in parser.messages:
+        assert ends[-1] <= message.start <= message.end <= len(body)
+        ends.append(message.end)
+    if parser.undispatched is not None:
+        assert ends[-1] <= parser.undispatched[0] <= parser.undispatched[1] == len(body)
 
 
 @FUZZ
 @given(body_and_chunks())
-def test_frames_do_not_depend_on_how_the_bytes_were_chunked(
+def test_messages_do_not_depend_on_how_the_bytes_were_chunked(
     sample: tuple[bytes, list[bytes]],
 ) -> None:
     body, pieces = sample
-    whole = survives(parse_bytes, body)
-    split = survives(parse_frames, pieces)
+    whole = survives(dispatch_bytes, body)
+    split = survives(dispatch_messages, pieces)
     assert whole is not None and split is not None
-    assert frame_key(split) == frame_key(whole)
+    assert message_key(split) == message_key(whole)
 
 
 # -- decoding --------------------------------------------------------------------------------
@@ -311,11 +310,11 @@ def test_frames_do_not_depend_on_how_the_bytes_were_chunked(
 
 @FUZZ
 @given(body_and_chunks())
-def test_decoding_takes_the_frames_of_any_bytes(sample: tuple[bytes, list[bytes]]) -> None:
+def test_decoding_takes_the_messages_of_any_bytes(sample: tuple[bytes, list[bytes]]) -> None:
     _, pieces = sample
-    frames = survives(parse_frames, pieces) or []
-    events = survives(decode_events, frames) or []
-    assert len(events) == sum(frame.dispatched for frame in frames)
+    messages = survives(dispatch_messages, pieces) or []
+    events = survives(decode_messages, messages) or []
+    assert len(events) == sum(bool(message.data) for message in messages)
     for event in events:
         assert (event.decode_error is None) == isinstance(event.payload, dict)
 
@@ -324,7 +323,7 @@ def test_decoding_takes_the_frames_of_any_bytes(sample: tuple[bytes, list[bytes]
 @given(st.lists(payloads, max_size=6), st.data())
 def test_decoding_and_analysis_take_any_json_payload(payload_list: list[Any], data: Any) -> None:
     body = b"".join(b"data: " + json.dumps(payload).encode() + b"\n\n" for payload in payload_list)
-    events = decode_events(parse_bytes(body))
+    events = decode_messages(dispatch_bytes(body))
     assert [event.payload for event in events] == payload_list
     analysis = survives(analyze_events, events, data.draw(request_types))
     if analysis is not None:
@@ -342,7 +341,7 @@ def test_event_analysis_takes_chatkit_looking_events_with_holes(
     events_json: list[dict[str, Any]], request_type: str | None
 ) -> None:
     body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events_json)
-    events = decode_events(parse_bytes(body))
+    events = decode_messages(dispatch_bytes(body))
     analysis = survives(analyze_events, events, request_type, "fuzz")
     if analysis is not None:
         assert all(item.layer for item in analysis.findings)
@@ -368,7 +367,7 @@ def test_capture_analysis_and_diagnosis_take_any_exchange(capture: Capture) -> N
         survives(diagnosis.headline)
         survives(lambda: findings_table(diagnosis))
     survives(capture.summary)
-    survives(frames_table, capture)
+    survives(messages_table, capture)
     survives(events_table, capture)
 
 
@@ -388,6 +387,6 @@ def test_any_capture_survives_saving_and_loading_byte_for_byte(capture: Capture)
 
 def test_a_payload_nested_too_deeply_to_decode_is_a_decode_error_not_a_crash() -> None:
     body = b"data: " + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"\n\n"
-    events = decode_events(parse_bytes(body))
+    events = decode_messages(dispatch_bytes(body))
     assert events[0].decode_error is not None and "nested too deeply" in events[0].decode_error
     assert analyze_events(events).codes[0] == "decoding.not_json"

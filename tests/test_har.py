@@ -13,6 +13,7 @@ from chatkit.types import ThreadStreamEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
+from whatwg import parse_frames
 
 from chatkit_lab.capture import Capture, RequestRecord, load_captures
 from chatkit_lab.errors import HarFormatError
@@ -117,7 +118,7 @@ def test_the_chrome_stream_decodes_into_valid_chatkit_events_in_the_documented_o
     assert stream.status == 200
     assert stream.is_event_stream
     assert [event.type for event in stream.events] == REFERENCE_ORDER
-    assert all(frame.dispatched and frame.complete for frame in stream.frames)
+    assert all(frame.dispatched and frame.complete for frame in parse_frames(stream.chunks))
     adapter: TypeAdapter[Any] = TypeAdapter(ThreadStreamEvent)
     for event in stream.events:
         assert event.ok
@@ -349,8 +350,8 @@ def test_json_that_is_not_a_har_is_rejected_with_a_clear_message() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[1, 2]", "the JSON is a list"),
-        ('{"log": []}', "'log' is a list"),
+        ("[1, 2]", "the JSON is an array"),
+        ('{"log": []}', "'log' is an array"),
         ('{"log": {"version": "1.2"}}', "no 'entries' list"),
         ('{"log": {"entries": {}}}', "'log.entries' is an object"),
         ("{} {}", "more than one JSON value"),

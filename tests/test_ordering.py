@@ -9,14 +9,14 @@ import pytest
 
 from chatkit_lab.checks import check_specs
 from chatkit_lab.checks.ordering import check_ordering
-from chatkit_lab.sse import Event, decode_events, parse_bytes
+from chatkit_lab.sse import Event, decode_messages, dispatch_bytes
 
 TS = "2026-02-11T10:00:00"
 
 
 def events_of(*payloads: dict[str, Any]) -> list[Event]:
     raw = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
-    return decode_events(parse_bytes(raw))
+    return decode_messages(dispatch_bytes(raw))
 
 
 def thread_created() -> dict[str, Any]:

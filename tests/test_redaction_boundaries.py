@@ -45,9 +45,9 @@ from chatkit_lab.report import (
     chunks_table,
     events_table,
     findings_table,
-    frames_table,
     lifecycle_notes,
     lifecycle_table,
+    messages_table,
     reload_tables,
     summary_by_code,
 )
@@ -228,7 +228,7 @@ def test_capture_tables_and_summary_are_redacted_with_the_current_redactor() -> 
     shown = "\n".join(
         [
             chunks_table(capture).to_string(),
-            frames_table(capture).to_string(),
+            messages_table(capture).to_string(),
             events_table(capture).to_string(),
             json.dumps(capture.summary()),
         ]

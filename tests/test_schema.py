@@ -19,7 +19,7 @@ from chatkit_lab.checks import check_specs
 from chatkit_lab.checks.decoding import check_decoding
 from chatkit_lab.checks.schema import check_schema
 from chatkit_lab.client.protocol import CHATKIT_EVENT_TYPES, validate_item, validate_payload
-from chatkit_lab.sse import Event, decode_events, parse_bytes
+from chatkit_lab.sse import Event, decode_messages, dispatch_bytes
 
 STREAMS = Path(__file__).parent / "streams"
 NOW = datetime(2026, 2, 11, 10, 0, 0)
@@ -27,7 +27,7 @@ TS_TEXT = "2026-02-11T10:00:00"
 
 
 def events_of(raw: bytes) -> list[Event]:
-    return decode_events(parse_bytes(raw))
+    return decode_messages(dispatch_bytes(raw))
 
 
 def sdk_json(model: object) -> dict:

@@ -2,14 +2,16 @@
 
 A :class:`Capture` holds the request as sent, the response status and headers, every body chunk
 as received (bytes plus a monotonic arrival offset in nanoseconds from the moment the request was
-sent), and how the exchange ended. Frames and events are derived from the chunks on demand (by
-:mod:`chatkit_lab.sse`), so a capture loaded from disk is analysed exactly like a fresh one.
+sent), and how the exchange ended. The messages ChatKit's parser dispatches and their events are
+derived from the chunks on demand (by :mod:`chatkit_lab.sse`), so a capture loaded from disk is
+analysed exactly like a fresh one.
 
 Saved form (JSON Lines, redacted when saved): one ``capture`` header record, one ``chunk``
-record per chunk, derived ``frame`` and ``event`` records for readers (ignored on load: they are
-recomputed), and an ``end`` record that lets a truncated file be told apart from a complete one.
-A file is written whole or not at all (to a ``.partial`` file first, then renamed). The tables of
-a capture are the presentation stage's (:mod:`chatkit_lab.report`).
+record per chunk, derived ``message`` and ``event`` records for readers (ignored on load: they
+are recomputed, and so are the ``frame`` records of files from earlier versions), and an ``end``
+record that lets a truncated file be told apart from a complete one. A file is written whole or
+not at all (to a ``.partial`` file first, then renamed). The tables of a capture are the
+presentation stage's (:mod:`chatkit_lab.report`).
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ from chatkit_lab.redact import Redactor, current_redactor
 from chatkit_lab.sse import (
     BrowserJson,
     Event,
-    Frame,
     Message,
     MessageParser,
     browser_json_body,
     decode_messages,
     may_differ,
     parse_browser_json,
-    parse_frames,
     run_message_parser,
 )
 
@@ -199,8 +199,6 @@ class Capture:
         self._derived_key: tuple[int, int] | None = None
         self._dispatch: MessageParser = MessageParser()
         self._events: list[Event] = []
-        self._frames_key: tuple[int, int] | None = None
-        self._frames: list[Frame] = []
         self._body_key: tuple[int, int] | None = None
         self._body_json: BrowserJson = BrowserJson()
         self._size_memo: tuple[list[Chunk], int, Chunk | None, int] | None = None
@@ -289,18 +287,6 @@ class Capture:
         return self._dispatch
 
     @property
-    def frames(self) -> list[Frame]:
-        """SSE frames as a browser's ``EventSource`` (WHATWG) cuts them, undispatched ones too.
-
-        The byte-level second opinion; the events the checks judge come from :attr:`messages`.
-        """
-        key = self._key()
-        if key != self._frames_key:
-            self._frames = parse_frames(self.chunks)
-            self._frames_key = key
-        return self._frames
-
-    @property
     def events(self) -> list[Event]:
         """Decoded events: the messages ChatKit's parser dispatches that carry data.
 
@@ -382,7 +368,7 @@ def capture_summary(capture: Capture, redactor: Redactor | None = None) -> dict[
         "content_type": capture.content_type,
         "chunks": len(capture.chunks),
         "bytes": capture.size,
-        "frames": len(capture.frames),
+        "messages": len(capture.messages),
         "events": len(capture.events),
         "ended": capture.ending.state,
         "duration_ms": (
@@ -474,8 +460,8 @@ def capture_records(capture: Capture) -> Iterator[dict[str, Any]]:
             "offset_ns": chunk.offset_ns,
             **_encode_bytes(chunk.data),
         }
-    for frame in capture.frames:
-        yield {"record": "frame", "capture": capture.id, **frame.to_dict()}
+    for message in capture.messages:
+        yield {"record": "message", "capture": capture.id, **message.to_dict()}
     for event in capture.events:
         yield {"record": "event", "capture": capture.id, **event.to_dict()}
     yield {
@@ -586,7 +572,7 @@ def load_captures(path: str | Path) -> list[Capture]:
             if not isinstance(offset, int):
                 raise CaptureFormatError(f"{where}: chunk without an integer offset_ns")
             current.add_chunk(_decode_bytes(record, where), offset)
-        elif kind in ("frame", "event"):
+        elif kind in ("message", "event", "frame"):  # derived: recomputed from the chunks
             continue
         elif kind == "end":
             if record.get("chunks") != len(current.chunks) or record.get("bytes") != current.size:

@@ -3,9 +3,9 @@
 ChatKit's host script parses every stream with ``@microsoft/fetch-event-source`` (a fact read
 from the host script; see the protocol notes), so these checks read the messages that parser
 dispatches (:attr:`chatkit_lab.Capture.messages`, :mod:`chatkit_lab.sse`). A browser's own
-``EventSource`` (WHATWG) is the second opinion: where the two dispatch different things for the
-same bytes, the layer says so (``framing.empty_message``, ``framing.parser_divergence``), with
-the rule and the byte range. Each check reads one :class:`~chatkit_lab.checks.ExchangeContext`
+``EventSource`` follows other rules (WHATWG): where ChatKit's parser applied a rule of its own to
+the bytes, the layer says so (``framing.empty_message``, ``framing.parser_divergence``), with the
+rule and the byte range. Each check reads one :class:`~chatkit_lab.checks.ExchangeContext`
 whose reply is an event stream.
 """
 
@@ -27,7 +27,7 @@ from chatkit_lab.checks._model import (
     excerpt,
     run_checks,
 )
-from chatkit_lab.sse import Message, whatwg_differences
+from chatkit_lab.sse import BOM, Message
 
 __all__ = ["check_framing"]
 
@@ -202,15 +202,14 @@ def empty_message(exchange: ExchangeContext) -> Iterator[Found]:
     empty = [m for m in messages if not m.data and not m.event and not m.id]
     if not empty:
         return
-    unclear = [m.index for m in empty if m.retry is None and m.end - m.start > 2]
-    whatwg = whatwg_differences(messages, capture.frames, unclear) if unclear else {}
+    body = capture.body if any(m.end - m.start > 2 for m in empty) else b""
     groups: dict[str, list[Message]] = {}
     for message in empty:
         if message.retry is not None:
             cause = "retry"
         elif message.end - message.start <= 2:
             cause = "blank"
-        elif message.index not in whatwg:
+        elif _has_data_line(body, message):
             cause = "data"  # WHATWG dispatches it too: an empty data: line
         else:
             cause = "comment"
@@ -230,6 +229,16 @@ def empty_message(exchange: ExchangeContext) -> Iterator[Found]:
         )
 
 
+def _has_data_line(body: bytes, message: Message) -> bool:
+    """Whether the message's block has a ``data`` line (with or without a colon), which makes a
+    browser's ``EventSource`` dispatch it too; a BOM at the start of the stream is dropped."""
+    block = body[message.start : message.end]
+    if message.start == 0:
+        block = block.removeprefix(BOM)
+    return any(line == b"data" or line.startswith(b"data:") for line in _LINE_END.split(block))
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _VARIABLE = re.compile(r"'[^']*'…?|-?\d+(?:\.\d+)?|inf")
 
 
@@ -237,13 +246,14 @@ _VARIABLE = re.compile(r"'[^']*'…?|-?\d+(?:\.\d+)?|inf")
     code="framing.parser_divergence",
     layer="framing",
     severity="info",
-    description="ChatKit's parser (fetch-event-source) and a browser's EventSource (WHATWG) read "
-    "a block differently. Where they differ: a line without a colon is ignored (WHATWG: a field "
+    description="ChatKit's parser (fetch-event-source) applied a rule of its own to a block, "
+    "where a browser's EventSource (WHATWG) follows another, so tests with other SSE clients may "
+    "not show what ChatKit gets. Its rules: a line without a colon is ignored (WHATWG: a field "
     "with an empty value, so 'data' adds an empty data line); empty data: lines before the first "
     "non-empty one are dropped (WHATWG keeps them as leading newlines); a BOM at the start of any "
     "field name or value is dropped (WHATWG: only at the start of the stream); retry: is read "
     "with parseInt ('12abc' is 12, '-5' is -5; WHATWG: ASCII digits only); an id holding NUL is "
-    "kept (WHATWG ignores it); the event name is '' when none is set (WHATWG: 'message').",
+    "kept (WHATWG ignores it).",
     expectation="The SDK's framing (data: <json> and a blank line per event) reads the same "
     "under both; the kit judges what ChatKit's parser dispatches.",
     fix="Write each event as b'data: ' + json + b'\\n\\n' with 'field: value' lines only "
@@ -251,31 +261,21 @@ _VARIABLE = re.compile(r"'[^']*'…?|-?\d+(?:\.\d+)?|inf")
 )
 def parser_divergence(exchange: ExchangeContext) -> Iterator[Found]:
     capture = exchange.capture
-    messages = capture.messages
-    noted = [m.index for m in messages if m.notes and any("WHATWG" in n for n in m.notes)]
-    if not noted:
-        return
-    # Only where WHATWG really dispatches something else (a BOM at the start of the stream, say,
-    # is dropped by both).
-    whatwg = whatwg_differences(messages, capture.frames, noted)
     groups: dict[str, tuple[str, list[Message]]] = {}
-    for index in whatwg:
-        message = messages[index]
+    for message in capture.messages:
         for note in message.notes:
             if "WHATWG" in note:
-                key = _VARIABLE.sub("…", note)
-                groups.setdefault(key, (note, []))[1].append(message)
+                groups.setdefault(_VARIABLE.sub("…", note), (note, []))[1].append(message)
     for note, group in groups.values():
         first = group[0]
-        other = whatwg[first.index]
         yield Found(
             f"{len(group)} message(s): {note}; ChatKit gets data {excerpt(first.data, 60)!r} "
-            f"(first at bytes {_range(first)}), {other}",
+            f"(first at bytes {_range(first)})",
             Evidence(
                 capture=capture.name,
                 byte_range=first.byte_range,
                 excerpt=excerpt(first.data),
-                detail={**_grouped(group), "whatwg": other},
+                detail=_grouped(group),
             ),
             at=(first.index,),
         )

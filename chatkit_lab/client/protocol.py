@@ -23,7 +23,7 @@ from typing import Any
 import chatkit.types as chatkit_types
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chatkit_lab.sse import Event
+from chatkit_lab.sse import Event, json_kind
 
 __all__ = [
     "CHATKIT_EVENT_TYPES",
@@ -275,24 +275,8 @@ def _show(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
-    kind = _json_kind(value)
+    kind = json_kind(value)
     return kind if value is None else f"{kind} {_show(value)}"
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 _EXPECTED_KIND = {

@@ -9,7 +9,7 @@ side (:func:`compare`), a stream's :class:`~chatkit_lab.checks.EventAnalysis` on
 a :class:`~chatkit_lab.checks.Reload` the streamed items beside the reloaded ones, a
 :class:`~chatkit_lab.sources.HarImport` one row per HAR entry, any other list one row per item
 (dicts or dataclasses, such as a recording store's ``rows()``); :func:`findings_table` and
-:func:`summary_by_code` show findings, :func:`chunks_table`, :func:`frames_table` and
+:func:`summary_by_code` show findings, :func:`chunks_table`, :func:`messages_table` and
 :func:`events_table` a capture's chunks, SSE frames and events.
 
 Each function here redacts with the diagnosis's own redactor (the secrets its run was given)
@@ -38,6 +38,7 @@ from chatkit_lab.client import Lifecycle, body_shape, path_of
 from chatkit_lab.diagnosis import Conformance, Diagnosis
 from chatkit_lab.redact import Redactor, current_redactor, redactor_for, shorten
 from chatkit_lab.sources import HarImport
+from chatkit_lab.sse import Message
 
 
 def redact_dataframe(frame: pd.DataFrame, redactor: Redactor | None = None) -> pd.DataFrame:
@@ -417,23 +418,21 @@ def transcripts(diagnosis: Diagnosis, redactor: Redactor | None = None) -> list[
     return out
 
 
-# -- a capture: its chunks, SSE frames and events --------------------------------------------
+# -- a capture: its chunks, the messages ChatKit's parser dispatched, their events -----------
 
 PREVIEW_LIMIT = 60
 DATA_LIMIT = 80
 
 CHUNK_COLUMNS = ["chunk", "arrived_ms", "gap_ms", "bytes", "preview"]
-FRAME_COLUMNS = [
-    "frame",
+MESSAGE_COLUMNS = [
+    "message",
     "bytes",
-    "chunks",
+    "chunk",
     "arrived_ms",
-    "line_ending",
-    "fields",
     "event",
     "id",
+    "retry",
     "dispatched",
-    "complete",
     "data",
     "notes",
 ]
@@ -477,32 +476,36 @@ def chunks_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataF
     return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
 
 
-def frames_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
-    """One row per SSE frame: byte range, chunks, arrival, line endings, fields, dispatch."""
+def messages_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:
+    """One row per message ChatKit's parser dispatched: byte range, chunk, arrival, fields, notes.
+
+    Bytes left at the end without a blank line after them are a last row, never dispatched.
+    """
+    dispatch = capture.dispatch
     rows = []
-    for frame in capture.frames:
-        rows.append(
-            {
-                "frame": frame.index,
-                "bytes": f"{frame.start}..{frame.end}",
-                "chunks": (
-                    str(frame.first_chunk)
-                    if frame.first_chunk == frame.last_chunk
-                    else f"{frame.first_chunk}..{frame.last_chunk}"
-                ),
-                "arrived_ms": frame.arrived_ns / 1e6 if capture.timing else None,
-                "line_ending": frame.line_ending,
-                "fields": ",".join(name for name, _ in frame.fields),
-                "event": frame.event,
-                "id": frame.id,
-                "dispatched": frame.dispatched,
-                "complete": frame.complete,
-                "data": frame.data,
-                "notes": "; ".join(frame.notes),
-            }
-        )
-    table = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    for message in capture.messages:
+        rows.append(_message_row(message, capture.timing, dispatched=True))
+    if dispatch.unterminated is not None:
+        row = _message_row(dispatch.unterminated, capture.timing, dispatched=False)
+        row["notes"] = "; ".join([*dispatch.tail_notes, *dispatch.unterminated.notes])
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=MESSAGE_COLUMNS)
     return _scrubbed(table, redactor, {"data": DATA_LIMIT})
+
+
+def _message_row(message: Message, timing: bool, *, dispatched: bool) -> dict[str, Any]:
+    return {
+        "message": message.index,
+        "bytes": f"{message.start}..{message.end}",
+        "chunk": message.chunk,
+        "arrived_ms": message.arrived_ns / 1e6 if timing and dispatched else None,
+        "event": message.event,
+        "id": message.id,
+        "retry": message.retry,
+        "dispatched": dispatched,
+        "data": message.data,
+        "notes": "; ".join(message.notes),
+    }
 
 
 def events_table(capture: Capture, redactor: Redactor | None = None) -> pd.DataFrame:

@@ -48,6 +48,7 @@ from chatkit_lab.errors import HarFormatError
 from chatkit_lab.redact import MAX_SECRETS, Redactor, har_entry_secrets, register_secrets
 from chatkit_lab.sources._base import gc_paused
 from chatkit_lab.sources._encoding import codings_of
+from chatkit_lab.sse import json_kind
 
 __all__ = [
     "EMPTY_STREAM_MESSAGE",
@@ -557,24 +558,9 @@ def check_har(har: dict[str, Any], name: str) -> dict[str, Any]:
         raise HarFormatError(f"{name}: the HAR 'log' has no 'entries' list")
     if not isinstance(entries, list):
         raise HarFormatError(
-            f"{name}: the HAR 'log.entries' is {json_kind(entries)}, expected a list"
+            f"{name}: the HAR 'log.entries' is {json_kind(entries)}, expected an array"
         )
     return log
-
-
-def json_kind(value: Any) -> str:
-    """``an object``, ``a list``, ... for messages."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    return "a number"
 
 
 def name_version(value: Any) -> str:
@@ -737,7 +723,7 @@ def stream_entries(path: Path, head: HarHead) -> Iterator[Any]:
                 continue
             elif prefix == "log.entries":
                 if event != "start_array":
-                    raise StreamFallback("'log.entries' is not a list")
+                    raise StreamFallback("'log.entries' is not an array")
                 in_entries = True
             elif prefix == "log" and event not in ("start_map", "map_key", "end_map"):
                 raise StreamFallback("'log' is not an object")
@@ -887,7 +873,7 @@ def _headers(
         problems.append(f"{which} has no 'headers' list")
         return headers, pseudo
     if not isinstance(raw, list):
-        problems.append(f"{which} 'headers' is {json_kind(raw)}, not a list; ignored")
+        problems.append(f"{which} 'headers' is {json_kind(raw)}, not an array; ignored")
         return headers, pseudo
     bad = 0
     for item in raw:

@@ -1,14 +1,16 @@
-"""The SSE stage: response bytes to the messages a client dispatches, and their JSON payloads.
+"""The SSE stage: response bytes to the messages ChatKit's client dispatches, and their JSON.
 
-:class:`MessageParser` follows ``@microsoft/fetch-event-source``, the parser ChatKit's host script
-uses: what ChatKit's UI really gets, and what the kit judges. :class:`FrameParser` cuts the same
-bytes as a browser's ``EventSource`` (WHATWG) for the byte-level view a capture keeps
-(:attr:`chatkit_lab.Capture.frames`); :func:`whatwg_differences` states where it dispatches
-otherwise, for the framing checks' wording. :func:`parse_browser_json` reads a payload as the
-browser's ``JSON.parse`` does; :func:`dumps_strict` writes JSON every parser accepts.
+One parser decides: :class:`MessageParser` follows ``@microsoft/fetch-event-source``, the parser
+ChatKit's host script uses, so what it dispatches is what ChatKit's UI really gets. Each message
+keeps its byte range, the chunk that dispatched it and its arrival time, and notes where the
+rules ignored or changed something (where a browser's ``EventSource`` would read the block
+otherwise, the note says so). :func:`decode_messages` reads each message's payload as JSON;
+:func:`parse_browser_json` reads a payload as the browser's ``JSON.parse`` does;
+:func:`dumps_strict` writes JSON every parser accepts.
 """
 
 from chatkit_lab.sse._dispatch import (
+    BOM,
     DEFAULT_RETRY_MS,
     MAX_SAFE_INTEGER,
     Message,
@@ -18,27 +20,13 @@ from chatkit_lab.sse._dispatch import (
     js_parse_int,
     run_message_parser,
 )
-from chatkit_lab.sse._events import (
-    Event,
-    decode_event,
-    decode_events,
-    decode_message,
-    decode_messages,
-)
-from chatkit_lab.sse._frames import (
-    BOM,
-    Frame,
-    FrameParser,
-    parse_bytes,
-    parse_frames,
-    whatwg_differences,
-    whatwg_opinion,
-)
+from chatkit_lab.sse._events import Event, decode_message, decode_messages
 from chatkit_lab.sse._json import (
     BrowserJson,
     JsonIssue,
     browser_json_body,
     dumps_strict,
+    json_kind,
     may_differ,
     parse_browser_json,
     strict_json,
@@ -50,26 +38,19 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "BrowserJson",
     "Event",
-    "Frame",
-    "FrameParser",
     "JsonIssue",
     "Message",
     "MessageParser",
     "browser_json_body",
-    "decode_event",
-    "decode_events",
     "decode_message",
     "decode_messages",
     "dispatch_bytes",
     "dispatch_messages",
     "dumps_strict",
     "js_parse_int",
+    "json_kind",
     "may_differ",
     "parse_browser_json",
-    "parse_bytes",
-    "parse_frames",
     "run_message_parser",
     "strict_json",
-    "whatwg_differences",
-    "whatwg_opinion",
 ]

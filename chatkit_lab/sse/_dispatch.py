@@ -1,8 +1,8 @@
 """SSE as ChatKit parses it: the messages ``@microsoft/fetch-event-source`` hands to the UI.
 
 ChatKit's host script reads every streamed reply with ``@microsoft/fetch-event-source`` (2.x),
-not with the browser's ``EventSource``, and its rules differ from the WHATWG ones that
-:mod:`chatkit_lab.sse._frames` follows. Read from the package's own parse module:
+not with the browser's ``EventSource``, and its rules differ from the WHATWG ones a browser's
+``EventSource`` follows (each message's notes say where). Read from the package's parse module:
 
 * lines end at CR, LF or CRLF, also when the CR and the LF arrive in different chunks;
 * a line whose first colon is its first byte (a comment) is ignored, and so is a line with no
@@ -38,6 +38,7 @@ from typing import Any
 from chatkit_lab.redact import shorten
 
 __all__ = [
+    "BOM",
     "DEFAULT_RETRY_MS",
     "MAX_SAFE_INTEGER",
     "Message",
@@ -48,6 +49,9 @@ __all__ = [
     "run_message_parser",
     "text_decode",
 ]
+
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark, which ``TextDecoder`` drops from the start of each field and value."""
 
 DEFAULT_RETRY_MS = 1000
 """The retry interval ``fetchEventSource`` starts with, before any ``retry`` field."""
@@ -378,9 +382,10 @@ class MessageParser:
         colon = line.find(b":")
         if colon <= 0:
             if colon < 0:
+                whatwg = _NO_COLON_WHATWG.get(line)
                 self._note(
-                    f"line without a colon ignored: {_excerpt(line)} (WHATWG reads it as a "
-                    "field with an empty value)"
+                    f"line without a colon ignored: {_excerpt(line)}"
+                    + (f" (WHATWG reads it as {whatwg})" if whatwg else "")
                 )
             return None
         name_bytes = line[:colon]
@@ -394,10 +399,12 @@ class MessageParser:
                 self._note("invalid UTF-8 replaced with U+FFFD")
             if decoded in _KNOWN.values():
                 name = decoded
-                self._note(
-                    f"BOM before the field name {decoded!r} dropped by TextDecoder "
-                    "(WHATWG drops only a BOM at the start of the stream)"
-                )
+                if self.messages or end - len(line) > 2:  # not the stream's first line
+                    self._note(
+                        f"BOM before the field name {decoded!r} dropped by TextDecoder "
+                        "(WHATWG drops only a BOM at the start of the stream: for it the "
+                        "field is unknown and ignored)"
+                    )
             else:
                 self._note(f"unknown field {decoded!r} ignored")
                 return None
@@ -457,6 +464,14 @@ class MessageParser:
         return message
 
 
+_NO_COLON_WHATWG = {
+    b"data": "an empty data line",
+    b"event": "an empty event name",
+    b"id": "an empty id, which clears the last event id",
+}
+"""What a browser's ``EventSource`` reads a lone known field name as (others it ignores too)."""
+
+
 def _excerpt(raw: bytes, limit: int = 40) -> str:
     return shorten(repr(raw.decode("utf-8", "replace")), limit)
 
@@ -481,9 +496,9 @@ def run_message_parser(chunks: Iterable[Any]) -> MessageParser:
 
 
 def feed_all(parser: Any, chunks: Iterable[Any]) -> Any:
-    """Feed every chunk to ``parser`` (a :class:`MessageParser` or a WHATWG ``FrameParser``), close
-    it and return it. Each chunk is ``bytes`` or an object with ``data``, ``index`` and
-    ``offset_ns`` attributes (a :class:`chatkit_lab.Chunk`)."""
+    """Feed every chunk to ``parser`` (a :class:`MessageParser`, or a reference parser of the
+    same shape), close it and return it. Each chunk is ``bytes`` or an object with ``data``,
+    ``index`` and ``offset_ns`` attributes (a :class:`chatkit_lab.Chunk`)."""
     for position, chunk in enumerate(chunks):
         if isinstance(chunk, bytes | bytearray | memoryview):
             parser.feed(bytes(chunk), position, 0)

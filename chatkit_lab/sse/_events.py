@@ -1,4 +1,4 @@
-"""Decoding: the messages ChatKit's parser dispatches (or WHATWG frames) to JSON events.
+"""Decoding: the messages ChatKit's parser dispatches to JSON events.
 
 ChatKit's client keys every event on the JSON ``type`` field of the ``data`` payload; the SSE
 ``event:`` name is kept for reference but decides nothing. Payloads are judged as the browser's
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatkit_lab.sse._dispatch import Message
-from chatkit_lab.sse._frames import Frame
 from chatkit_lab.sse._json import SLOW, JsonIssue, fast_json, plain_json, slow_json
 
 
@@ -25,9 +24,7 @@ class Event:
     index: int
     """Position among decoded events (the client's event number)."""
     frame_index: int
-    """Index of the message it was decoded from: a ``fetch-event-source`` message (what
-    :attr:`chatkit_lab.Capture.events` decodes) or a WHATWG frame (:func:`decode_events` over
-    frames)."""
+    """Index of the ``fetch-event-source`` message it was decoded from."""
     arrived_ns: int
     data: str
     """The ``data`` as dispatched, verbatim (escapes untouched)."""
@@ -106,13 +103,6 @@ def _decode(
     return event
 
 
-def decode_event(frame: Frame, index: int) -> Event:
-    """Decode one dispatched WHATWG frame's data as JSON."""
-    return _decode(
-        index, frame.index, frame.arrived_ns, frame.data, frame.event, (frame.start, frame.end)
-    )
-
-
 def decode_message(message: Message, index: int, *, careful: bool = True) -> Event:
     """Decode one ``fetch-event-source`` message's data as JSON.
 
@@ -143,16 +133,4 @@ def decode_messages(messages: Iterable[Message], *, careful: bool = True) -> lis
     for message in messages:
         if message.data:
             events.append(decode_message(message, len(events), careful=careful))
-    return events
-
-
-def decode_events(frames: Iterable[Frame | Message]) -> list[Event]:
-    """Events for the frames a browser would dispatch (or ChatKit's messages that carry data)."""
-    events: list[Event] = []
-    for item in frames:
-        if isinstance(item, Message):
-            if item.data:
-                events.append(decode_message(item, len(events)))
-        elif item.dispatched:
-            events.append(decode_event(item, len(events)))
     return events

@@ -40,6 +40,7 @@ from chatkit_lab.redact import shorten
 from chatkit_lab.sse._dispatch import MAX_SAFE_INTEGER, text_decode
 
 __all__ = [
+    "json_kind",
     "MAX_SAFE_INTEGER",
     "BrowserJson",
     "JsonIssue",
@@ -117,6 +118,23 @@ class _RejectedConstant(ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+def json_kind(value: Any) -> str:
+    """What JSON calls a parsed value, for messages: ``an object``, ``an array``, ``null``, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _reject_constant(name: str) -> Any:

@@ -2,7 +2,7 @@
 
 The kit decides with one parser, ``@microsoft/fetch-event-source``'s rules
 (:class:`chatkit_lab.sse.MessageParser`). The tests compare it, and the browser-rule frames
-(:class:`chatkit_lab.sse.FrameParser`), with two other opinions on the same bytes:
+(:class:`whatwg.FrameParser`, beside this module), with two other opinions on the same bytes:
 
 * :func:`crosscheck_httpx_sse`: the browser-rule frames against ``httpx-sse``, what a Python client
   of a ChatKit backend would typically use. It is not a browser: it drops comments, keeps no
@@ -30,17 +30,10 @@ from typing import Any, Protocol, TypeGuard
 import httpx
 import pandas as pd
 from httpx_sse import EventSource, ServerSentEvent
+from whatwg import Frame, Opinion, _differences, _event, parse_frames, whatwg_opinion
 
 from chatkit_lab.redact import shorten
-from chatkit_lab.sse import (
-    BOM,
-    Frame,
-    Message,
-    parse_frames,
-    run_message_parser,
-    whatwg_opinion,
-)
-from chatkit_lab.sse._frames import Opinion, _differences, _event
+from chatkit_lab.sse import BOM, Message, run_message_parser
 
 
 class CaptureLike(Protocol):

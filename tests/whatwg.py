@@ -1,8 +1,10 @@
-"""SSE framing: raw bytes to frames, exactly as a browser's event-stream parser would cut them.
+"""A reference parser for the tests: raw bytes to frames as a browser's ``EventSource`` cuts them.
 
-Hand-written because no library keeps what an investigation needs: byte offsets, the chunk each
-frame arrived in, its arrival time, the line-ending style, and whether a browser would dispatch it.
-The rules are the WHATWG HTML "event stream interpretation" rules:
+The kit judges with one SSE parser, ChatKit's (:class:`chatkit_lab.sse.MessageParser`, the rules
+of ``@microsoft/fetch-event-source``). This one follows the WHATWG HTML "event stream
+interpretation" rules, so the tests can state where a browser's own parser reads the same bytes
+otherwise (and ``reference_parsers`` adds ``httpx-sse``). It keeps byte offsets, the chunk each
+frame arrived in, its arrival time, the line-ending style, and whether a browser dispatches it:
 
 * the stream is UTF-8; one leading BOM is dropped; bad bytes become U+FFFD;
 * lines end with CRLF, LF or CR, in any mix, split across chunks in any way;
@@ -29,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_lab.redact import shorten
-from chatkit_lab.sse._dispatch import Message, bounded_decimal, feed_all
+from chatkit_lab.sse import BOM, Message
+from chatkit_lab.sse._dispatch import bounded_decimal, feed_all
 
 __all__ = [
     "BOM",
@@ -41,7 +44,6 @@ __all__ = [
     "whatwg_opinion",
 ]
 
-BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
