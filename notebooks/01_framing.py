@@ -135,35 +135,16 @@ display(readable(chunks_table(captures["legacy attempt 3"])))
 # line starting with `:` is ignored, `data:` lines are joined, and every blank line dispatches a
 # message, even one with empty data; bytes after the last line ending are never dispatched.
 # The table shows the first messages of attempt 2 (it uses `event:` names) and of the reference
-# (bare `data:` lines): the byte range, the chunk that completed it, and its fields.
+# (bare `data:` lines): the byte range, the chunk whose blank line dispatched it, when that chunk
+# arrived, and its fields. Bytes left at the end without a blank line after them would be a last
+# row, marked never dispatched.
 
 # %%
+MESSAGE_COLUMNS = ["message", "bytes", "chunk", "arrived_ms", "event", "id", "data"]
 for name in ("legacy attempt 2", "reference"):
-    said = captures[name].messages
-    messages = pd.DataFrame(
-        [
-            {
-                "message": m.index,
-                "bytes": f"{m.start}..{m.end}",
-                "chunk": m.chunk,
-                "event": m.event,
-                "id": m.id,
-                "data": m.data[:120] + ("…" if len(m.data) > 120 else ""),
-            }
-            for m in said[:6]
-        ]
-    )
-    display(Markdown(f"**{name}**: {len(said)} messages reach ChatKit's UI"))
-    display(readable(messages, wrap=("data",)))
-
-# %% [markdown]
-# Each message keeps where it came from: its byte range in the body, the chunk whose blank line
-# dispatched it, and when that chunk arrived. Bytes left at the end without a blank line after
-# them would be a last row, never dispatched.
-
-# %%
-MESSAGE_COLUMNS = ["message", "bytes", "chunk", "arrived_ms", "event", "dispatched"]
-display(readable(messages_table(captures["legacy attempt 2"]).head(4)[MESSAGE_COLUMNS]))
+    reached = len(captures[name].messages)
+    display(Markdown(f"**{name}**: {reached} messages reach ChatKit's UI"))
+    display(readable(messages_table(captures[name]).head(6)[MESSAGE_COLUMNS], wrap=("data",)))
 
 # %% [markdown]
 # ## Timeline of arrivals
