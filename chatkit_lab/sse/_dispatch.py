@@ -213,6 +213,8 @@ class MessageParser:
         self._has_data = False
         """Whether the data is non-empty (the library's ``message.data ? ... : value``)."""
         self._dropped_empty = 0
+        self._bare_data = False
+        """A ``data`` line without a colon was ignored in this block."""
         self._event = ""
         self._id = ""
         self._retry: int | float | None = None
@@ -381,11 +383,17 @@ class MessageParser:
             return self._dispatch(end)
         colon = line.find(b":")
         if colon <= 0:
-            if colon < 0:
-                whatwg = _NO_COLON_WHATWG.get(line)
+            if line == b"data":
+                self._bare_data = True  # noted at the dispatch, when the block's data is known
+            elif colon < 0:
+                # WHATWG reads a lone known name as that field with an empty value; it differs
+                # from ignoring the line only where that value changes what is dispatched.
+                differs = (line == b"event" and self._event) or (
+                    line == b"id" and self.last_event_id
+                )
                 self._note(
                     f"line without a colon ignored: {_excerpt(line)}"
-                    + (f" (WHATWG reads it as {whatwg})" if whatwg else "")
+                    + (f" (WHATWG reads it as {_NO_COLON_WHATWG[line]})" if differs else "")
                 )
             return None
         name_bytes = line[:colon]
@@ -439,6 +447,12 @@ class MessageParser:
         return None
 
     def _dispatch(self, end: int) -> Message:
+        if self._bare_data:
+            # WHATWG adds an empty data line: a different message only beside other data lines
+            self._note(
+                "line without a colon ignored: 'data'"
+                + (" (WHATWG reads it as an empty data line)" if self._data else "")
+            )
         notes = self._notes
         if self._dropped_empty:
             notes = notes or []
@@ -465,11 +479,11 @@ class MessageParser:
 
 
 _NO_COLON_WHATWG = {
-    b"data": "an empty data line",
-    b"event": "an empty event name",
+    b"event": "an empty event name, which undoes the block's event name",
     b"id": "an empty id, which clears the last event id",
 }
-"""What a browser's ``EventSource`` reads a lone known field name as (others it ignores too)."""
+"""What a browser's ``EventSource`` reads a lone ``event`` or ``id`` line as (a lone ``data`` is
+noted at the dispatch; other names it ignores too)."""
 
 
 def _excerpt(raw: bytes, limit: int = 40) -> str:
