@@ -2,7 +2,7 @@
 
 Every source (in process, HTTP, loopback, proxy, HAR) produces a :class:`Capture`; everything
 after it (framing, checks, reports) reads one. Captures are redacted when saved. Its tables
-(chunks, frames, events) are the presentation stage's: :mod:`chatkit_lab.report`.
+(chunks, messages, events) are the presentation stage's: :mod:`chatkit_lab.report`.
 """
 
 from chatkit_lab.capture._model import (

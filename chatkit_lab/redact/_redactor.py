@@ -391,7 +391,7 @@ class Redactor:
         self, names: Sequence[Any], columns: Sequence[Sequence[Any]], labels: Sequence[Any]
     ) -> list[list[Any]]:
         """A table's columns (``names``, each a list of cells; ``labels`` the row labels) with
-        every string cell redacted, for whoever shows a table (the report stage's frames).
+        every string cell redacted, for whoever shows a table (the report stage's tables).
 
         A column named like a secret (``password``, ``Authorization``...) is redacted whole; any
         other cell as :meth:`redact_obj` would under its row's label; in a headers table

@@ -385,7 +385,7 @@ MODELLED = "modelled: what the closed UI iframe draws"
 PASSING = {
     "request": "every request reached the backend as ChatKit sent it",
     "transport": "every reply arrived whole with the content type its request needs",
-    "framing": "every frame was dispatched",
+    "framing": "ChatKit's parser dispatched every message",
     "decoding": "every event is a JSON object",
     "schema": "every event is a valid ChatKit event",
     "ordering": "the events come in an order ChatKit accepts",

@@ -10,7 +10,7 @@ a :class:`~chatkit_lab.checks.Reload` the streamed items beside the reloaded one
 :class:`~chatkit_lab.sources.HarImport` one row per HAR entry, any other list one row per item
 (dicts or dataclasses, such as a recording store's ``rows()``); :func:`findings_table` and
 :func:`summary_by_code` show findings, :func:`chunks_table`, :func:`messages_table` and
-:func:`events_table` a capture's chunks, SSE frames and events.
+:func:`events_table` a capture's chunks, messages and events.
 
 Each function here redacts with the diagnosis's own redactor (the secrets its run was given)
 joined with the current one (:func:`redact_dataframe`), so a notebook displays them as they

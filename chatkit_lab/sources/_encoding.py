@@ -8,7 +8,7 @@ browser knows but the kit does not decode (``zstd``) is a finding, not a wrong v
 
 How a capture stores a decoded body (the rule every source follows):
 
-* ``chunks`` hold the *decoded* body, so frames, events and JSON bodies read what the browser's
+* ``chunks`` hold the *decoded* body, so messages, events and JSON bodies read what the browser's
   reader would. Each raw piece is decoded as it arrives (incrementally, with zlib's
   ``decompressobj``), and what it yields becomes one chunk at that piece's arrival time, so
   the timing of the raw stream is kept (a piece that yields nothing adds no chunk);
