@@ -27,7 +27,7 @@ from chatkit_lab.checks._model import (
     excerpt,
     run_checks,
 )
-from chatkit_lab.sse import BOM, Message
+from chatkit_lab.sse import Message, has_data_line
 
 __all__ = ["check_framing"]
 
@@ -209,7 +209,7 @@ def empty_message(exchange: ExchangeContext) -> Iterator[Found]:
             cause = "retry"
         elif message.end - message.start <= 2:
             cause = "blank"
-        elif _has_data_line(body, message):
+        elif has_data_line(body[message.start : message.end], stream_start=message.start == 0):
             cause = "data"  # WHATWG dispatches it too: an empty data: line
         else:
             cause = "comment"
@@ -229,16 +229,6 @@ def empty_message(exchange: ExchangeContext) -> Iterator[Found]:
         )
 
 
-def _has_data_line(body: bytes, message: Message) -> bool:
-    """Whether the message's block has a ``data`` line (with or without a colon), which makes a
-    browser's ``EventSource`` dispatch it too; a BOM at the start of the stream is dropped."""
-    block = body[message.start : message.end]
-    if message.start == 0:
-        block = block.removeprefix(BOM)
-    return any(line == b"data" or line.startswith(b"data:") for line in _LINE_END.split(block))
-
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 _VARIABLE = re.compile(r"'[^']*'…?|-?\d+(?:\.\d+)?|inf")
 
 

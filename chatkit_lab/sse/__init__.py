@@ -17,6 +17,7 @@ from chatkit_lab.sse._dispatch import (
     MessageParser,
     dispatch_bytes,
     dispatch_messages,
+    has_data_line,
     js_parse_int,
     run_message_parser,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "dispatch_bytes",
     "dispatch_messages",
     "dumps_strict",
+    "has_data_line",
     "js_parse_int",
     "json_kind",
     "may_differ",

@@ -45,6 +45,7 @@ __all__ = [
     "MessageParser",
     "dispatch_bytes",
     "dispatch_messages",
+    "has_data_line",
     "js_parse_int",
     "run_message_parser",
     "text_decode",
@@ -488,6 +489,15 @@ noted at the dispatch; other names it ignores too)."""
 
 def _excerpt(raw: bytes, limit: int = 40) -> str:
     return shorten(repr(raw.decode("utf-8", "replace")), limit)
+
+
+def has_data_line(block: bytes, *, stream_start: bool = False) -> bool:
+    """Whether ``block`` (the bytes of one message) holds a ``data`` line, with or without a
+    colon: a browser's ``EventSource`` dispatches such a block even when its data is empty.
+    ``stream_start``: the block begins the stream, where a browser drops one leading BOM."""
+    if stream_start:
+        block = block.removeprefix(BOM)
+    return any(line == b"data" or line.startswith(b"data:") for line in _LINE_END.split(block))
 
 
 def dispatch_messages(chunks: Iterable[Any]) -> list[Message]:
